@@ -1,0 +1,34 @@
+# Two entry points a person needs: `make demo` and `make test`.
+# Both create the virtual environment and install what they need themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint format bench peers clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/outpost demo
+
+peers:
+	scripts/install-peers
+
+test: $(BIN)/.installed peers
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(BIN)/.installed peers
+	$(BIN)/python -m bench.alarm_latency
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

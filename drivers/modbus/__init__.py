@@ -1,0 +1,1 @@
+"""Modbus: register maps, the read planner and the bus pollers."""

@@ -1,0 +1,118 @@
+"""Register points and their decoding.
+
+The arithmetic of turning 16-bit words into numbers is pymodbus'
+``convert_from_registers``/``convert_to_registers``; this module only adds
+what a profile needs on top: bit flags, scale and offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pymodbus.client.mixin import ModbusClientMixin
+
+
+class RegisterType(StrEnum):
+    COIL = "coil"
+    DISCRETE_INPUT = "discrete_input"
+    HOLDING = "holding"
+    INPUT = "input"
+
+    @property
+    def is_bit(self) -> bool:
+        return self in (RegisterType.COIL, RegisterType.DISCRETE_INPUT)
+
+
+class DataType(StrEnum):
+    U16 = "u16"
+    S16 = "s16"
+    U32 = "u32"
+    S32 = "s32"
+    F32 = "f32"
+
+    @property
+    def words(self) -> int:
+        return 1 if self in (DataType.U16, DataType.S16) else 2
+
+
+class WordOrder(StrEnum):
+    """Order of the 16-bit words of a 32-bit value: ``big`` is AB CD, ``little`` CD AB."""
+
+    BIG = "big"
+    LITTLE = "little"
+
+
+_PYMODBUS_TYPE = {
+    DataType.U16: ModbusClientMixin.DATATYPE.UINT16,
+    DataType.S16: ModbusClientMixin.DATATYPE.INT16,
+    DataType.U32: ModbusClientMixin.DATATYPE.UINT32,
+    DataType.S32: ModbusClientMixin.DATATYPE.INT32,
+    DataType.F32: ModbusClientMixin.DATATYPE.FLOAT32,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterPoint:
+    """One named value in a device's register map.
+
+    ``bit`` makes the point a boolean flag taken from one bit of a register
+    (bit 0 is the least significant). Coils and discrete inputs are always
+    boolean. Engineering value = raw * scale + offset.
+    """
+
+    name: str
+    register: RegisterType
+    address: int
+    data_type: DataType = DataType.U16
+    word_order: WordOrder = WordOrder.BIG
+    bit: int | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+
+    @property
+    def is_flag(self) -> bool:
+        return self.register.is_bit or self.bit is not None
+
+    @property
+    def width(self) -> int:
+        """How many addresses (registers or bits) the point occupies."""
+        if self.register.is_bit or self.bit is not None:
+            return 1
+        return self.data_type.words
+
+
+def decode(point: RegisterPoint, raw: Sequence[int] | Sequence[bool]) -> float | bool:
+    """Turn the words (or bits) read for ``point`` into its engineering value."""
+    if point.register.is_bit:
+        return bool(raw[0])
+    if point.bit is not None:
+        return bool((int(raw[0]) >> point.bit) & 1)
+    value = ModbusClientMixin.convert_from_registers(
+        [int(word) for word in raw[: point.width]],
+        _PYMODBUS_TYPE[point.data_type],
+        word_order=point.word_order.value,
+    )
+    assert isinstance(value, int | float)
+    scaled = value * point.scale + point.offset
+    return round(scaled, 9) if isinstance(scaled, float) else float(scaled)
+
+
+def encode(point: RegisterPoint, value: float) -> list[int]:
+    """The raw words that make ``decode`` give ``value`` (the simulator's side).
+
+    Integer types are rounded to the nearest raw step and clamped to the type's range.
+    """
+    raw = (value - point.offset) / point.scale
+    if point.data_type is not DataType.F32:
+        bits = 16 * point.data_type.words
+        signed = point.data_type in (DataType.S16, DataType.S32)
+        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        raw = min(max(round(raw), low), high)
+    return list(
+        ModbusClientMixin.convert_to_registers(
+            raw, _PYMODBUS_TYPE[point.data_type], word_order=point.word_order.value
+        )
+    )

@@ -1,0 +1,68 @@
+"""What a driver hands upward: readings and the faults that stopped them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Quality(StrEnum):
+    """OPC-style quality of one reading."""
+
+    GOOD = "good"
+    BAD = "bad"
+
+
+class FaultCategory(StrEnum):
+    """Why a poll failed; decides whether the device is ``offline`` or in ``fault``."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    EXCEPTION = "exception"
+    DECODE = "decode"
+
+    @property
+    def is_communication_loss(self) -> bool:
+        """Timeouts and lost connections mean nothing is heard from the device."""
+        return self in (FaultCategory.TIMEOUT, FaultCategory.CONNECTION)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One value read from one point of one device."""
+
+    device: str
+    point: str
+    value: float | bool
+    unit: str | None
+    observed_at: datetime
+    quality: Quality = Quality.GOOD
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A poll that did not produce readings, with a reason a technician can act on."""
+
+    category: FaultCategory
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """Everything one poll of one device produced.
+
+    Exactly one of ``observations`` (non-empty on success) or ``fault`` is meaningful.
+    ``received_monotonic`` is when the answer (or the failure) arrived, so the
+    gateway can measure its own share of the alarm latency.
+    """
+
+    device: str
+    observed_at: datetime
+    received_monotonic: float
+    observations: tuple[Observation, ...] = field(default=())
+    fault: Fault | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.fault is None

@@ -1,0 +1,111 @@
+"""The station file: who the station is, where the broker is, its buses and devices."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from gateway.config.profiles import AlarmOverride
+from gateway.config.types import Identifier, PollInterval, Port, Seconds, Strict, UnitId, in_range
+
+DEFAULT_PREFIX = "outpost/v1/{station}"
+
+
+class StationInfo(Strict):
+    id: Identifier
+    name: str
+    district: str
+    location: str = ""
+    lat: Annotated[float, in_range(-90, 90)] | None = None
+    lon: Annotated[float, in_range(-180, 180)] | None = None
+
+
+def _broker_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise PydanticCustomError(
+            "url", "must look like mqtt://host:1883 or mqtts://host:8883, got '{got}'", {"got": value}
+        )
+    return value
+
+
+BrokerUrl = Annotated[str, AfterValidator(_broker_url)]
+
+
+class TlsConfig(Strict):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise PydanticCustomError("tls", "cert_file and key_file go together (mutual TLS)")
+        return self
+
+
+class MqttConfig(Strict):
+    brokers: list[BrokerUrl] = Field(min_length=1)
+    client_id: str | None = None
+    username: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    tls: TlsConfig | None = None
+    topic_prefix: str = DEFAULT_PREFIX
+    protocol: Literal["mqtt5", "mqtt311"] = "mqtt5"
+    keepalive: Annotated[int, in_range(5, 3600)] = 30
+    reconnect_max: Seconds = 30.0
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> Self:
+        if self.password_file and self.password_env:
+            raise PydanticCustomError("password", "give password_file or password_env, not both")
+        return self
+
+    def password(self) -> str | None:
+        """Read the secret at connect time; it is never part of a model dump or a log."""
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        if self.password_env is not None:
+            return os.environ.get(self.password_env)
+        return None
+
+
+class ModbusTcpBus(Strict):
+    """A Modbus TCP endpoint: one device, or a gateway with several units behind it."""
+
+    type: Literal["modbus-tcp"]
+    host: str
+    port: Port = 502
+    timeout: Seconds = 1.0
+
+
+Bus = Annotated[ModbusTcpBus, Field(discriminator="type")]
+
+
+class DeviceConfig(Strict):
+    bus: Identifier
+    profile: Identifier
+    unit: UnitId = 1
+    location: str = ""
+    description: str = ""
+    poll_interval: PollInterval = 1.0
+    alarms: dict[Identifier, AlarmOverride] = Field(default_factory=dict)
+
+
+class StationConfig(Strict):
+    station: StationInfo
+    mqtt: MqttConfig
+    buses: dict[Identifier, Bus] = Field(default_factory=dict)
+    devices: dict[Identifier, DeviceConfig] = Field(default_factory=dict)
+    profiles_dir: Path | None = None
+    state_dir: Path = Path("/var/lib/outpost")
+
+    @property
+    def topic_prefix(self) -> str:
+        return self.mqtt.topic_prefix.format(station=self.station.id)

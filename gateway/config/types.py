@@ -1,0 +1,72 @@
+"""Small validated value types shared by the configuration models."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def in_range(low: float, high: float):
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise PydanticCustomError(
+                "out_of_range", "must be {low}..{high}, got {got}", {"low": low, "high": high, "got": value}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_SECONDS_PER = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def _parse_duration(value: object) -> object:
+    if isinstance(value, bool):
+        return value  # rejected by the float validator with a clear message
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return float(match.group(1)) * _SECONDS_PER[match.group(2)]
+    raise PydanticCustomError(
+        "duration", "must be a duration such as 500ms, 2s, 5m or a number of seconds, got '{got}'",
+        {"got": value},
+    )
+
+
+def _non_negative(value: float) -> float:
+    if value < 0:
+        raise PydanticCustomError("duration", "must not be negative, got {got}", {"got": value})
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_parse_duration), AfterValidator(_non_negative)]
+PollInterval = Annotated[Seconds, in_range(0.05, 3600)]
+Port = Annotated[int, in_range(1, 65535)]
+UnitId = Annotated[int, in_range(1, 247)]
+Address = Annotated[int, in_range(0, 65535)]
+Bit = Annotated[int, in_range(0, 15)]
+
+_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise PydanticCustomError(
+            "identifier",
+            "must be lower-case letters, digits, '-' or '_' (at most 63), got '{got}'",
+            {"got": value},
+        )
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
