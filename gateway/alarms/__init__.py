@@ -1,0 +1,1 @@
+"""Alarm evaluation: from observations to raised, changed and cleared alarms."""

@@ -1,0 +1,152 @@
+"""Every payload the gateway publishes, as typed and versioned models.
+
+Each carries ``schema`` (name/version), a UUIDv7 ``id`` the platform dedupes
+on, the ``station``, its per-station ``seq`` and RFC 3339 UTC timestamps with
+milliseconds. ``outpost schema`` writes the JSON Schema of each.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from gateway.levels import Colour, Grade
+
+
+def rfc3339(moment: datetime) -> str:
+    """``2026-11-23T10:05:21.123Z``: UTC, milliseconds, ``Z`` suffix."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+
+
+class Envelope(BaseModel):
+    """The fields every published message shares."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    schema_: str = Field(alias="schema", description="payload name and major version")
+    id: str = Field(description="UUIDv7, time-ordered; the platform deduplicates on it")
+    station: str
+    seq: int = Field(ge=1, description="per-station, strictly increasing across restarts")
+    created_at: Timestamp = Field(description="when the gateway made this message")
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class Transition(StrEnum):
+    RAISED = "raised"
+    LEVEL_CHANGED = "level_changed"
+    CLEARED = "cleared"
+
+
+class AlarmState(StrEnum):
+    """ISA-18.2 alarm states."""
+
+    ACTIVE_UNACK = "active_unack"
+    ACTIVE_ACK = "active_ack"
+    CLEARED_UNACK = "cleared_unack"
+    CLEARED = "cleared"
+
+
+class EventStatus(StrEnum):
+    """CAP-style status: only ``actual`` events are real emergencies."""
+
+    ACTUAL = "actual"
+    EXERCISE = "exercise"
+    TEST = "test"
+
+
+class AlarmSource(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    point: str | None
+    bus: str
+    unit: int | None = None
+    profile: str
+    location: str
+
+
+class AlarmEvent(Envelope):
+    schema_: Literal["outpost.alarm/1"] = Field(default="outpost.alarm/1", alias="schema")
+    alarm_key: str = Field(description="stable name of the alarm condition: station.device.alarm")
+    first_id: str = Field(description="id of the event that raised this alarm")
+    transition: Transition
+    kind: str = Field(description="smoke | gas | water_level | radio_sos | device_fault | ...")
+    level: Colour
+    grade: Grade
+    condition: str = Field(description="HI, HIHI, LO, LOLO, DEVICE (the device's own alarm bit), COMM")
+    state: AlarmState
+    status: EventStatus = EventStatus.ACTUAL
+    shelved: bool = False
+    suppressed: bool = False
+    source: AlarmSource
+    value: float | bool | None = None
+    unit: str | None = None
+    threshold: float | None = None
+    observed_at: Timestamp
+    raised_at: Timestamp
+    message: str = Field(description="one line for a person")
+
+
+class DeviceHealth(StrEnum):
+    OK = "ok"
+    FAULT = "fault"
+    OFFLINE = "offline"
+
+
+class DeviceStatusEvent(Envelope):
+    schema_: Literal["outpost.device_status/1"] = Field(
+        default="outpost.device_status/1", alias="schema"
+    )
+    device: str
+    status: DeviceHealth
+    reason: str | None = None
+    since: Timestamp
+
+
+class DeviceSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    profile: str
+    bus: str
+    location: str
+
+
+class StationStatusEvent(Envelope):
+    """Birth (``online``, retained) and Last Will (``offline``)."""
+
+    schema_: Literal["outpost.status/1"] = Field(default="outpost.status/1", alias="schema")
+    state: Literal["online", "offline"]
+    version: str
+    boot_id: str
+    started_at: Timestamp
+    name: str = ""
+    district: str = ""
+    devices: list[DeviceSummary] = Field(default_factory=list)
+
+
+PAYLOADS: dict[str, type[Envelope]] = {
+    "outpost.alarm/1": AlarmEvent,
+    "outpost.device_status/1": DeviceStatusEvent,
+    "outpost.status/1": StationStatusEvent,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema (draft 2020-12) of every payload, keyed by schema name."""
+    return {
+        name: model.model_json_schema(by_alias=True, mode="serialization")
+        for name, model in PAYLOADS.items()
+    }

@@ -1,0 +1,1 @@
+"""Uplinks: how events leave the station (MQTT to the district platform)."""
