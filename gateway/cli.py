@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 
 from gateway import __version__
@@ -35,11 +37,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    from gateway.runtime import Gateway
+    from gateway.runtime import run_gateway
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Gateway(config).run())
+    asyncio.run(_until_signalled(run_gateway(config)))
     return 0
+
+
+async def _until_signalled(job: Coroutine[None, None, None]) -> None:
+    """Run ``job`` until SIGTERM (systemd stop) or SIGINT (Ctrl-C), then cancel it cleanly."""
+    task = asyncio.ensure_future(job)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -62,8 +73,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
     setup_logging(args.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(run_demo(broker=args.broker, once=args.once))
+    asyncio.run(_until_signalled(run_demo(broker=args.broker, once=args.once)))
     return 0
 
 

@@ -76,7 +76,7 @@ async def _gas_leak(station: SimulatedStation) -> None:
         unit.set("gas", value)
 
 
-async def run_demo(broker: str | None = None, once: bool = False) -> int:
+async def run_demo(broker: str | None = None, once: bool = False) -> None:
     config = load_config(example_station())
     async with AsyncExitStack() as stack:
         url = broker or await stack.enter_async_context(embedded_broker())
@@ -104,7 +104,6 @@ async def run_demo(broker: str | None = None, once: bool = False) -> int:
             else:
                 print("demo running; press Ctrl-C to stop", flush=True)
     print("demo stopped")
-    return 0
 
 
 async def _wait_for_clear(seen: list[str], timeout: float = 15.0) -> None:

@@ -103,3 +103,8 @@ class Gateway:
             group.create_task(supervise("mqtt uplink", self.uplink.run))
             for name, poller in self.pollers.items():
                 group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))
+
+
+async def run_gateway(config: LoadedConfig) -> None:
+    """Build the gateway inside the running event loop (pymodbus clients need one) and run it."""
+    await Gateway(config).run()
