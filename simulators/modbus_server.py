@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType as SimDataType
 from pymodbus.simulator import SimData, SimDevice
 
 from simulators.modbus_unit import Behaviour, SimulatedUnit
@@ -33,7 +34,9 @@ class ModbusTcpSimulator:
 
     async def start(self) -> None:
         devices = [unit.sim_device() for unit in self.units.values()]
-        devices.append(SimDevice(0, simdata=[SimData(0)], action=_no_such_unit))
+        # Unit 0 stands for every unit not configured: the whole address space, always refused.
+        whole_space = SimData(0, count=0xFFFF, datatype=SimDataType.REGISTERS)
+        devices.append(SimDevice(0, simdata=[whole_space], action=_no_such_unit))
         self._server = ModbusTcpServer(
             devices,
             address=(self.host, self._requested_port),

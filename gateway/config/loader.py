@@ -57,15 +57,18 @@ def load_config(path: Path | str) -> LoadedConfig:
     search = _profile_dirs(path, station)
     profiles: dict[str, Profile] = {}
     profile_lines: dict[str, LineMap] = {}
+    missing: set[str] = set()
     for name in sorted({device.profile for device in station.devices.values()}):
-        found = _load_profile(name, search, issues)
-        if found is not None:
+        file = _find_profile(name, search)
+        if file is None:
+            missing.add(name)
+        elif (found := _load_profile(file, issues)) is not None:
             profiles[name], profile_lines[name] = found
     for name, profile in profiles.items():
         _check_profile(profile, profile_lines[name], issues)
     rules: dict[str, dict[str, AlarmRule]] = {}
     for name, device in station.devices.items():
-        _check_device(name, device, station, profiles, search, lines, issues)
+        _check_device(name, device, station, profiles, missing, search, lines, issues)
         if device.profile in profiles:
             rules[name] = _effective_rules(name, device, profiles[device.profile], lines, issues)
     if issues:
@@ -78,20 +81,18 @@ def _profile_dirs(path: Path, station: StationConfig) -> list[Path]:
     return [path.parent / local, bundled_config_dir() / "profiles"]
 
 
-def _load_profile(
-    name: str, search: list[Path], issues: list[ConfigIssue]
-) -> tuple[Profile, LineMap] | None:
-    for directory in search:
-        file = directory / f"{name}.yaml"
-        if file.is_file():
-            try:
-                data, lines = load_yaml(file)
-            except ConfigError as exc:
-                issues.extend(exc.issues)
-                return None
-            profile = validate(Profile, data, lines, issues)
-            return (profile, lines) if profile is not None else None
-    return None
+def _find_profile(name: str, search: list[Path]) -> Path | None:
+    return next((d / f"{name}.yaml" for d in search if (d / f"{name}.yaml").is_file()), None)
+
+
+def _load_profile(file: Path, issues: list[ConfigIssue]) -> tuple[Profile, LineMap] | None:
+    try:
+        data, lines = load_yaml(file)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+        return None
+    profile = validate(Profile, data, lines, issues)
+    return (profile, lines) if profile is not None else None
 
 
 def _available_profiles(search: list[Path]) -> list[str]:
@@ -121,6 +122,7 @@ def _check_device(
     device: DeviceConfig,
     station: StationConfig,
     profiles: dict[str, Profile],
+    missing: set[str],
     search: list[Path],
     lines: LineMap,
     issues: list[ConfigIssue],
@@ -135,9 +137,10 @@ def _check_device(
         for other_name, other in station.devices.items():
             if other_name < name and other.bus == device.bus and other.unit == device.unit:
                 issue("unit", f"unit {device.unit} on bus {device.bus} is already {other_name}")
-    if device.profile not in profiles:
+    if device.profile in missing:
         known = ", ".join(_available_profiles(search)) or "none"
         issue("profile", f"no profile {device.profile!r} (available: {known})")
+    if device.profile not in profiles:
         return
     for rule in device.alarms:
         if rule not in profiles[device.profile].alarms:

@@ -32,6 +32,8 @@ def validate(
 
 def _issue(model: type[BaseModel], data: Any, lines: LineMap, base: tuple, error) -> ConfigIssue:
     path = base + _yaml_path(data, error["loc"])
+    if error["type"] == "union_tag_invalid":
+        path = (*path, "type")
     _, line = lines.line_of(path)
     return ConfigIssue(lines.file, line, ".".join(str(p) for p in path), _message(model, error))
 
