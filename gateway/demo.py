@@ -46,7 +46,9 @@ async def embedded_broker():
     broker = Broker(
         {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
         }
     )
     await broker.start()
@@ -82,28 +84,35 @@ async def run_demo(broker: str | None = None, once: bool = False) -> None:
         url = broker or await stack.enter_async_context(embedded_broker())
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-demo-")))
         # amqtt speaks MQTT 3.1.1 only.
-        config = with_broker(config, url, protocol="mqtt311" if broker is None else "mqtt5", state_dir=state_dir)
+        config = with_broker(
+            config, url, protocol="mqtt311" if broker is None else "mqtt5", state_dir=state_dir
+        )
         station = await start_simulated_station(config, stack)
         for device, unit in station.units.items():
             unit.set(next(iter(station.config.profile_of(device).points)), 0)
         station.unit("culvert-level").set("level", 1.2)
         print(f"broker: {url}")
         for name, server in station.servers.items():
-            print(f"simulated bus {name}: modbus-tcp 127.0.0.1:{server.port}, units {sorted(server.units)}")
+            print(
+                f"simulated bus {name}: modbus-tcp 127.0.0.1:{server.port}, "
+                f"units {sorted(server.units)}"
+            )
         gateway = Gateway(station.config)
         ready, seen = asyncio.Event(), []
-        async with asyncio.TaskGroup() as group:
-            view = group.create_task(_platform_view(url, gateway.prefix, ready, seen))
-            await ready.wait()
-            run = group.create_task(gateway.run())
-            await _gas_leak(station)
-            if once:
-                await _wait_for_clear(seen)
-                run.cancel()
-                view.cancel()
-            else:
-                print("demo running; press Ctrl-C to stop", flush=True)
-    print("demo stopped")
+        try:
+            async with asyncio.TaskGroup() as group:
+                view = group.create_task(_platform_view(url, gateway.prefix, ready, seen))
+                await ready.wait()
+                run = group.create_task(gateway.run())
+                await _gas_leak(station)
+                if once:
+                    await _wait_for_clear(seen)
+                    run.cancel()
+                    view.cancel()
+                else:
+                    print("demo running; press Ctrl-C to stop", flush=True)
+        finally:
+            print("demo stopped", flush=True)
 
 
 async def _wait_for_clear(seen: list[str], timeout: float = 15.0) -> None:

@@ -31,7 +31,9 @@ Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_u
 class Envelope(BaseModel):
     """The fields every published message shares."""
 
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        populate_by_name=True, frozen=True, json_schema_serialization_defaults_required=True
+    )
 
     schema_: str = Field(alias="schema", description="payload name and major version")
     id: str = Field(description="UUIDv7, time-ordered; the platform deduplicates on it")
@@ -85,7 +87,9 @@ class AlarmEvent(Envelope):
     kind: str = Field(description="smoke | gas | water_level | radio_sos | device_fault | ...")
     level: Colour
     grade: Grade
-    condition: str = Field(description="HI, HIHI, LO, LOLO, DEVICE (the device's own alarm bit), COMM")
+    condition: str = Field(
+        description="HI, HIHI, LO, LOLO, DEVICE (the device's own alarm bit), COMM"
+    )
     state: AlarmState
     status: EventStatus = EventStatus.ACTUAL
     shelved: bool = False

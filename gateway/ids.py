@@ -9,33 +9,38 @@ import time
 import uuid
 from pathlib import Path
 
-_lock = threading.Lock()
-_last_ms = 0
-_counter = 0
 
+class _Uuid7Source:
+    """UUIDv7 (RFC 9562): 48-bit Unix milliseconds, a 12-bit counter, randomness.
 
-def uuid7() -> str:
-    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then randomness.
-
-    The standard library has ``uuid.uuid7`` only from Python 3.14 and the
-    Pi ships 3.11. Within one millisecond a 12-bit counter in ``rand_a``
-    keeps ids from this process strictly increasing (RFC 9562, method 1).
+    The standard library has ``uuid.uuid7`` only from Python 3.14 and the Pi
+    ships 3.11. Within one millisecond the counter in ``rand_a`` keeps ids
+    from this process strictly increasing (RFC 9562, method 1).
     """
-    global _last_ms, _counter
-    with _lock:
-        now_ms = time.time_ns() // 1_000_000
-        if now_ms <= _last_ms:
-            _counter += 1
-            if _counter > 0xFFF:  # counter exhausted: borrow the next millisecond
-                _last_ms += 1
-                _counter = 0
-            now_ms = _last_ms
-        else:
-            _last_ms, _counter = now_ms, secrets.randbits(8)
-        value = (now_ms & ((1 << 48) - 1)) << 80
-        value |= 0x7 << 76 | _counter << 64
-        value |= 0b10 << 62 | secrets.randbits(62)
-    return str(uuid.UUID(int=value))
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = 0
+        self._counter = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            now_ms = time.time_ns() // 1_000_000
+            if now_ms <= self._last_ms:
+                self._counter += 1
+                if self._counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                    self._last_ms += 1
+                    self._counter = 0
+                now_ms = self._last_ms
+            else:
+                self._last_ms, self._counter = now_ms, secrets.randbits(8)
+            value = (now_ms & ((1 << 48) - 1)) << 80
+            value |= 0x7 << 76 | self._counter << 64
+            value |= 0b10 << 62 | secrets.randbits(62)
+        return str(uuid.UUID(int=value))
+
+
+uuid7 = _Uuid7Source()
 
 
 class SequenceStore:

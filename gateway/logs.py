@@ -6,20 +6,20 @@ import logging
 import os
 import sys
 
+_SYSLOG_PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+
 
 class _JournalFormatter(logging.Formatter):
     """``<N>`` syslog priority prefixes; journald adds the timestamp itself."""
 
-    _PRIORITY = {
-        logging.DEBUG: 7,
-        logging.INFO: 6,
-        logging.WARNING: 4,
-        logging.ERROR: 3,
-        logging.CRITICAL: 2,
-    }
-
     def format(self, record: logging.LogRecord) -> str:
-        priority = self._PRIORITY.get(record.levelno, 6)
+        priority = _SYSLOG_PRIORITY.get(record.levelno, 6)
         return f"<{priority}>{super().format(record)}"
 
 
@@ -32,4 +32,6 @@ def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # Third-party chatter stays out unless asked for.
     for noisy in ("pymodbus", "amqtt", "transitions"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL if level.upper() != "DEBUG" else logging.DEBUG)
+        logging.getLogger(noisy).setLevel(
+            logging.CRITICAL if level.upper() != "DEBUG" else logging.DEBUG
+        )

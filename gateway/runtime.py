@@ -87,7 +87,13 @@ class Gateway:
 
     async def publish(self, event: Envelope) -> None:
         if isinstance(event, AlarmEvent):
-            log.warning("%s [%s/%s] %s", event.transition.value.upper(), event.level, event.grade, event.message)
+            log.warning(
+                "%s [%s/%s] %s",
+                event.transition.value.upper(),
+                event.level,
+                event.grade,
+                event.message,
+            )
         await self.queue.put(outbound(event, self.prefix, self.queue.new_order))
 
     async def run(self) -> None:

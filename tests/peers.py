@@ -35,7 +35,9 @@ class Mosquitto:
 
     def __init__(self, directory: Path) -> None:
         if shutil.which("mosquitto") is None:
-            raise RuntimeError("mosquitto is not installed: run scripts/install-peers (make test does)")
+            raise RuntimeError(
+                "mosquitto is not installed: run scripts/install-peers (make test does)"
+            )
         self.directory = directory
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
@@ -58,7 +60,10 @@ class Mosquitto:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
                 return
             if self.process.poll() is not None:
                 output = self.process.stdout.read().decode() if self.process.stdout else ""
@@ -163,10 +168,16 @@ def write_station(
         "state_dir": str(directory / "state"),
         "profiles_dir": str(PROFILES),
         "buses": {
-            "lan": {"type": "modbus-tcp", "host": "127.0.0.1", "port": modbus_port, "timeout": "300ms"}
+            "lan": {
+                "type": "modbus-tcp",
+                "host": "127.0.0.1",
+                "port": modbus_port,
+                "timeout": "300ms",
+            }
         },
         "devices": {
-            name: {"bus": "lan", "poll_interval": poll_interval, **device} for name, device in devices.items()
+            name: {"bus": "lan", "poll_interval": poll_interval, **device}
+            for name, device in devices.items()
         },
     }
     path = directory / "station.yaml"
@@ -186,7 +197,15 @@ class GatewayProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "run", str(self.config), "--log-level", "INFO"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway.cli",
+                    "run",
+                    str(self.config),
+                    "--log-level",
+                    "INFO",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

@@ -78,7 +78,8 @@ async def test_gas_leak_raises_one_alarm_with_the_right_fields_then_clears(stati
         "location": "Kitchen",
     }
     assert body["first_id"] == body["id"]
-    assert body["observed_at"].endswith("Z") and len(body["observed_at"]) == len("2026-01-01T00:00:00.000Z")
+    assert body["observed_at"].endswith("Z")
+    assert len(body["observed_at"]) == len("2026-01-01T00:00:00.000Z")
     assert not raised.retain
 
     units["kitchen-gas"].set("gas", 2.0)
@@ -94,7 +95,9 @@ async def test_device_that_stops_answering_is_a_fault_until_it_returns(station, 
     start = len(platform.messages)
     units["hall-smoke"].go_silent()
     status = await platform.wait_for(
-        lambda m: m.topic.endswith("/device/hall-smoke/status") and m.payload["status"] == "offline",
+        lambda m: (
+            m.topic.endswith("/device/hall-smoke/status") and m.payload["status"] == "offline"
+        ),
         timeout=10,
         after=start,
     )
@@ -127,9 +130,13 @@ async def test_exception_response_is_a_device_fault_with_its_reason(station, pla
     assert "exception 4 (device failure)" in status.payload["reason"]
 
 
-async def test_broker_restart_gateway_reconnects_and_publishes_birth_again(station, platform, mosquitto):
+async def test_broker_restart_gateway_reconnects_and_publishes_birth_again(
+    station, platform, mosquitto
+):
     units, gateway = station
-    first_birth = await platform.wait_for(lambda m: m.topic.endswith("/status") and "state" in m.payload)
+    first_birth = await platform.wait_for(
+        lambda m: m.topic.endswith("/status") and "state" in m.payload
+    )
     assert first_birth.payload["state"] == "online"
     assert first_birth.retain or first_birth.payload["seq"] >= 1
 
@@ -137,9 +144,11 @@ async def test_broker_restart_gateway_reconnects_and_publishes_birth_again(stati
     mosquitto.start()
     start = len(platform.messages)
     birth = await platform.wait_for(
-        lambda m: m.topic == "outpost/v1/cs-test/status"
-        and m.payload["state"] == "online"
-        and m.payload["seq"] > first_birth.payload["seq"],
+        lambda m: (
+            m.topic == "outpost/v1/cs-test/status"
+            and m.payload["state"] == "online"
+            and m.payload["seq"] > first_birth.payload["seq"]
+        ),
         timeout=20,
         after=start,
     )

@@ -31,7 +31,13 @@ def engine(tmp_path):
 
 def poll(at: float, **values) -> PollOutcome:
     now = datetime.now(UTC)
-    defaults = {"gas": 0.0, "low_alarm": False, "high_alarm": False, "sensor_fault": False, "status": 0.0}
+    defaults = {
+        "gas": 0.0,
+        "low_alarm": False,
+        "high_alarm": False,
+        "sensor_fault": False,
+        "status": 0.0,
+    }
     observations = tuple(
         Observation(GAS, name, value, None, now) for name, value in (defaults | values).items()
     )
@@ -43,7 +49,11 @@ def failed(at: float, category=FaultCategory.TIMEOUT) -> PollOutcome:
 
 
 def alarms(events) -> list[tuple[str, str, str]]:
-    return [(e.transition.value, e.level.value, e.condition) for e in events if isinstance(e, AlarmEvent)]
+    return [
+        (e.transition.value, e.level.value, e.condition)
+        for e in events
+        if isinstance(e, AlarmEvent)
+    ]
 
 
 def test_first_poll_publishes_device_ok_and_nothing_else(engine):
@@ -55,7 +65,9 @@ def test_first_poll_publishes_device_ok_and_nothing_else(engine):
 def test_on_delay_applies_to_thresholds_but_not_to_the_devices_own_alarm_bit(engine):
     engine.handle(poll(0))
     assert alarms(engine.handle(poll(1, gas=60.0))) == []  # waiting out the 10 s on-delay
-    assert alarms(engine.handle(poll(2, gas=60.0, high_alarm=True))) == [("raised", "orange", "DEVICE")]
+    assert alarms(engine.handle(poll(2, gas=60.0, high_alarm=True))) == [
+        ("raised", "orange", "DEVICE")
+    ]
     assert alarms(engine.handle(poll(12, gas=60.0, high_alarm=True))) == []  # same grade: no event
 
 
@@ -76,7 +88,9 @@ def test_device_fault_bit_freezes_thresholds_and_reports_the_fault(engine):
     engine.handle(poll(1, low_alarm=True))
     events = engine.handle(poll(2, low_alarm=True, sensor_fault=True, gas=0.0))
     status = [e for e in events if isinstance(e, DeviceStatusEvent)]
-    assert [(s.status.value, s.reason) for s in status] == [("fault", "sensor fault reported by the detector")]
+    assert [(s.status.value, s.reason) for s in status] == [
+        ("fault", "sensor fault reported by the detector")
+    ]
     assert alarms(events) == [("raised", "blue", "DEVICE")]  # the device_fault alarm
     # A faulty reading never raises from the value...
     assert alarms(engine.handle(poll(30, sensor_fault=True, low_alarm=True, gas=90.0))) == []

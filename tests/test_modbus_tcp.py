@@ -84,7 +84,13 @@ async def test_polls_decode_every_register_kind(server):
     unit.set("door", True)
     async with polling(server, 1) as outcomes:
         outcome = await outcomes.next_where(lambda o: o.ok)
-    assert values(outcome) == {"gas": 61.5, "high_alarm": True, "level": 3.25, "relay": True, "door": True}
+    assert values(outcome) == {
+        "gas": 61.5,
+        "high_alarm": True,
+        "level": 3.25,
+        "relay": True,
+        "door": True,
+    }
     assert {o.unit for o in outcome.observations if o.point == "gas"} == {"%LEL"}
 
 

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.modbus.plan import MAX_BITS_PER_READ, MAX_REGISTERS_PER_READ, plan_reads
-from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder, decode, encode
+from drivers.modbus.registers import (
+    DataType,
+    RegisterPoint,
+    RegisterType,
+    WordOrder,
+    decode,
+    encode,
+)
 
 HOLDING = RegisterType.HOLDING
 

@@ -129,7 +129,9 @@ class ModbusPoller:
             except ModbusException as exc:
                 return _failed(device, Fault(FaultCategory.DECODE, str(exc)))
             if response.isError():
-                return _failed(device, Fault(FaultCategory.EXCEPTION, _describe_exception(request, response)))
+                return _failed(
+                    device, Fault(FaultCategory.EXCEPTION, _describe_exception(request, response))
+                )
             values = response.bits if request.register.is_bit else response.registers
             if len(values) < request.count:
                 reason = f"short answer to {_describe(request)}: {len(values)} values"

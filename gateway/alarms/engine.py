@@ -79,7 +79,9 @@ def _ladders(rule: AlarmRule) -> list[ThresholdLadder]:
 class AlarmEngine:
     """Feed it every :class:`PollOutcome`; it returns the events to publish."""
 
-    def __init__(self, config: LoadedConfig, stamp: Callable[[], dict[str, Any]], offline_after: int = 2):
+    def __init__(
+        self, config: LoadedConfig, stamp: Callable[[], dict[str, Any]], offline_after: int = 2
+    ):
         self._config = config
         self._stamp = stamp
         self._offline_after = offline_after
@@ -120,11 +122,15 @@ class AlarmEngine:
         faults = self._config.profile_of(device.name).faults
         return [reason for flag, reason in faults.items() if device.values.get(flag)]
 
-    def _poll_failed(self, device: _DeviceState, outcome: PollOutcome, fault: Fault) -> list[Envelope]:
+    def _poll_failed(
+        self, device: _DeviceState, outcome: PollOutcome, fault: Fault
+    ) -> list[Envelope]:
         device.failed_polls += 1
         if device.failed_polls < self._offline_after:
             return []
-        health = DeviceHealth.OFFLINE if fault.category.is_communication_loss else DeviceHealth.FAULT
+        health = (
+            DeviceHealth.OFFLINE if fault.category.is_communication_loss else DeviceHealth.FAULT
+        )
         return self._set_health(device, health, fault.reason, outcome.observed_at)
 
     def _set_health(
@@ -134,7 +140,9 @@ class AlarmEngine:
             return []
         device.health, device.reason = health, reason
         events: list[Envelope] = [
-            DeviceStatusEvent(device=device.name, status=health, reason=reason, since=when, **self._stamp())
+            DeviceStatusEvent(
+                device=device.name, status=health, reason=reason, since=when, **self._stamp()
+            )
         ]
         grade = None if health is DeviceHealth.OK else Grade.FAULT
         events.extend(self._fault_alarm(device, grade, reason, when))
@@ -163,7 +171,9 @@ class AlarmEngine:
                 kind="device_fault",
                 active=active,
                 transition=transition,
-                condition=COMM_CONDITION if device.health is DeviceHealth.OFFLINE else DEVICE_CONDITION,
+                condition=COMM_CONDITION
+                if device.health is DeviceHealth.OFFLINE
+                else DEVICE_CONDITION,
                 point=None,
                 observed_at=when,
                 message=text,
@@ -180,7 +190,9 @@ class AlarmEngine:
         value = device.values.get(rule.point) if rule.point else None
         if isinstance(value, int | float) and not isinstance(value, bool) and not frozen:
             crossings = [
-                c for ladder in state.ladders if (c := ladder.update(value, outcome.received_monotonic))
+                c
+                for ladder in state.ladders
+                if (c := ladder.update(value, outcome.received_monotonic))
             ]
         elif frozen:
             crossings = [c for ladder in state.ladders if (c := ladder.crossing)]
@@ -209,7 +221,9 @@ class AlarmEngine:
             transition = Transition.LEVEL_CHANGED
         active = state.active or previous
         assert active is not None
-        described = f"{value:g} {unit or ''}".strip() if isinstance(value, float) else "device alarm"
+        described = (
+            f"{value:g} {unit or ''}".strip() if isinstance(value, float) else "device alarm"
+        )
         verb = {"raised": "alarm", "level_changed": "now", "cleared": "back to normal"}[transition]
         return [
             self._alarm_event(

@@ -34,7 +34,8 @@ class LoadedConfig:
         points = sum(len(self.register_points(name)) for name in station.devices)
         rules = sum(1 for device in self.rules.values() for rule in device.values() if rule.enabled)
         lines = [
-            f"station {station.station.id} ({station.station.name}), district {station.station.district}",
+            f"station {station.station.id} ({station.station.name}), "
+            f"district {station.station.district}",
             f"{len(station.buses)} bus(es), {len(station.devices)} device(s), "
             f"{points} point(s), {rules} alarm rule(s)",
         ]
@@ -108,10 +109,16 @@ def _check_profile(profile: Profile, lines: LineMap, issues: list[ConfigIssue]) 
 
     for flag in profile.faults:
         if flag not in flags:
-            issue(("faults", flag), f"is not a flag of this profile (flags: {', '.join(sorted(flags))})")
+            issue(
+                ("faults", flag),
+                f"is not a flag of this profile (flags: {', '.join(sorted(flags))})",
+            )
     for name, rule in profile.alarms.items():
         if rule.point is not None and rule.point not in points:
-            issue(("alarms", name, "point"), f"no point {rule.point!r} (points: {', '.join(sorted(points))})")
+            issue(
+                ("alarms", name, "point"),
+                f"no point {rule.point!r} (points: {', '.join(sorted(points))})",
+            )
         for bit in rule.device_bits:
             if bit not in flags:
                 issue(("alarms", name, "device_bits", bit), "is not a flag of this profile")

@@ -29,7 +29,9 @@ def _broker_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise PydanticCustomError(
-            "url", "must look like mqtt://host:1883 or mqtts://host:8883, got '{got}'", {"got": value}
+            "url",
+            "must look like mqtt://host:1883 or mqtts://host:8883, got '{got}'",
+            {"got": value},
         )
     return value
 

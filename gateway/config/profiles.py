@@ -111,7 +111,9 @@ class Profile(Strict):
                     **common,
                 )
             )
-            points.extend(RegisterPoint(flag, bit=bit, **common) for flag, bit in spec.flags.items())
+            points.extend(
+                RegisterPoint(flag, bit=bit, **common) for flag, bit in spec.flags.items()
+            )
         return points
 
     def flag_names(self) -> set[str]:

@@ -19,7 +19,9 @@ def in_range(low: float, high: float):
     def check(value: float) -> float:
         if not low <= value <= high:
             raise PydanticCustomError(
-                "out_of_range", "must be {low}..{high}, got {got}", {"low": low, "high": high, "got": value}
+                "out_of_range",
+                "must be {low}..{high}, got {got}",
+                {"low": low, "high": high, "got": value},
             )
         return value
 
@@ -38,7 +40,8 @@ def _parse_duration(value: object) -> object:
     if isinstance(value, str) and (match := _DURATION.match(value)):
         return float(match.group(1)) * _SECONDS_PER[match.group(2)]
     raise PydanticCustomError(
-        "duration", "must be a duration such as 500ms, 2s, 5m or a number of seconds, got '{got}'",
+        "duration",
+        "must be a duration such as 500ms, 2s, 5m or a number of seconds, got '{got}'",
         {"got": value},
     )
 

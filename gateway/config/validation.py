@@ -43,9 +43,9 @@ def _yaml_path(data: Any, loc: tuple) -> tuple:
     path: list[str | int] = []
     node = data
     for element in loc:
-        if isinstance(node, dict) and element in node:
-            node = node[element]
-        elif isinstance(node, list) and isinstance(element, int) and element < len(node):
+        in_mapping = isinstance(node, dict) and element in node
+        in_list = isinstance(node, list) and isinstance(element, int) and element < len(node)
+        if in_mapping or in_list:
             node = node[element]
         elif isinstance(node, dict) and node.get("type") == element:
             continue  # discriminator tag, not a key in the file
@@ -67,9 +67,8 @@ def _message(model: type[BaseModel], error) -> str:
     if kind == "union_tag_not_found":
         return f"'type' is missing (expected {error['ctx']['discriminator']})"
     message = error["msg"].removeprefix("Value error, ")
-    if ctx := error.get("ctx"):
-        if "got" in ctx:
-            return message  # our own messages already quote the value
+    if "got" in (error.get("ctx") or {}):
+        return message  # our own messages already quote the value
     if isinstance(given, str | int | float | bool) or given is None:
         return f"{message[0].lower()}{message[1:]}, got {given!r}"
     return f"{message[0].lower()}{message[1:]}"

@@ -95,7 +95,9 @@ class MqttUplink:
             self.connected = True
             self.connects += 1
             log.info("MQTT connected to %s as %s", broker, self._client_id)
-            await client.publish(status_topic(self._prefix), self._birth().to_json(), qos=1, retain=True)
+            await client.publish(
+                status_topic(self._prefix), self._birth().to_json(), qos=1, retain=True
+            )
             await client.subscribe(f"{self._prefix}/cmd/+", qos=1)
             await _first_failure(self._drain(client), self._listen(client))
 
@@ -127,7 +129,9 @@ class MqttUplink:
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
             message = await self._queue.next()
-            await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+            await client.publish(
+                message.topic, message.payload, qos=message.qos, retain=message.retain
+            )
             await self._queue.done(message)
             self.last_publish_monotonic = time.monotonic()
 
