@@ -1,0 +1,236 @@
+"""Alarm latency: from a register change in a simulator to the alarm at an MQTT subscriber.
+
+Set-up: a real Mosquitto, one Modbus TCP simulator with N gas detectors, and
+``outpost run`` as its own process polling each detector every second.
+Each round changes the gas value of a batch of detectors (alternating a leak
+and its all-clear, so every change is an alarm transition) and waits for the
+matching alarm events.
+
+Figures, p50/p95/p99 over all changes:
+- end to end: register written -> alarm received by the subscriber;
+- gateway share: poll answer received by the gateway (the event's
+  ``observed_at``) -> alarm received by the subscriber;
+- baseline, measured in the same run: a bare QoS 1 publish -> receive
+  through the same broker, the floor under the gateway's share;
+- RSS and CPU time of the gateway process.
+
+Run: ``make bench`` (or ``python -m bench.alarm_latency --changes 200``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from datetime import datetime
+from pathlib import Path
+
+import aiomqtt
+
+from gateway.config import load_config
+from simulators.modbus_server import ModbusTcpSimulator
+from simulators.modbus_unit import SimulatedUnit
+from tests.peers import GatewayProcess, Mosquitto, Platform, write_station
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LEAK, CLEAR = 60.0, 2.0
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {
+        "n": len(values),
+        "p50_ms": round(pick(0.50) * 1000, 1),
+        "p95_ms": round(pick(0.95) * 1000, 1),
+        "p99_ms": round(pick(0.99) * 1000, 1),
+        "mean_ms": round(statistics.fmean(values) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
+
+
+def process_usage(pid: int) -> dict[str, float]:
+    """RSS (MiB) and user+system CPU seconds of ``pid``, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss_kib = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+    )
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    return {"rss_mib": round(rss_kib / 1024, 1), "cpu_seconds": round(cpu, 2)}
+
+
+async def broker_baseline(url: str, samples: int = 200) -> list[float]:
+    host, port = url.removeprefix("mqtt://").rsplit(":", 1)
+    latencies = []
+    async with (
+        aiomqtt.Client(host, int(port)) as subscriber,
+        aiomqtt.Client(host, int(port)) as publisher,
+    ):
+        await subscriber.subscribe("bench/baseline", qos=1)
+        messages = subscriber.messages
+        for _ in range(samples):
+            sent = time.time()
+            await publisher.publish("bench/baseline", b"x" * 600, qos=1)
+            await anext(messages)
+            latencies.append(time.time() - sent)
+    return latencies
+
+
+async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
+    async with AsyncExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-bench-")))
+        broker = Mosquitto(work / "mosquitto")
+        broker.start()
+        stack.callback(broker.stop)
+        names = [f"gas-{i:02d}" for i in range(devices)]
+        device_config = {
+            name: {
+                "unit": i + 1,
+                "profile": "gas-detector",
+                "location": f"room {i}",
+                "alarms": {"gas": {"off_delay": "0s"}},  # every change is an immediate transition
+            }
+            for i, name in enumerate(names)
+        }
+        config = load_config(
+            write_station(work, broker_url=broker.url, modbus_port=1, devices=device_config)
+        )
+        units = {
+            n: SimulatedUnit(config.station.devices[n].unit, config.register_points(n), n)
+            for n in names
+        }
+        for unit in units.values():
+            unit.set("gas", CLEAR)
+        server = await stack.enter_async_context(ModbusTcpSimulator(units.values()))
+        path = write_station(
+            work,
+            broker_url=broker.url,
+            modbus_port=server.port,
+            poll_interval=poll,
+            devices=device_config,
+        )
+        platform = Platform(broker.url, "outpost/v1/cs-test/#")
+        await platform.start()
+        stack.push_async_callback(platform.stop)
+        gateway = GatewayProcess(path, work / "gateway.log")
+        gateway.start()
+        stack.callback(gateway.stop)
+        for name in names:
+            await platform.wait_for(lambda m, n=name: m.topic.endswith(f"/device/{n}/status"), 30)
+        assert gateway.process is not None
+        usage_before = process_usage(gateway.process.pid)
+
+        end_to_end: list[float] = []
+        gateway_share: list[float] = []
+        state = dict.fromkeys(names, CLEAR)
+        jitter = random.Random(42)
+        started = time.monotonic()
+        done = 0
+        round_index = 0
+
+        async def change(name: str, start: int) -> None:
+            # Each change lands at its own random phase of the poll cycle, as real events do.
+            await asyncio.sleep(jitter.uniform(0, poll))
+            state[name] = LEAK if state[name] == CLEAR else CLEAR
+            transition = "raised" if state[name] == LEAK else "cleared"
+            units[name].set("gas", state[name])
+            written = time.time()
+            message = await platform.wait_for(
+                lambda m: (
+                    m.topic.endswith("/alarm")
+                    and m.payload["alarm_key"] == f"cs-test.{name}.gas"
+                    and m.payload["transition"] == transition
+                ),
+                timeout=30,
+                after=start,
+            )
+            observed = datetime.fromisoformat(message.payload["observed_at"]).timestamp()
+            end_to_end.append(message.at - written)
+            gateway_share.append(message.at - observed)
+
+        while done < changes:
+            count = min(batch, changes - done)
+            chosen = [names[(round_index * batch + i) % devices] for i in range(count)]
+            round_index += 1
+            start = len(platform.messages)
+            await asyncio.gather(*(change(name, start) for name in chosen))
+            done += count
+        elapsed = time.monotonic() - started
+        usage_after = process_usage(gateway.process.pid)
+        baseline = await broker_baseline(broker.url)
+
+    return {
+        "benchmark": "alarm_latency",
+        "changes": changes,
+        "devices": devices,
+        "poll_interval_s": poll,
+        "concurrent_changes": batch,
+        "end_to_end": percentiles(end_to_end),
+        "gateway_share": percentiles(gateway_share),
+        "baseline_broker_roundtrip": percentiles(baseline),
+        "gateway_process": {
+            "rss_mib": usage_after["rss_mib"],
+            "cpu_seconds_during_run": round(
+                usage_after["cpu_seconds"] - usage_before["cpu_seconds"], 2
+            ),
+            "cpu_percent_during_run": round(
+                100 * (usage_after["cpu_seconds"] - usage_before["cpu_seconds"]) / elapsed, 1
+            ),
+            "run_seconds": round(elapsed, 1),
+        },
+    }
+
+
+def print_table(result: dict) -> None:
+    print(
+        f"\nalarm latency: {result['changes']} changes, {result['devices']} devices, "
+        f"{result['poll_interval_s']} s polling"
+    )
+    print(f"{'path':<34}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    rows = (
+        ("end to end (register -> subscriber)", "end_to_end"),
+        ("gateway share (poll answer -> sub)", "gateway_share"),
+        ("baseline: bare publish -> sub", "baseline_broker_roundtrip"),
+    )
+    for label, key in rows:
+        row = result[key]
+        print(
+            f"{label:<34}{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}{row['max_ms']:>9}"
+        )
+    usage = result["gateway_process"]
+    print(
+        f"gateway process: RSS {usage['rss_mib']} MiB, CPU {usage['cpu_percent_during_run']} % "
+        f"of one core over {usage['run_seconds']} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--devices", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=10, help="changes made at once per round")
+    parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument("--json", type=Path, default=RESULTS / "alarm_latency.json")
+    args = parser.parse_args()
+    result = asyncio.run(measure(args.changes, args.devices, args.batch, args.poll))
+    print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"JSON: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
