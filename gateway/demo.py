@@ -40,7 +40,13 @@ def _free_port() -> int:
 @contextlib.asynccontextmanager
 async def embedded_broker():
     """An amqtt broker on a free loopback port; yields its URL."""
-    from amqtt.broker import Broker
+    try:
+        from amqtt.broker import Broker
+    except ImportError:
+        raise SystemExit(
+            "the embedded broker needs the demo extra: pip install 'outpost[demo]' "
+            "(or give --broker mqtt://host:1883)"
+        ) from None
 
     port = _free_port()
     broker = Broker(

@@ -30,6 +30,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def outpost(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the ``outpost`` command line to completion, as a person would."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class Mosquitto:
     """A private Mosquitto on a loopback port, with persistence, that tests can restart."""
 

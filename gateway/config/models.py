@@ -11,7 +11,16 @@ from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.config.profiles import AlarmOverride
-from gateway.config.types import Identifier, PollInterval, Port, Seconds, Strict, UnitId, in_range
+from gateway.config.types import (
+    Identifier,
+    PollInterval,
+    Port,
+    Seconds,
+    Strict,
+    UnitId,
+    in_range,
+    rejected,
+)
 
 DEFAULT_PREFIX = "outpost/v1/{station}"
 
@@ -28,11 +37,7 @@ class StationInfo(Strict):
 def _broker_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise PydanticCustomError(
-            "url",
-            "must look like mqtt://host:1883 or mqtts://host:8883, got '{got}'",
-            {"got": value},
-        )
+        raise rejected("url", "must look like mqtt://host:1883 or mqtts://host:8883", repr(value))
     return value
 
 

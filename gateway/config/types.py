@@ -15,14 +15,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def rejected(kind: str, expected: str, got: object) -> PydanticCustomError:
+    """A validation error that says what is expected and quotes what was given."""
+    return PydanticCustomError(kind, "{expected}, got {got}", {"expected": expected, "got": got})
+
+
 def in_range(low: float, high: float):
     def check(value: float) -> float:
         if not low <= value <= high:
-            raise PydanticCustomError(
-                "out_of_range",
-                "must be {low}..{high}, got {got}",
-                {"low": low, "high": high, "got": value},
-            )
+            raise rejected("out_of_range", f"must be {low}..{high}", value)
         return value
 
     return AfterValidator(check)
@@ -39,16 +40,12 @@ def _parse_duration(value: object) -> object:
         return float(value)
     if isinstance(value, str) and (match := _DURATION.match(value)):
         return float(match.group(1)) * _SECONDS_PER[match.group(2)]
-    raise PydanticCustomError(
-        "duration",
-        "must be a duration such as 500ms, 2s, 5m or a number of seconds, got '{got}'",
-        {"got": value},
-    )
+    raise rejected("duration", "must be a duration such as 500ms, 2s, 5m or seconds", repr(value))
 
 
 def _non_negative(value: float) -> float:
     if value < 0:
-        raise PydanticCustomError("duration", "must not be negative, got {got}", {"got": value})
+        raise rejected("duration", "must not be negative", value)
     return value
 
 
@@ -64,11 +61,8 @@ _IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 def _identifier(value: str) -> str:
     if not _IDENTIFIER.match(value):
-        raise PydanticCustomError(
-            "identifier",
-            "must be lower-case letters, digits, '-' or '_' (at most 63), got '{got}'",
-            {"got": value},
-        )
+        expected = "must be lower-case letters, digits, '-' or '_' (at most 63)"
+        raise rejected("identifier", expected, repr(value))
     return value
 
 
