@@ -61,9 +61,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def process_usage(pid: int) -> dict[str, float]:
     """RSS (MiB) and user+system CPU seconds of ``pid``, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text()
-    rss_kib = next(
-        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
-    )
+    rss_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
@@ -103,12 +101,9 @@ async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
             }
             for i, name in enumerate(names)
         }
-        config = load_config(
-            write_station(work, broker_url=broker.url, modbus_port=1, devices=device_config)
-        )
+        config = load_config(write_station(work, broker_url=broker.url, modbus_port=1, devices=device_config))
         units = {
-            n: SimulatedUnit(config.station.devices[n].unit, config.register_points(n), n)
-            for n in names
+            n: SimulatedUnit(config.station.devices[n].unit, config.register_points(n), n) for n in names
         }
         for unit in units.values():
             unit.set("gas", CLEAR)
@@ -181,9 +176,7 @@ async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
         "baseline_broker_roundtrip": percentiles(baseline),
         "gateway_process": {
             "rss_mib": usage_after["rss_mib"],
-            "cpu_seconds_during_run": round(
-                usage_after["cpu_seconds"] - usage_before["cpu_seconds"], 2
-            ),
+            "cpu_seconds_during_run": round(usage_after["cpu_seconds"] - usage_before["cpu_seconds"], 2),
             "cpu_percent_during_run": round(
                 100 * (usage_after["cpu_seconds"] - usage_before["cpu_seconds"]) / elapsed, 1
             ),
@@ -205,9 +198,7 @@ def print_table(result: dict) -> None:
     )
     for label, key in rows:
         row = result[key]
-        print(
-            f"{label:<34}{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}{row['max_ms']:>9}"
-        )
+        print(f"{label:<34}{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}{row['max_ms']:>9}")
     usage = result["gateway_process"]
     print(
         f"gateway process: RSS {usage['rss_mib']} MiB, CPU {usage['cpu_percent_during_run']} % "

@@ -52,9 +52,7 @@ async def embedded_broker():
     broker = Broker(
         {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
     )
     await broker.start()
@@ -99,10 +97,7 @@ async def run_demo(broker: str | None = None, once: bool = False) -> None:
         station.unit("culvert-level").set("level", 1.2)
         print(f"broker: {url}")
         for name, server in station.servers.items():
-            print(
-                f"simulated bus {name}: modbus-tcp 127.0.0.1:{server.port}, "
-                f"units {sorted(server.units)}"
-            )
+            print(f"simulated bus {name}: modbus-tcp 127.0.0.1:{server.port}, units {sorted(server.units)}")
         gateway = Gateway(station.config)
         ready, seen = asyncio.Event(), []
         try:

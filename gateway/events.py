@@ -40,6 +40,9 @@ class Envelope(BaseModel):
     station: str
     seq: int = Field(ge=1, description="per-station, strictly increasing across restarts")
     created_at: Timestamp = Field(description="when the gateway made this message")
+    historical: bool = Field(
+        default=False, description="true when delivered late, after an outage or a restart"
+    )
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
@@ -49,6 +52,10 @@ class Transition(StrEnum):
     RAISED = "raised"
     LEVEL_CHANGED = "level_changed"
     CLEARED = "cleared"
+    ACKNOWLEDGED = "acknowledged"
+    SHELVED = "shelved"
+    UNSHELVED = "unshelved"
+    RESET = "reset"
 
 
 class AlarmState(StrEnum):
@@ -87,13 +94,14 @@ class AlarmEvent(Envelope):
     kind: str = Field(description="smoke | gas | water_level | radio_sos | device_fault | ...")
     level: Colour
     grade: Grade
-    condition: str = Field(
-        description="HI, HIHI, LO, LOLO, DEVICE (the device's own alarm bit), COMM"
-    )
+    condition: str = Field(description="HI, HIHI, LO, LOLO, DEVICE (the device's own alarm bit), COMM")
     state: AlarmState
     status: EventStatus = EventStatus.ACTUAL
     shelved: bool = False
+    shelved_until: Timestamp | None = None
     suppressed: bool = False
+    latched: bool = False
+    acknowledged_by: str | None = None
     source: AlarmSource
     value: float | bool | None = None
     unit: str | None = None
@@ -110,9 +118,7 @@ class DeviceHealth(StrEnum):
 
 
 class DeviceStatusEvent(Envelope):
-    schema_: Literal["outpost.device_status/1"] = Field(
-        default="outpost.device_status/1", alias="schema"
-    )
+    schema_: Literal["outpost.device_status/1"] = Field(default="outpost.device_status/1", alias="schema")
     device: str
     status: DeviceHealth
     reason: str | None = None
@@ -136,21 +142,95 @@ class StationStatusEvent(Envelope):
     version: str
     boot_id: str
     started_at: Timestamp
+    boot_count: int = 0
     name: str = ""
     district: str = ""
     devices: list[DeviceSummary] = Field(default_factory=list)
+
+
+class Reading(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    value: float | bool
+    unit: str | None = None
+
+
+class TelemetryEvent(Envelope):
+    """The latest readings of one device, sent every ``telemetry_interval``."""
+
+    schema_: Literal["outpost.telemetry/1"] = Field(default="outpost.telemetry/1", alias="schema")
+    device: str
+    observed_at: Timestamp
+    readings: dict[str, Reading]
+
+
+class ActiveAlarm(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    alarm_key: str
+    first_id: str
+    kind: str
+    level: Colour
+    grade: Grade
+    state: AlarmState
+    status: EventStatus
+    shelved: bool
+    raised_at: Timestamp
+    device: str
+    location: str
+    message: str
+
+
+class ActiveAlarmsSnapshot(Envelope):
+    """Retained on ``{prefix}/alarms/active``: what a platform needs to resync."""
+
+    schema_: Literal["outpost.alarms_active/1"] = Field(default="outpost.alarms_active/1", alias="schema")
+    alarms: list[ActiveAlarm]
+
+
+class CommandResult(Envelope):
+    """The answer to one downlink command."""
+
+    schema_: Literal["outpost.cmd_result/1"] = Field(default="outpost.cmd_result/1", alias="schema")
+    command: str
+    command_id: str | None
+    ok: bool
+    error: str | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeviceReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    status: DeviceHealth | None
+    reason: str | None
+
+
+class StationReport(Envelope):
+    """The station's situation report: all-clear when nothing is active."""
+
+    schema_: Literal["outpost.report/1"] = Field(default="outpost.report/1", alias="schema")
+    all_clear: bool
+    exercise: bool
+    devices: list[DeviceReport]
+    active_alarms: list[ActiveAlarm]
+    outbox: dict[str, Any]
 
 
 PAYLOADS: dict[str, type[Envelope]] = {
     "outpost.alarm/1": AlarmEvent,
     "outpost.device_status/1": DeviceStatusEvent,
     "outpost.status/1": StationStatusEvent,
+    "outpost.alarms_active/1": ActiveAlarmsSnapshot,
+    "outpost.cmd_result/1": CommandResult,
+    "outpost.report/1": StationReport,
+    "outpost.telemetry/1": TelemetryEvent,
 }
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema (draft 2020-12) of every payload, keyed by schema name."""
     return {
-        name: model.model_json_schema(by_alias=True, mode="serialization")
-        for name, model in PAYLOADS.items()
+        name: model.model_json_schema(by_alias=True, mode="serialization") for name, model in PAYLOADS.items()
     }

@@ -32,6 +32,4 @@ def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # Third-party chatter stays out unless asked for.
     for noisy in ("pymodbus", "amqtt", "transitions"):
-        logging.getLogger(noisy).setLevel(
-            logging.CRITICAL if level.upper() != "DEBUG" else logging.DEBUG
-        )
+        logging.getLogger(noisy).setLevel(logging.CRITICAL if level.upper() != "DEBUG" else logging.DEBUG)

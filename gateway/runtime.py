@@ -1,54 +1,117 @@
-"""Wires a loaded configuration into running parts: buses, alarm engine, queue, uplink."""
+"""Wires a loaded configuration into running parts: buses, alarm engine, outbox, uplink, commands."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 import uuid
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 from drivers.modbus.plan import plan_reads
-from drivers.modbus.poller import ModbusDevice, ModbusPoller
+from drivers.modbus.poller import ModbusDevice, ModbusPoller, WriteFailed
+from drivers.modbus.registers import RegisterType
 from drivers.modbus.tcp import tcp_poller
 from drivers.observation import PollOutcome
 from gateway import __version__
-from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.engine import AlarmEngine, CommandRefused
+from gateway.commands.auth import Verifier, read_key
+from gateway.commands.processor import (
+    ActuateArgs,
+    AlarmArgs,
+    BroadcastArgs,
+    CommandFailed,
+    CommandProcessor,
+    ExerciseArgs,
+    ShelveArgs,
+)
 from gateway.config import LoadedConfig
 from gateway.config.models import ModbusTcpBus
-from gateway.events import AlarmEvent, DeviceSummary, Envelope, StationStatusEvent, utc_now
+from gateway.events import (
+    ActiveAlarmsSnapshot,
+    AlarmEvent,
+    CommandResult,
+    DeviceReport,
+    DeviceSummary,
+    Envelope,
+    Reading,
+    StationReport,
+    StationStatusEvent,
+    TelemetryEvent,
+    utc_now,
+)
 from gateway.ids import SequenceStore
+from gateway.outbox import Message, Outbox
 from gateway.stamp import Stamper
 from gateway.supervisor import supervise
-from gateway.uplink.mqtt import MqttUplink
-from gateway.uplink.queue import MemoryQueue
-from gateway.uplink.topics import outbound
+from gateway.uplink.mqtt import Incoming, MqttUplink
+from gateway.uplink.topics import command_topics, message_for, result_topic
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+class RadioBroadcaster(Protocol):
+    """What a radio bridge offers the ``broadcast`` command."""
+
+    async def broadcast(self, text: str, group: str | None) -> dict[str, Any]: ...
+
+
+def next_boot_count(path: Path) -> int:
+    """How many times the gateway has started here, this start included."""
+    try:
+        count = int(path.read_text().strip()) + 1
+    except (FileNotFoundError, ValueError):
+        count = 1
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="ascii") as handle:
+        handle.write(f"{count}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return count
+
+
 class Gateway:
-    """One station's gateway: everything ``outpost run`` starts."""
+    """One station's gateway: everything ``outpost run`` starts. Build it inside the event loop."""
 
-    config: LoadedConfig
-
-    def __post_init__(self) -> None:
-        station = self.config.station
+    def __init__(self, config: LoadedConfig, radio: RadioBroadcaster | None = None) -> None:
+        self.config = config
+        self.radio = radio
+        station = config.station
         station.state_dir.mkdir(parents=True, exist_ok=True)
         self.boot_id = str(uuid.uuid4())
+        self.boot_count = next_boot_count(station.state_dir / "boot_count")
         self.started_at = utc_now()
+        self.started_monotonic = time.monotonic()
         self.prefix = station.topic_prefix
         self.stamp = Stamper(station.station.id, SequenceStore(station.state_dir / "seq"))
-        self.queue = MemoryQueue()
-        self.engine = AlarmEngine(self.config, self.stamp)
+        self.outbox = Outbox(
+            station.state_dir / "outbox.sqlite3",
+            max_bytes=int(station.outbox.max_bytes),
+            alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
+        )
+        self.engine = AlarmEngine(config, self.stamp)
         self.pollers = {name: self._poller(name, bus) for name, bus in station.buses.items()}
+        self._latest: dict[str, PollOutcome] = {}
+        verifier = None
+        if station.commands.key_file is not None:
+            verifier = Verifier(
+                read_key(station.commands.key_file), station.station.id, station.commands.max_clock_skew
+            )
+        self.commands = CommandProcessor(
+            verifier=verifier, allow_unsigned=station.commands.allow_unsigned, target=self
+        )
         self.uplink = MqttUplink(
             station.mqtt,
-            prefix=self.prefix,
             client_id=station.mqtt.client_id or f"outpost-{station.station.id}",
-            queue=self.queue,
-            birth=lambda: self._station_status("online"),
+            outbox=self.outbox,
+            retained_state=lambda: [self._station_status("online"), self._snapshot()],
             will=lambda: self._station_status("offline"),
+            command_topic=command_topics(self.prefix),
+            on_command=self._on_command,
+            window=station.outbox.window,
         )
 
     def _poller(self, bus_name: str, bus: ModbusTcpBus) -> ModbusPoller:
@@ -63,52 +126,171 @@ class Gateway:
             devices.append(ModbusDevice(name, device.unit, device.poll_interval, tuple(requests)))
         return tcp_poller(host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices)
 
-    def _station_status(self, state: str) -> StationStatusEvent:
+    # -- what gets published ------------------------------------------------------
+    def _station_status(self, state: str) -> Message:
         info = self.config.station.station
         devices = [
             DeviceSummary(id=name, profile=d.profile, bus=d.bus, location=d.location)
             for name, d in self.config.station.devices.items()
         ]
-        return StationStatusEvent(
+        event = StationStatusEvent(
             state=state,  # type: ignore[arg-type]
             version=__version__,
             boot_id=self.boot_id,
+            boot_count=self.boot_count,
             started_at=self.started_at,
             name=info.name,
             district=info.district,
             devices=devices,
             **self.stamp(),
         )
+        return message_for(event, self.prefix)
 
+    def _snapshot(self) -> Message:
+        snapshot = ActiveAlarmsSnapshot(alarms=self.engine.active_alarms(), **self.stamp())
+        return message_for(snapshot, self.prefix)
+
+    def report(self) -> StationReport:
+        active = self.engine.active_alarms()
+        return StationReport(
+            all_clear=not active,
+            exercise=self.engine.exercise,
+            devices=[
+                DeviceReport(device=name, status=status, reason=reason)
+                for name, (status, reason) in self.engine.device_health().items()
+            ],
+            active_alarms=active,
+            outbox=self.outbox.stats().as_dict(),
+            **self.stamp(),
+        )
+
+    async def publish(self, events: list[Envelope]) -> None:
+        """Into the outbox, in order; a changed alarm picture also refreshes the retained snapshot."""
+        alarms_changed = False
+        for event in events:
+            if isinstance(event, AlarmEvent):
+                alarms_changed = True
+                log.warning(
+                    "%s [%s/%s] %s", event.transition.value.upper(), event.level, event.grade, event.message
+                )
+            await self.outbox.put(message_for(event, self.prefix))
+        if alarms_changed:
+            await self.uplink.publish_now(self._snapshot())
+
+    # -- inputs -----------------------------------------------------------------------
     async def on_poll(self, outcome: PollOutcome) -> None:
         """Every poll outcome of every bus goes through here, in arrival order."""
-        for event in self.engine.handle(outcome):
-            await self.publish(event)
+        if outcome.ok:
+            self._latest[outcome.device] = outcome
+        await self.publish(self.engine.handle(outcome))
 
-    async def publish(self, event: Envelope) -> None:
-        if isinstance(event, AlarmEvent):
-            log.warning(
-                "%s [%s/%s] %s",
-                event.transition.value.upper(),
-                event.level,
-                event.grade,
-                event.message,
+    async def _on_command(self, incoming: Incoming) -> None:
+        name = incoming.topic.rsplit("/", 1)[-1]
+        if name == "result":
+            return  # our own answers share the command topic level
+        command_id, (ok, detail) = await self.commands.process(name, incoming.payload)
+        result = CommandResult(
+            command=name[:64],
+            command_id=command_id,
+            ok=ok,
+            error=None if ok else str(detail),
+            result=detail if ok else {},  # type: ignore[arg-type]
+            **self.stamp(),
+        )
+        await self.uplink.reply(incoming, result_topic(self.prefix), result.to_json())
+
+    async def execute(self, name: str, args: Any) -> dict[str, Any]:
+        """Carry out an authenticated, validated command."""
+        try:
+            return await self._execute(name, args)
+        except CommandRefused as exc:
+            raise CommandFailed(str(exc)) from None
+
+    async def _execute(self, name: str, args: Any) -> dict[str, Any]:
+        match name, args:
+            case "ping", _:
+                uptime = round(time.monotonic() - self.started_monotonic, 1)
+                return {"pong": True, "version": __version__, "boot_id": self.boot_id, "uptime_s": uptime}
+            case "ack", AlarmArgs(alarm_key=key, by=by):
+                await self.publish(self.engine.acknowledge(key, by))
+            case "shelve", ShelveArgs(alarm_key=key, by=by, minutes=minutes):
+                await self.publish(self.engine.shelve(key, minutes * 60, by))
+            case "unshelve", AlarmArgs(alarm_key=key, by=by):
+                await self.publish(self.engine.unshelve(key, by))
+            case "reset", AlarmArgs(alarm_key=key, by=by):
+                await self.publish(self.engine.reset(key, by))
+            case "exercise", ExerciseArgs(on=on, device=device):
+                self.engine.set_exercise(on, device)
+                log.warning("exercise mode %s for %s", "ON" if on else "off", device or "the whole station")
+                return {"exercise": on, "device": device}
+            case "report", _:
+                report = self.report()
+                await self.publish([report])
+                return {"report_id": report.id, "all_clear": report.all_clear}
+            case "broadcast", BroadcastArgs(text=text, group=group):
+                if self.radio is None:
+                    raise CommandFailed("no radio bridge is configured at this station")
+                return await self.radio.broadcast(text, group)
+            case "actuate", ActuateArgs(actuator=actuator, value=value):
+                return await self._actuate(actuator, value)
+        return {"alarms": [a.model_dump(mode="json") for a in self.engine.active_alarms()]}
+
+    async def _actuate(self, name: str, value: str) -> dict[str, Any]:
+        actuator = self.config.station.actuators.get(name)
+        if actuator is None:
+            known = ", ".join(self.config.station.actuators) or "none"
+            raise CommandFailed(f"no actuator {name!r} (declared: {known})")
+        if value not in actuator.values:
+            raise CommandFailed(f"{name} accepts only {', '.join(actuator.values)}")
+        device = self.config.station.devices[actuator.device]
+        poller = self.pollers[device.bus]
+        register = RegisterType.COIL if actuator.register_type == "coil" else RegisterType.HOLDING
+        try:
+            await poller.write(device.unit, register, actuator.address, actuator.values[value])
+        except WriteFailed as exc:
+            raise CommandFailed(f"{name}: {exc}") from None
+        log.warning("actuator %s set to %s", name, value)
+        return {"actuator": name, "value": value}
+
+    # -- periodic work ------------------------------------------------------------------
+    async def _every_second(self) -> None:
+        next_telemetry = time.monotonic() + self.config.station.telemetry_interval
+        while True:
+            await asyncio.sleep(1.0)
+            await self.publish(self.engine.tick())
+            interval = self.config.station.telemetry_interval
+            if interval and time.monotonic() >= next_telemetry:
+                next_telemetry = time.monotonic() + interval
+                await self._send_telemetry()
+
+    async def _send_telemetry(self) -> None:
+        for device, outcome in self._latest.items():
+            readings = {o.point: Reading(value=o.value, unit=o.unit) for o in outcome.observations}
+            event = TelemetryEvent(
+                device=device, observed_at=outcome.observed_at, readings=readings, **self.stamp()
             )
-        await self.queue.put(outbound(event, self.prefix, self.queue.new_order))
+            await self.outbox.put(message_for(event, self.prefix))
 
     async def run(self) -> None:
         """Run until cancelled."""
+        await self.outbox.open()
         log.info(
-            "outpost %s starting for station %s: %d bus(es), %d device(s)",
+            "outpost %s starting for station %s (boot %d): %d bus(es), %d device(s), %d queued message(s)",
             __version__,
             self.config.station.station.id,
+            self.boot_count,
             len(self.pollers),
             len(self.config.station.devices),
+            len(self.outbox),
         )
-        async with asyncio.TaskGroup() as group:
-            group.create_task(supervise("mqtt uplink", self.uplink.run))
-            for name, poller in self.pollers.items():
-                group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(supervise("mqtt uplink", self.uplink.run))
+                group.create_task(supervise("timers", self._every_second))
+                for name, poller in self.pollers.items():
+                    group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))
+        finally:
+            await self.outbox.close()
 
 
 async def run_gateway(config: LoadedConfig) -> None:

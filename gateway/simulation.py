@@ -48,8 +48,6 @@ async def start_simulated_station(config: LoadedConfig, stack: AsyncExitStack) -
 
 def with_broker(config: LoadedConfig, url: str, *, protocol: str, state_dir: Path) -> LoadedConfig:
     """``config`` publishing to ``url`` without credentials, keeping state in ``state_dir``."""
-    mqtt = MqttConfig(
-        brokers=[url], protocol=protocol, topic_prefix=config.station.mqtt.topic_prefix
-    )
+    mqtt = MqttConfig(brokers=[url], protocol=protocol, topic_prefix=config.station.mqtt.topic_prefix)
     station = config.station.model_copy(update={"mqtt": mqtt, "state_dir": state_dir})
     return replace(config, station=station)

@@ -47,9 +47,7 @@ class Mosquitto:
 
     def __init__(self, directory: Path) -> None:
         if shutil.which("mosquitto") is None:
-            raise RuntimeError(
-                "mosquitto is not installed: run scripts/install-peers (make test does)"
-            )
+            raise RuntimeError("mosquitto is not installed: run scripts/install-peers (make test does)")
         self.directory = directory
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
@@ -188,8 +186,7 @@ def write_station(
             }
         },
         "devices": {
-            name: {"bus": "lan", "poll_interval": poll_interval, **device}
-            for name, device in devices.items()
+            name: {"bus": "lan", "poll_interval": poll_interval, **device} for name, device in devices.items()
         },
     }
     path = directory / "station.yaml"

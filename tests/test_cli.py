@@ -13,8 +13,12 @@ def test_schema_command_writes_one_file_per_payload(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [
         "outpost.alarm.v1.schema.json",
+        "outpost.alarms_active.v1.schema.json",
+        "outpost.cmd_result.v1.schema.json",
         "outpost.device_status.v1.schema.json",
+        "outpost.report.v1.schema.json",
         "outpost.status.v1.schema.json",
+        "outpost.telemetry.v1.schema.json",
     ]
     alarm = json.loads((tmp_path / "outpost.alarm.v1.schema.json").read_text())
     assert "level" in alarm["properties"]

@@ -82,22 +82,16 @@ def test_missing_required_key_points_at_its_parent(tmp_path):
 
 
 def test_bad_references_to_bus_and_profile(tmp_path):
-    text = VALID.replace("bus: lan", "bus: rs485").replace(
-        "profile: gas-detector", "profile: gas-detectr"
-    )
+    text = VALID.replace("bus: lan", "bus: rs485").replace("profile: gas-detector", "profile: gas-detectr")
     lines = problems(write(tmp_path, text))
     assert lines[0] == "station.yaml:14: devices.kitchen-gas.bus: no bus 'rs485' (buses: lan)"
-    assert lines[1].startswith(
-        "station.yaml:16: devices.kitchen-gas.profile: no profile 'gas-detectr'"
-    )
+    assert lines[1].startswith("station.yaml:16: devices.kitchen-gas.profile: no profile 'gas-detectr'")
     assert "gas-detector" in lines[1]
 
 
 def test_unknown_bus_type_lists_the_known_ones(tmp_path):
     lines = problems(write(tmp_path, VALID.replace("type: modbus-tcp", "type: modbus-udp")))
-    assert lines == [
-        "station.yaml:10: buses.lan.type: unknown type 'modbus-udp' (expected 'modbus-tcp')"
-    ]
+    assert lines == ["station.yaml:10: buses.lan.type: unknown type 'modbus-udp' (expected 'modbus-tcp')"]
 
 
 def test_duplicate_keys_and_units_are_errors(tmp_path):
@@ -118,9 +112,7 @@ def test_yaml_syntax_error_has_a_line(tmp_path):
 
 
 def test_durations_accept_units_and_reject_nonsense(tmp_path):
-    config = load_config(
-        write(tmp_path, VALID.replace("unit: 1", "unit: 1\n    poll_interval: 250ms"))
-    )
+    config = load_config(write(tmp_path, VALID.replace("unit: 1", "unit: 1\n    poll_interval: 250ms")))
     assert config.station.devices["kitchen-gas"].poll_interval == 0.25
     [line] = problems(write(tmp_path, VALID.replace("unit: 1", "unit: 1\n    poll_interval: soon")))
     assert line == (
@@ -144,9 +136,7 @@ def test_override_that_breaks_the_ladder_is_reported_at_the_device(tmp_path):
         "          - {level: first-stage, at: 50}\n          - {level: second-stage, at: 20}\n"
     )
     [line] = problems(write(tmp_path, text))
-    assert line.startswith(
-        "station.yaml:18: devices.kitchen-gas.alarms.gas: 'high' rungs must go up"
-    )
+    assert line.startswith("station.yaml:18: devices.kitchen-gas.alarms.gas: 'high' rungs must go up")
 
 
 def test_errors_in_a_profile_name_the_profile_file(tmp_path):
@@ -177,9 +167,7 @@ def test_errors_in_a_profile_name_the_profile_file(tmp_path):
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    text = VALID.replace("unit: 1", "unit: 0").replace(
-        "host: 127.0.0.1", "host: 127.0.0.1\n    port: 70000"
-    )
+    text = VALID.replace("unit: 1", "unit: 0").replace("host: 127.0.0.1", "host: 127.0.0.1\n    port: 70000")
     assert len(problems(write(tmp_path, text))) == 2
 
 

@@ -95,9 +95,7 @@ async def test_device_that_stops_answering_is_a_fault_until_it_returns(station, 
     start = len(platform.messages)
     units["hall-smoke"].go_silent()
     status = await platform.wait_for(
-        lambda m: (
-            m.topic.endswith("/device/hall-smoke/status") and m.payload["status"] == "offline"
-        ),
+        lambda m: m.topic.endswith("/device/hall-smoke/status") and m.payload["status"] == "offline",
         timeout=10,
         after=start,
     )
@@ -130,13 +128,9 @@ async def test_exception_response_is_a_device_fault_with_its_reason(station, pla
     assert "exception 4 (device failure)" in status.payload["reason"]
 
 
-async def test_broker_restart_gateway_reconnects_and_publishes_birth_again(
-    station, platform, mosquitto
-):
+async def test_broker_restart_gateway_reconnects_and_publishes_birth_again(station, platform, mosquitto):
     units, gateway = station
-    first_birth = await platform.wait_for(
-        lambda m: m.topic.endswith("/status") and "state" in m.payload
-    )
+    first_birth = await platform.wait_for(lambda m: m.topic.endswith("/status") and "state" in m.payload)
     assert first_birth.payload["state"] == "online"
     assert first_birth.retain or first_birth.payload["seq"] >= 1
 

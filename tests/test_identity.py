@@ -34,6 +34,6 @@ def test_timestamps_are_rfc3339_utc_with_milliseconds():
 
 def test_every_payload_has_a_json_schema_with_the_envelope():
     schemas = json_schemas()
-    assert set(schemas) == {"outpost.alarm/1", "outpost.device_status/1", "outpost.status/1"}
+    assert {"outpost.alarm/1", "outpost.device_status/1", "outpost.status/1"} <= set(schemas)
     for schema in schemas.values():
         assert {"schema", "id", "station", "seq", "created_at"} <= set(schema["required"])

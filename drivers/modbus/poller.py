@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 Emit = Callable[[PollOutcome], Awaitable[None]]
 
 
+class WriteFailed(Exception):
+    """A write that did not happen; the message says why."""
+
+
 class ModbusClient(Protocol):
     """The part of pymodbus' async clients (TCP or serial) that a poller uses."""
 
@@ -40,6 +44,8 @@ class ModbusClient(Protocol):
     async def read_discrete_inputs(self, address: int, *, count: int, device_id: int): ...
     async def read_holding_registers(self, address: int, *, count: int, device_id: int): ...
     async def read_input_registers(self, address: int, *, count: int, device_id: int): ...
+    async def write_coil(self, address: int, value: bool, *, device_id: int): ...
+    async def write_register(self, address: int, value: int, *, device_id: int): ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,7 @@ class ModbusPoller:
         self._client = client
         self._devices = list(devices)
         self._backoff = backoff or Backoff()
+        self._line = asyncio.Lock()  # one request at a time: polls and writes take turns
 
     async def run(self, emit: Emit) -> None:
         """Poll until cancelled. Never raises for a device's or the line's failure."""
@@ -105,7 +112,9 @@ class ModbusPoller:
                 when, index = heapq.heappop(due)
                 await asyncio.sleep(max(0.0, when - loop.time()))
                 device = self._devices[index]
-                await emit(await self.poll(device))
+                async with self._line:
+                    outcome = await self.poll(device)
+                await emit(outcome)
                 # Keep the cadence, but never try to catch up on missed polls in a burst.
                 heapq.heappush(due, (max(when + device.poll_interval, loop.time()), index))
         finally:
@@ -129,9 +138,7 @@ class ModbusPoller:
             except ModbusException as exc:
                 return _failed(device, Fault(FaultCategory.DECODE, str(exc)))
             if response.isError():
-                return _failed(
-                    device, Fault(FaultCategory.EXCEPTION, _describe_exception(request, response))
-                )
+                return _failed(device, Fault(FaultCategory.EXCEPTION, _describe_exception(request, response)))
             values = response.bits if request.register.is_bit else response.registers
             if len(values) < request.count:
                 reason = f"short answer to {_describe(request)}: {len(values)} values"
@@ -150,6 +157,24 @@ class ModbusPoller:
             for point in request.points
         )
         return PollOutcome(device.name, now, time.monotonic(), observations=observations)
+
+    async def write(self, unit: int, register: RegisterType, address: int, value: int) -> None:
+        """Write one coil or holding register; raise :class:`WriteFailed` saying why not."""
+        async with self._line:
+            if not self._client.connected:
+                raise WriteFailed(f"not connected to {self.endpoint}")
+            try:
+                if register is RegisterType.COIL:
+                    response = await self._client.write_coil(address, bool(value), device_id=unit)
+                elif register is RegisterType.HOLDING:
+                    response = await self._client.write_register(address, value, device_id=unit)
+                else:
+                    raise WriteFailed(f"{register.value} registers are read-only")
+            except ModbusException as exc:
+                raise WriteFailed(f"no valid answer from unit {unit}: {exc}") from None
+            if response.isError():
+                code = getattr(response, "exception_code", 0)
+                raise WriteFailed(f"unit {unit} answered exception {code}")
 
     async def _read(self, request: ReadRequest, unit: int):
         read = {

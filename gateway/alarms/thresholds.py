@@ -45,9 +45,7 @@ class _Rung:
         self.active = False
         self._pending_since: float | None = None
 
-    def update(
-        self, beyond: bool, inside: bool, now: float, on_delay: float, off_delay: float
-    ) -> None:
+    def update(self, beyond: bool, inside: bool, now: float, on_delay: float, off_delay: float) -> None:
         """``beyond``: past the set point; ``inside``: back past the deadband."""
         wants_change = beyond if not self.active else inside
         if not wants_change:

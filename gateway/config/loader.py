@@ -34,8 +34,7 @@ class LoadedConfig:
         points = sum(len(self.register_points(name)) for name in station.devices)
         rules = sum(1 for device in self.rules.values() for rule in device.values() if rule.enabled)
         lines = [
-            f"station {station.station.id} ({station.station.name}), "
-            f"district {station.station.district}",
+            f"station {station.station.id} ({station.station.name}), district {station.station.district}",
             f"{len(station.buses)} bus(es), {len(station.devices)} device(s), "
             f"{points} point(s), {rules} alarm rule(s)",
         ]
@@ -67,6 +66,7 @@ def load_config(path: Path | str) -> LoadedConfig:
             profiles[name], profile_lines[name] = found
     for name, profile in profiles.items():
         _check_profile(profile, profile_lines[name], issues)
+    _check_actuators(station, lines, issues)
     rules: dict[str, dict[str, AlarmRule]] = {}
     for name, device in station.devices.items():
         _check_device(name, device, station, profiles, missing, search, lines, issues)
@@ -179,3 +179,12 @@ def _effective_rules(
         if rule is not None:
             rules[rule_name] = rule
     return rules
+
+
+def _check_actuators(station: StationConfig, lines: LineMap, issues: list[ConfigIssue]) -> None:
+    for name, actuator in station.actuators.items():
+        if actuator.device not in station.devices:
+            path = ("actuators", name, "device")
+            known = ", ".join(station.devices) or "none"
+            message = f"no device {actuator.device!r} (devices: {known})"
+            issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ByteSize, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.config.profiles import AlarmOverride
 from gateway.config.types import (
+    Address,
     Identifier,
     PollInterval,
     Port,
@@ -105,11 +106,47 @@ class DeviceConfig(Strict):
     alarms: dict[Identifier, AlarmOverride] = Field(default_factory=dict)
 
 
+class OutboxConfig(Strict):
+    """Store-and-forward limits: the budget telemetry is evicted at, the cap alarms stop at."""
+
+    max_bytes: ByteSize = ByteSize(64 * 1024 * 1024)
+    alarm_hard_cap_bytes: ByteSize = ByteSize(256 * 1024 * 1024)
+    window: Annotated[int, in_range(1, 1000)] = 64
+
+    @model_validator(mode="after")
+    def _cap_above_budget(self) -> Self:
+        if self.alarm_hard_cap_bytes < self.max_bytes:
+            raise PydanticCustomError("outbox", "alarm_hard_cap_bytes must be at least max_bytes")
+        return self
+
+
+class CommandsConfig(Strict):
+    """Downlink commands. Without a key they are refused, unless ``allow_unsigned`` (labs only)."""
+
+    key_file: Path | None = None
+    allow_unsigned: bool = False
+    max_clock_skew: Seconds = 60.0
+
+
+class ActuatorConfig(Strict):
+    """Something the platform may switch, e.g. a siren relay: only these values are allowed."""
+
+    device: Identifier
+    register_type: Literal["coil", "holding"] = Field(alias="register")
+    address: Address
+    values: dict[Identifier, int] = Field(min_length=1)
+    description: str = ""
+
+
 class StationConfig(Strict):
     station: StationInfo
     mqtt: MqttConfig
     buses: dict[Identifier, Bus] = Field(default_factory=dict)
     devices: dict[Identifier, DeviceConfig] = Field(default_factory=dict)
+    actuators: dict[Identifier, ActuatorConfig] = Field(default_factory=dict)
+    outbox: OutboxConfig = OutboxConfig()
+    commands: CommandsConfig = CommandsConfig()
+    telemetry_interval: Seconds = 60.0
     profiles_dir: Path | None = None
     state_dir: Path = Path("/var/lib/outpost")
 

@@ -53,6 +53,7 @@ class AlarmRule(Strict):
     on_delay: Seconds = 0.0
     off_delay: Seconds = 0.0
     device_bits: dict[Identifier, Grade] = Field(default_factory=dict)
+    latched: bool = False
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -82,6 +83,7 @@ class AlarmOverride(Strict):
     on_delay: Seconds | None = None
     off_delay: Seconds | None = None
     device_bits: dict[Identifier, Grade] | None = None
+    latched: bool | None = None
     enabled: bool | None = None
 
 
@@ -111,9 +113,7 @@ class Profile(Strict):
                     **common,
                 )
             )
-            points.extend(
-                RegisterPoint(flag, bit=bit, **common) for flag, bit in spec.flags.items()
-            )
+            points.extend(RegisterPoint(flag, bit=bit, **common) for flag, bit in spec.flags.items())
         return points
 
     def flag_names(self) -> set[str]:

@@ -1,31 +1,41 @@
 """The MQTT session to the district platform (aiomqtt on paho-mqtt).
 
-On every connect: the retained birth on ``{prefix}/status`` (the broker holds
-a retained ``offline`` Last Will for the moment the link dies), then the queue
-drains in order. A message leaves the queue only after the broker's PUBACK,
-so a connection lost mid-publish re-sends it on the next connect
-(at-least-once; the platform dedupes on ``id``).
+On every connect: the retained station state (birth with boot counter and
+device list, the active-alarm snapshot) goes out first; the broker holds a
+retained ``offline`` Last Will for the moment the link dies. Then the outbox
+drains, a window of messages at a time. A message leaves the outbox only
+after the broker's PUBACK, so a connection lost mid-publish re-sends it on
+the next connect (at-least-once; the platform dedupes on ``id``). Messages
+queued before the current session started are marked ``historical``.
+
+MQTT 5 with a persistent session is preferred; a broker that refuses
+protocol 5 is spoken to in 3.1.1 from then on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiomqtt
 import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.config.models import MqttConfig
-from gateway.events import StationStatusEvent
-from gateway.uplink.queue import EventQueue
-from gateway.uplink.topics import status_topic
+from gateway.outbox import Message, Outbox, Queued
 
 log = logging.getLogger(__name__)
+
+SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps our subscriptions and QoS 1 state this long
+UNSUPPORTED_PROTOCOL = ("unsupported protocol", "protocol version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,34 +54,54 @@ class Broker:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message on one of the command topics, with its MQTT 5 reply routing if any."""
+
+    topic: str
+    payload: bytes
+    response_topic: str | None
+    correlation_data: bytes | None
+
+
+CommandHandler = Callable[[Incoming], Awaitable[None]]
+
+
 class MqttUplink:
-    """Keeps one session to the first broker that answers; drains the queue into it."""
+    """Keeps one session to the first broker that answers and drains the outbox into it."""
 
     def __init__(
         self,
         config: MqttConfig,
         *,
-        prefix: str,
         client_id: str,
-        queue: EventQueue,
-        birth: Callable[[], StationStatusEvent],
-        will: Callable[[], StationStatusEvent],
+        outbox: Outbox,
+        retained_state: Callable[[], list[Message]],
+        will: Callable[[], Message],
+        command_topic: str,
+        on_command: CommandHandler | None = None,
+        window: int = 64,
     ) -> None:
         self._config = config
-        self._prefix = prefix
         self._client_id = client_id
-        self._queue = queue
-        self._birth = birth
+        self._outbox = outbox
+        self._retained_state = retained_state
         self._will = will
+        self._command_topic = command_topic
+        self._on_command = on_command
+        self._window = window
         self._brokers = [Broker.parse(url) for url in config.brokers]
+        self._v311_only: set[Broker] = {b for b in self._brokers if config.protocol == "mqtt311"}
+        self._client: aiomqtt.Client | None = None
         self.connected = False
         self.connects = 0
+        self.published = 0
         self.last_publish_monotonic: float | None = None
+        self.last_error: str | None = None
 
     async def run(self) -> None:
         """Connect, publish, reconnect: forever, until cancelled."""
         delay = 0.5
-        last_error = ""
         attempt = 0
         while True:
             broker = self._brokers[attempt % len(self._brokers)]
@@ -79,39 +109,50 @@ class MqttUplink:
             try:
                 await self._session(broker)
             except aiomqtt.MqttError as exc:
-                error = _explain(exc)
-                if error != last_error:  # one line per distinct problem, not a log flood
-                    log.error("MQTT %s: %s; retrying with backoff", broker, error)
-                    last_error = error
+                self._note_failure(broker, exc)
+            finally:
+                self._client = None
+                self._outbox.return_in_flight()
             if self.connected:
-                delay, last_error = 0.5, ""
+                delay = 0.5
                 self.connected = False
+                log.warning("MQTT connection to %s lost; reconnecting", broker)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self._config.reconnect_max)
 
+    def _note_failure(self, broker: Broker, exc: aiomqtt.MqttError) -> None:
+        error = _explain(exc)
+        if broker not in self._v311_only and not self.connected and _refuses_v5(error):
+            self._v311_only.add(broker)
+            log.warning("MQTT %s does not speak protocol 5 (%s); using 3.1.1", broker, error)
+            return
+        if error != self.last_error:  # one line per distinct problem, not a log flood
+            log.error("MQTT %s: %s; retrying with backoff", broker, error)
+            self.last_error = error
+
     async def _session(self, broker: Broker) -> None:
-        will = aiomqtt.Will(status_topic(self._prefix), self._will().to_json(), qos=1, retain=True)
-        async with self._client(broker, will) as client:
+        will = self._will()
+        mqtt_will = aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        async with self._connect(broker, mqtt_will) as client:
+            started = time.time()
+            self._client = client
             self.connected = True
             self.connects += 1
-            log.info("MQTT connected to %s as %s", broker, self._client_id)
-            await client.publish(
-                status_topic(self._prefix), self._birth().to_json(), qos=1, retain=True
-            )
-            await client.subscribe(f"{self._prefix}/cmd/+", qos=1)
-            await _first_failure(self._drain(client), self._listen(client))
+            self.last_error = None
+            version = "3.1.1" if broker in self._v311_only else "5"
+            log.info("MQTT connected to %s as %s (protocol %s)", broker, self._client_id, version)
+            for message in self._retained_state():
+                await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+            await client.subscribe(self._command_topic, qos=1)
+            await _first_failure(self._drain(client, started), self._listen(client))
 
-    def _client(self, broker: Broker, will: aiomqtt.Will) -> aiomqtt.Client:
+    def _connect(self, broker: Broker, will: aiomqtt.Will) -> aiomqtt.Client:
         config = self._config
-        tls_params = None
-        if broker.tls or config.tls is not None:
-            tls = config.tls
-            tls_params = aiomqtt.TLSParameters(
-                ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls and tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls and tls.key_file else None,
-            )
-        v5 = config.protocol == "mqtt5"
+        v5 = broker not in self._v311_only
+        properties = None
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY
         return aiomqtt.Client(
             broker.host,
             broker.port,
@@ -120,25 +161,91 @@ class MqttUplink:
             password=config.password(),
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
             clean_session=None if v5 else False,
+            clean_start=False if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
             will=will,
             keepalive=config.keepalive,
-            tls_params=tls_params,
+            tls_context=self._tls_context(broker),
+            max_inflight_messages=self._window,
             timeout=10,
         )
 
-    async def _drain(self, client: aiomqtt.Client) -> None:
+    def _tls_context(self, broker: Broker) -> ssl.SSLContext | None:
+        tls = self._config.tls
+        if not broker.tls and tls is None:
+            return None
+        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls and tls.ca_file else None)
+        if tls and tls.cert_file and tls.key_file:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+        return context
+
+    async def _drain(self, client: aiomqtt.Client, session_started: float) -> None:
         while True:
-            message = await self._queue.next()
-            await client.publish(
-                message.topic, message.payload, qos=message.qos, retain=message.retain
-            )
-            await self._queue.done(message)
-            self.last_publish_monotonic = time.monotonic()
+            batch = await self._outbox.take(self._window)
+            # paho sends in call order, so the window keeps the outbox order on the wire.
+            await asyncio.gather(*(self._publish(client, queued, session_started) for queued in batch))
+
+    async def _publish(self, client: aiomqtt.Client, queued: Queued, session_started: float) -> None:
+        message = queued.message
+        payload = message.payload
+        if queued.queued_at < session_started:
+            payload = _mark_historical(payload)
+        await client.publish(message.topic, payload, qos=message.qos, retain=message.retain)
+        await self._outbox.done(queued)
+        self.published += 1
+        self.last_publish_monotonic = time.monotonic()
+
+    async def publish_now(self, message: Message) -> bool:
+        """Best-effort direct publish (command results, state snapshots); False if offline."""
+        client = self._client
+        if client is None:
+            return False
+        try:
+            await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+        except aiomqtt.MqttError:
+            return False
+        return True
+
+    async def reply(self, incoming: Incoming, default_topic: str, payload: bytes) -> bool:
+        """Answer a command where it asked (MQTT 5 response topic) or on ``default_topic``."""
+        client = self._client
+        if client is None:
+            return False
+        properties = None
+        if incoming.correlation_data is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = incoming.correlation_data
+        topic = incoming.response_topic or default_topic
+        try:
+            await client.publish(topic, payload, qos=1, properties=properties)
+        except aiomqtt.MqttError:
+            return False
+        return True
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         """Reads the command topics; also how a dead connection is noticed while idle."""
         async for message in client.messages:
-            log.info("command on %s ignored: downlink commands are not enabled", message.topic)
+            if self._on_command is None:
+                continue
+            properties = message.properties
+            incoming = Incoming(
+                topic=str(message.topic),
+                payload=bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b"",
+                response_topic=getattr(properties, "ResponseTopic", None) if properties else None,
+                correlation_data=getattr(properties, "CorrelationData", None) if properties else None,
+            )
+            await self._on_command(incoming)
+
+
+def _mark_historical(payload: bytes) -> bytes:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(body, dict):
+        return payload
+    body["historical"] = True
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 async def _first_failure(*jobs) -> None:
@@ -155,11 +262,19 @@ async def _first_failure(*jobs) -> None:
     raise aiomqtt.MqttError("session ended")
 
 
+def _refuses_v5(error: str) -> bool:
+    lowered = error.lower()
+    return any(marker in lowered for marker in UNSUPPORTED_PROTOCOL) or "connection closed" in lowered
+
+
 def _explain(exc: aiomqtt.MqttError) -> str:
-    """The reason a person can act on, from paho's codes."""
+    """The reason a person can act on, from paho's codes and ssl's messages."""
     if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc is not None:
         rc = exc.rc
         if isinstance(rc, int):
             return f"{paho.connack_string(rc)} (code {rc})"
         return f"{rc} (code {getattr(rc, 'value', rc)})"
-    return str(exc) or type(exc).__name__
+    text = str(exc) or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"the broker's TLS certificate does not verify against the configured CA ({text})"
+    return text

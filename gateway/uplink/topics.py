@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from gateway.events import AlarmEvent, DeviceStatusEvent, Envelope, StationStatusEvent
-from gateway.uplink.queue import Outbound, Priority
+from gateway.events import (
+    ActiveAlarmsSnapshot,
+    AlarmEvent,
+    CommandResult,
+    DeviceStatusEvent,
+    Envelope,
+    StationReport,
+    StationStatusEvent,
+    TelemetryEvent,
+)
+from gateway.outbox import Message, Priority
 
 
 def status_topic(prefix: str) -> str:
     return f"{prefix}/status"
 
 
-def outbound(event: Envelope, prefix: str, order: Callable[[], int]) -> Outbound:
+def command_topics(prefix: str) -> str:
+    """The only topics the gateway subscribes to: its own station's commands."""
+    return f"{prefix}/cmd/+"
+
+
+def result_topic(prefix: str) -> str:
+    return f"{prefix}/cmd/result"
+
+
+def telemetry_topic(prefix: str, device: str) -> str:
+    return f"{prefix}/telemetry/{device}"
+
+
+def message_for(event: Envelope, prefix: str) -> Message:
     """Route ``event`` per the contract in the README."""
     payload = event.to_json()
     match event:
         case AlarmEvent(kind="device_fault"):
-            return Outbound(Priority.FAULT, order(), f"{prefix}/alarm", payload)
+            return Message(Priority.FAULT, f"{prefix}/alarm", payload)
         case AlarmEvent():
-            return Outbound(Priority.ALARM, order(), f"{prefix}/alarm", payload)
+            return Message(Priority.ALARM, f"{prefix}/alarm", payload)
         case DeviceStatusEvent(device=device):
-            topic = f"{prefix}/device/{device}/status"
-            return Outbound(Priority.STATUS, order(), topic, payload, retain=True)
+            return Message(Priority.STATUS, f"{prefix}/device/{device}/status", payload, retain=True)
         case StationStatusEvent():
-            return Outbound(Priority.STATUS, order(), status_topic(prefix), payload, retain=True)
+            return Message(Priority.STATUS, status_topic(prefix), payload, retain=True)
+        case ActiveAlarmsSnapshot():
+            return Message(Priority.STATUS, f"{prefix}/alarms/active", payload, retain=True)
+        case StationReport():
+            return Message(Priority.REPORT, f"{prefix}/report", payload)
+        case TelemetryEvent(device=device):
+            return Message(Priority.TELEMETRY, telemetry_topic(prefix, device), payload)
+        case CommandResult():
+            return Message(Priority.STATUS, result_topic(prefix), payload)
     raise TypeError(f"no topic for {type(event).__name__}")

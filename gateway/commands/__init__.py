@@ -1,0 +1,1 @@
+"""Downlink commands from the district platform: authentication and execution."""
