@@ -109,7 +109,7 @@ def test_communication_loss_after_two_missed_polls_keeps_active_alarms(engine):
     assert alarms(events) == [("raised", "blue", "COMM")]
     assert "cs-0001.kitchen-gas.gas" in active(engine)  # no data is not an all-clear
     events = engine.handle(poll(4, high_alarm=True))
-    assert alarms(events) == [("cleared", "blue", "DEVICE")]
+    assert alarms(events) == [("cleared", "blue", "NORMAL")]
     # The fault is over but stays listed until someone acknowledges it (ISA-18.2).
     assert active(engine) == {
         "cs-0001.kitchen-gas.gas": "active_unack",
