@@ -77,6 +77,53 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_command(args: argparse.Namespace) -> int:
+    from gateway.commands.auth import read_key
+    from gateway.commands.client import parse_arguments, send_command
+    from gateway.config.models import DEFAULT_PREFIX
+
+    broker, station, prefix, key_file = args.broker, args.station, args.prefix, args.key_file
+    username = password = None
+    if args.config is not None:
+        try:
+            config = load_config(args.config).station
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        broker = broker or config.mqtt.brokers[0]
+        station = station or config.station.id
+        prefix = prefix or config.topic_prefix
+        key_file = key_file or config.commands.key_file
+        username, password = config.mqtt.username, config.mqtt.password()
+    if not broker or not station:
+        print("outpost cmd: give --config, or --broker and --station", file=sys.stderr)
+        return 2
+    try:
+        arguments = parse_arguments(args.args)
+    except ValueError as exc:
+        print(f"outpost cmd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(
+            send_command(
+                broker_url=broker,
+                prefix=prefix or DEFAULT_PREFIX.format(station=station),
+                station=station,
+                name=args.name,
+                args=arguments,
+                key=read_key(key_file) if key_file else None,
+                username=username,
+                password=password,
+                timeout=args.timeout,
+            )
+        )
+    except TimeoutError:
+        print(f"outpost cmd: no answer from station {station} within {args.timeout:g} s", file=sys.stderr)
+        return 3
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("ok") else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outpost", description="Station edge gateway.")
     parser.add_argument("--version", action="version", version=f"outpost {__version__}")
@@ -94,6 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="write the JSON Schema of every published payload")
     schema.add_argument("-o", "--output", type=Path, help="directory (default: print to stdout)")
     schema.set_defaults(handler=_cmd_schema)
+
+    command = commands.add_parser("cmd", help="sign and send a downlink command, print the answer")
+    command.add_argument(
+        "name", help="ping, ack, shelve, unshelve, reset, exercise, report, broadcast, actuate"
+    )
+    command.add_argument(
+        "args", nargs="*", help="key=value arguments, e.g. alarm_key=cs-0427.kitchen-gas.gas"
+    )
+    command.add_argument("--config", type=Path, help="take broker, station and key from this station file")
+    command.add_argument("--broker", help="broker URL, e.g. mqtt://127.0.0.1:1883")
+    command.add_argument("--station", help="station id")
+    command.add_argument("--prefix", help="topic prefix (default outpost/v1/STATION)")
+    command.add_argument("--key-file", type=Path, help="the station's command key")
+    command.add_argument("--timeout", type=float, default=10.0)
+    command.set_defaults(handler=_cmd_command)
 
     demo = commands.add_parser("demo", help="a simulated station, broker and platform view in one")
     demo.add_argument("--broker", help="external broker URL (default: an embedded broker)")
