@@ -43,30 +43,50 @@ def outpost(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 class Mosquitto:
-    """A private Mosquitto on a loopback port, with persistence, that tests can restart."""
+    """A private Mosquitto on a loopback port, with persistence, that tests can restart.
 
-    def __init__(self, directory: Path) -> None:
+    ``password_file`` turns anonymous access off; ``tls`` (ca, cert, key paths)
+    makes the listener TLS with client certificates required (mutual TLS).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        password_file: Path | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
+    ) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: run scripts/install-peers (make test does)")
         self.directory = directory
         self.port = free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
         self.config = directory / "mosquitto.conf"
         (directory / "data").mkdir(parents=True, exist_ok=True)
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {directory / 'data'}/\n"
-            "log_dest stdout\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
-            f"user {getpass.getuser()}\n"
-        )
+        lines = [
+            f"persistence true\npersistence_location {directory / 'data'}/",
+            f"log_dest file {directory / 'mosquitto.log'}\nlog_type all",
+            f"user {getpass.getuser()}",
+            f"listener {self.port} 127.0.0.1",
+        ]
+        if tls:
+            ca, cert, key = tls
+            lines.append(f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true")
+        if password_file:
+            lines.append(f"allow_anonymous false\npassword_file {password_file}")
+        else:
+            lines.append("allow_anonymous true")
+        self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen | None = None
+        self.log_file = directory / "mosquitto.log"
+
+    @property
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(self.config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            ["mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -76,8 +96,7 @@ class Mosquitto:
             ):
                 return
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode() if self.process.stdout else ""
-                raise RuntimeError(f"mosquitto exited: {output}")
+                raise RuntimeError(f"mosquitto exited: {self.log}")
             time.sleep(0.02)
         raise RuntimeError("mosquitto did not start listening")
 
@@ -98,10 +117,15 @@ class Received:
 
 @dataclass
 class Platform:
-    """Subscribes as the district platform would and remembers everything it receives."""
+    """Subscribes as the district platform would and remembers everything it receives.
+
+    Its session is persistent (QoS 1, clean session off), so what is published
+    while it reconnects after a broker restart still reaches it.
+    """
 
     url: str
     topic: str
+    tls: tuple[Path, Path, Path] | None = None  # ca, client cert, client key
     messages: list[Received] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task | None = None
@@ -112,10 +136,17 @@ class Platform:
         await asyncio.wait_for(ready.wait(), 10)
 
     async def _run(self, ready: asyncio.Event) -> None:
-        host, port = self.url.removeprefix("mqtt://").rsplit(":", 1)
+        host, port = self.url.split("://", 1)[1].rsplit(":", 1)
+        tls = None
+        if self.tls:
+            ca, cert, key = self.tls
+            tls = aiomqtt.TLSParameters(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+        identifier = f"platform-{free_port()}"
         while True:
             try:
-                async with aiomqtt.Client(host, int(port)) as client:
+                async with aiomqtt.Client(
+                    host, int(port), identifier=identifier, clean_session=False, tls_params=tls
+                ) as client:
                     await client.subscribe(self.topic, qos=1)
                     ready.set()
                     async for message in client.messages:
@@ -126,6 +157,9 @@ class Platform:
                             )
                             self._changed.notify_all()
             except aiomqtt.MqttError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
                 await asyncio.sleep(0.2)  # broker restarting in a test: resubscribe
 
     async def stop(self) -> None:
@@ -165,9 +199,18 @@ def alarm(key_suffix: str, transition: str | None = None) -> Callable[[Received]
 
 
 def write_station(
-    directory: Path, *, broker_url: str, modbus_port: int, poll_interval: float = 0.5, devices=None
+    directory: Path,
+    *,
+    broker_url: str,
+    modbus_port: int,
+    poll_interval: float = 0.5,
+    devices=None,
+    extra: dict | None = None,
 ) -> Path:
-    """A station file for tests: the example's kind of devices on one simulated bus."""
+    """A station file for tests: the example's kind of devices on one simulated bus.
+
+    ``extra`` top-level sections are merged over the defaults (``mqtt`` key by key).
+    """
     devices = devices or {
         "kitchen-gas": {"unit": 1, "profile": "gas-detector", "location": "Kitchen"},
         "hall-smoke": {"unit": 2, "profile": "smoke-detector", "location": "Hall"},
@@ -189,6 +232,11 @@ def write_station(
             name: {"bus": "lan", "poll_interval": poll_interval, **device} for name, device in devices.items()
         },
     }
+    for section, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(config.get(section), dict):
+            config[section] = {**config[section], **value}
+        else:
+            config[section] = value
     path = directory / "station.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -225,9 +273,76 @@ class GatewayProcess:
         if self.process is None:
             return 0
         self.process.send_signal(sig)
-        code = self.process.wait(timeout=15)
-        self.process = None
+        try:
+            code = self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # never leak a gateway; the test still fails below
+            self.process.wait()
+            raise
+        finally:
+            self.process = None
         return code
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+@dataclass
+class StationUnderTest:
+    units: dict
+    gateway: GatewayProcess
+    config_path: Path
+    state_dir: Path
+
+
+def gas_detectors(count: int) -> dict[str, dict]:
+    return {
+        f"gas-{i:02d}": {"unit": i + 1, "profile": "gas-detector", "location": f"room {i}"}
+        for i in range(count)
+    }
+
+
+@contextlib.asynccontextmanager
+async def running_station(
+    directory: Path,
+    broker_url: str,
+    *,
+    devices: dict | None = None,
+    extra: dict | None = None,
+    poll_interval: float = 0.5,
+):
+    """Simulated devices on a Modbus TCP simulator, and ``outpost run`` polling them."""
+    from gateway.config import load_config
+    from simulators.modbus_server import ModbusTcpSimulator
+    from simulators.modbus_unit import SimulatedUnit
+
+    options = {"broker_url": broker_url, "devices": devices, "extra": extra, "poll_interval": poll_interval}
+    # The simulator's port is known only once it listens; the units come from the config first.
+    config = load_config(write_station(directory, modbus_port=1, **options))
+    units = {
+        name: SimulatedUnit(device.unit, config.register_points(name), name=name)
+        for name, device in config.station.devices.items()
+    }
+    for unit in units.values():
+        if "gas" in unit.points:
+            unit.set("gas", 2.0)
+    async with ModbusTcpSimulator(units.values()) as server:
+        config_path = write_station(directory, modbus_port=server.port, **options)
+        gateway = GatewayProcess(config_path, directory / "gateway.log")
+        gateway.start()
+        try:
+            yield StationUnderTest(units, gateway, config_path, directory / "state")
+        finally:
+            gateway.stop()
+
+
+async def wait_for_log(read: Callable[[], str], text: str, count: int = 1, timeout: float = 20.0) -> str:
+    """Wait until ``text`` appears ``count`` times in a log; return the log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = read()
+        if log.count(text) >= count:
+            return log
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} appeared {log.count(text)} of {count} times:\n{log[-3000:]}")
+        await asyncio.sleep(0.05)

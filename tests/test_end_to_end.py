@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import AsyncExitStack
 
 import jsonschema
 import pytest
 
-from gateway.config import load_config
 from gateway.events import json_schemas
-from simulators.modbus_server import ModbusTcpSimulator
-from simulators.modbus_unit import SimulatedUnit
-from tests.peers import GatewayProcess, alarm, write_station
+from tests.peers import alarm, running_station
 
 POLL = 0.5
 
@@ -21,26 +17,9 @@ POLL = 0.5
 @pytest.fixture
 async def station(tmp_path, mosquitto, platform):
     """Simulated devices, and the gateway process polling them every ``POLL`` seconds."""
-    async with AsyncExitStack() as stack:
-        # The port is only known once the simulator listens; the config needs it first.
-        config_path = write_station(tmp_path, broker_url=mosquitto.url, modbus_port=1)
-        config = load_config(config_path)
-        units = {
-            name: SimulatedUnit(device.unit, config.register_points(name), name=name)
-            for name, device in config.station.devices.items()
-        }
-        server = await stack.enter_async_context(ModbusTcpSimulator(units.values()))
-        config_path = write_station(
-            tmp_path, broker_url=mosquitto.url, modbus_port=server.port, poll_interval=POLL
-        )
-        units["kitchen-gas"].set("gas", 2.0)
-        gateway = GatewayProcess(config_path, tmp_path / "gateway.log")
-        gateway.start()
-        try:
-            await platform.wait_for(lambda m: m.topic.endswith("/device/kitchen-gas/status"), 15)
-            yield units, gateway
-        finally:
-            gateway.stop()
+    async with running_station(tmp_path, mosquitto.url, poll_interval=POLL) as running:
+        await platform.wait_for(lambda m: m.topic.endswith("/device/kitchen-gas/status"), 15)
+        yield running.units, running.gateway
 
 
 def _alarm_messages(platform):

@@ -15,6 +15,7 @@ protocol 5 is spoken to in 3.1.1 from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -35,7 +36,6 @@ from gateway.outbox import Message, Outbox, Queued
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps our subscriptions and QoS 1 state this long
-UNSUPPORTED_PROTOCOL = ("unsupported protocol", "protocol version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,9 @@ class MqttUplink:
         self._on_command = on_command
         self._window = window
         self._brokers = [Broker.parse(url) for url in config.brokers]
-        self._v311_only: set[Broker] = {b for b in self._brokers if config.protocol == "mqtt311"}
+        # Brokers spoken to in 3.1.1: configured so, or found not to answer protocol 5.
+        self._v311: set[Broker] = {b for b in self._brokers if config.protocol == "mqtt311"}
+        self._confirmed: set[Broker] = set()  # brokers we have had a session with
         self._client: aiomqtt.Client | None = None
         self.connected = False
         self.connects = 0
@@ -109,6 +111,7 @@ class MqttUplink:
             try:
                 await self._session(broker)
             except aiomqtt.MqttError as exc:
+                _stop_if_cancelled(exc)
                 self._note_failure(broker, exc)
             finally:
                 self._client = None
@@ -122,10 +125,20 @@ class MqttUplink:
 
     def _note_failure(self, broker: Broker, exc: aiomqtt.MqttError) -> None:
         error = _explain(exc)
-        if broker not in self._v311_only and not self.connected and _refuses_v5(error):
-            self._v311_only.add(broker)
-            log.warning("MQTT %s does not speak protocol 5 (%s); using 3.1.1", broker, error)
-            return
+        if (
+            self._config.protocol == "mqtt5"
+            and broker not in self._confirmed
+            and not self.connected
+            and _may_be_protocol_refusal(exc)
+        ):
+            # A 3.1.1-only broker may refuse protocol 5, or just never answer it:
+            # alternate until one version gets a session, then keep that one.
+            if broker in self._v311:
+                self._v311.discard(broker)
+            else:
+                self._v311.add(broker)
+                log.warning("MQTT %s did not accept protocol 5 (%s); trying 3.1.1", broker, error)
+                return
         if error != self.last_error:  # one line per distinct problem, not a log flood
             log.error("MQTT %s: %s; retrying with backoff", broker, error)
             self.last_error = error
@@ -133,13 +146,14 @@ class MqttUplink:
     async def _session(self, broker: Broker) -> None:
         will = self._will()
         mqtt_will = aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain)
-        async with self._connect(broker, mqtt_will) as client:
+        async with _disconnect_promptly(self._connect(broker, mqtt_will)) as client:
             started = time.time()
             self._client = client
             self.connected = True
             self.connects += 1
             self.last_error = None
-            version = "3.1.1" if broker in self._v311_only else "5"
+            self._confirmed.add(broker)
+            version = "3.1.1" if broker in self._v311 else "5"
             log.info("MQTT connected to %s as %s (protocol %s)", broker, self._client_id, version)
             for message in self._retained_state():
                 await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
@@ -148,7 +162,7 @@ class MqttUplink:
 
     def _connect(self, broker: Broker, will: aiomqtt.Will) -> aiomqtt.Client:
         config = self._config
-        v5 = broker not in self._v311_only
+        v5 = broker not in self._v311
         properties = None
         if v5:
             properties = Properties(PacketTypes.CONNECT)
@@ -237,6 +251,29 @@ class MqttUplink:
             await self._on_command(incoming)
 
 
+@contextlib.asynccontextmanager
+async def _disconnect_promptly(client: aiomqtt.Client, grace: float = 2.0):
+    """``async with client``, but never wait more than ``grace`` for a clean DISCONNECT.
+
+    aiomqtt waits for the broker to close the connection without a time limit;
+    over TLS that wait was seen to hang, which would stall a systemd stop.
+    """
+    await client.__aenter__()
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(TimeoutError, aiomqtt.MqttError):
+            async with asyncio.timeout(grace):
+                await client.__aexit__(None, None, None)
+
+
+def _stop_if_cancelled(exc: BaseException) -> None:
+    """aiomqtt may turn a cancellation into an MqttError while disconnecting: honour the cancel."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 def _mark_historical(payload: bytes) -> bytes:
     try:
         body = json.loads(payload)
@@ -262,9 +299,12 @@ async def _first_failure(*jobs) -> None:
     raise aiomqtt.MqttError("session ended")
 
 
-def _refuses_v5(error: str) -> bool:
-    lowered = error.lower()
-    return any(marker in lowered for marker in UNSUPPORTED_PROTOCOL) or "connection closed" in lowered
+def _may_be_protocol_refusal(exc: aiomqtt.MqttError) -> bool:
+    """A CONNACK with a reason means the broker speaks the protocol, unless the reason is that."""
+    if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc is not None:
+        return getattr(exc.rc, "value", exc.rc) in (1, 132)  # 3.1.1 / 5: unsupported protocol version
+    text = str(exc).lower()
+    return "timed out" in text or "closed" in text or "reset" in text
 
 
 def _explain(exc: aiomqtt.MqttError) -> str:
