@@ -103,7 +103,7 @@ async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
         }
         config = load_config(write_station(work, broker_url=broker.url, modbus_port=1, devices=device_config))
         units = {
-            n: SimulatedUnit(config.station.devices[n].unit, config.register_points(n), n) for n in names
+            n: SimulatedUnit(config.station.devices[n].unit, config.simulated_points(n), n) for n in names
         }
         for unit in units.values():
             unit.set("gas", CLEAR)

@@ -37,7 +37,7 @@ async def start_simulated_station(config: LoadedConfig, stack: AsyncExitStack) -
         bus_units = []
         for name, device in config.station.devices.items():
             if device.bus == bus_name:
-                units[name] = SimulatedUnit(device.unit, config.register_points(name), name=name)
+                units[name] = SimulatedUnit(device.unit, config.simulated_points(name), name=name)
                 bus_units.append(units[name])
         server = await stack.enter_async_context(ModbusTcpSimulator(bus_units))
         servers[bus_name] = server

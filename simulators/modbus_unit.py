@@ -48,6 +48,7 @@ class SimulatedUnit:
         self.behaviour = Behaviour.NORMAL
         self.exception_code = ExcCodes.DEVICE_FAILURE
         self.requests_served = 0
+        self.writes = 0
 
     # -- what a tester changes -------------------------------------------------
     def set(self, point_name: str, value: float | bool) -> None:
@@ -102,16 +103,20 @@ class SimulatedUnit:
         self,
         function_code: int,
         start_address: int,
-        _address: int,
+        address: int,
         _count: int,
         registers: list[int],
-        _set_values: list[int] | list[bool] | None,
+        set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         self.requests_served += 1
         if self.behaviour is Behaviour.EXCEPTION:
             return self.exception_code
         kind = next(k for k, codes in _FUNCTION_CODES.items() if function_code in codes)
         words = self._words[kind]
+        if set_values is not None:  # a master writes: a coil or register of an actuator
+            for offset, value in enumerate(set_values):
+                words[address + offset] = int(value)
+            self.writes += 1
         if kind.is_bit:
             for index in range(len(registers)):
                 registers[index] = 0

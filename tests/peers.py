@@ -150,7 +150,12 @@ class Platform:
                     await client.subscribe(self.topic, qos=1)
                     ready.set()
                     async for message in client.messages:
-                        body = json.loads(message.payload) if message.payload else {}
+                        try:
+                            body = json.loads(message.payload) if message.payload else {}
+                        except ValueError:  # not JSON (e.g. garbage a test sends to a command topic)
+                            body = {"raw": bytes(message.payload).hex()}
+                        if not isinstance(body, dict):
+                            body = {"raw": body}
                         async with self._changed:
                             self.messages.append(
                                 Received(str(message.topic), body, message.retain, time.time())
@@ -320,7 +325,7 @@ async def running_station(
     # The simulator's port is known only once it listens; the units come from the config first.
     config = load_config(write_station(directory, modbus_port=1, **options))
     units = {
-        name: SimulatedUnit(device.unit, config.register_points(name), name=name)
+        name: SimulatedUnit(device.unit, config.simulated_points(name), name=name)
         for name, device in config.station.devices.items()
     }
     for unit in units.values():

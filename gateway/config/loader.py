@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.modbus.registers import RegisterPoint
+from drivers.modbus.registers import RegisterPoint, RegisterType
 from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.models import DeviceConfig, StationConfig
 from gateway.config.profiles import AlarmRule, Profile
@@ -28,6 +28,19 @@ class LoadedConfig:
 
     def register_points(self, device: str) -> list[RegisterPoint]:
         return self.profile_of(device).register_points()
+
+    def simulated_points(self, device: str) -> list[RegisterPoint]:
+        """What a simulator of ``device`` serves: its profile's points and its actuators."""
+        actuators = [
+            RegisterPoint(
+                name,
+                RegisterType.COIL if actuator.register_type == "coil" else RegisterType.HOLDING,
+                actuator.address,
+            )
+            for name, actuator in self.station.actuators.items()
+            if actuator.device == device
+        ]
+        return self.register_points(device) + actuators
 
     def summary(self) -> str:
         station = self.station
