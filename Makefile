@@ -29,6 +29,7 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed peers
 	$(BIN)/python -m bench.alarm_latency
+	$(BIN)/python -m bench.delivery
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -120,10 +120,10 @@ class SimulatedUnit:
         if kind.is_bit:
             for index in range(len(registers)):
                 registers[index] = 0
-            for address, bit in words.items():
-                word, offset = divmod(address, 16)
+            for bit_address, bit in words.items():
+                word, offset = divmod(bit_address, 16)
                 registers[word - start_address] |= bit << offset
         else:
-            for address, word in words.items():
-                registers[address - start_address] = word
+            for register_address, word in words.items():
+                registers[register_address - start_address] = word
         return None

@@ -1,0 +1,202 @@
+"""Delivery: durable commit rate, backlog drain rate, publish latency (outbox + MQTT uplink).
+
+Against a real Mosquitto on loopback, with the gateway's own ``Outbox`` and
+``MqttUplink`` in this process and a platform subscriber counting arrivals.
+
+Figures:
+- alarms committed durably per second (``Outbox.put``, fsynced), with the
+  baseline of the same puts at telemetry priority (not fsynced);
+- drain rate of a 10 000-alarm backlog once the uplink connects, with the
+  baseline of a bare aiomqtt client publishing the same messages in the same
+  QoS 1 window straight from memory;
+- publish latency p50/p99, put -> subscriber, one alarm at a time.
+
+Run: ``make bench`` (or ``python -m bench.delivery``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiomqtt
+
+from bench.alarm_latency import RESULTS, percentiles
+from gateway.config.models import MqttConfig
+from gateway.outbox import Message, Outbox, Priority
+from gateway.uplink.mqtt import MqttUplink
+from tests.peers import Mosquitto
+
+PAYLOAD_BYTES = 600  # about one alarm event
+TOPIC = "outpost/v1/bench/alarm"
+
+
+def payload(n: int) -> bytes:
+    return json.dumps({"n": n, "sent": time.time(), "pad": "x" * PAYLOAD_BYTES}).encode()
+
+
+async def commit_rate(directory: Path, count: int, priority: Priority) -> float:
+    outbox = Outbox(directory / f"commit-{priority.name}.sqlite3")
+    await outbox.open()
+    started = time.perf_counter()
+    for n in range(count):
+        await outbox.put(Message(priority, TOPIC, payload(n)))
+    elapsed = time.perf_counter() - started
+    await outbox.close()
+    return count / elapsed
+
+
+class Counter:
+    """A subscriber that counts arrivals and notes each one's latency."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.count = 0
+        self.latencies: list[float] = []
+        self.arrived = asyncio.Event()
+        self.target = 0
+
+    async def run(self, ready: asyncio.Event) -> None:
+        host, port = self.url.removeprefix("mqtt://").rsplit(":", 1)
+        async with aiomqtt.Client(host, int(port), max_queued_incoming_messages=0) as client:
+            await client.subscribe(TOPIC, qos=1)
+            ready.set()
+            async for message in client.messages:
+                body = json.loads(message.payload)
+                self.latencies.append(time.time() - body["sent"])
+                self.count += 1
+                if self.count >= self.target:
+                    self.arrived.set()
+
+    async def expect(self, total: int, timeout: float = 120) -> None:
+        self.target = total
+        if self.count < total:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), timeout)
+
+
+def uplink(url: str, outbox: Outbox, window: int) -> MqttUplink:
+    def state() -> list[Message]:
+        return []
+
+    def will() -> Message:
+        return Message(Priority.STATUS, "outpost/v1/bench/status", b'{"state":"offline"}', retain=True)
+
+    return MqttUplink(
+        MqttConfig(brokers=[url]),
+        client_id="outpost-bench",
+        outbox=outbox,
+        retained_state=state,
+        will=will,
+        command_topic="outpost/v1/bench/cmd/+",
+        window=window,
+    )
+
+
+async def measure(backlog: int, commits: int, latency_samples: int, window: int) -> dict:
+    async with AsyncExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-bench-")))
+        broker = Mosquitto(work / "mosquitto")
+        broker.start()
+        stack.callback(broker.stop)
+
+        durable = await commit_rate(work, commits, Priority.ALARM)
+        not_synced = await commit_rate(work, commits, Priority.TELEMETRY)
+
+        counter = Counter(broker.url)
+        ready = asyncio.Event()
+        subscriber = asyncio.create_task(counter.run(ready))
+        await ready.wait()
+
+        # Baseline: a bare client, same window, messages from memory.
+        host, port = broker.url.removeprefix("mqtt://").rsplit(":", 1)
+        started = time.perf_counter()
+        async with aiomqtt.Client(host, int(port), max_inflight_messages=window) as client:
+            for first in range(0, backlog, window):
+                batch = range(first, min(first + window, backlog))
+                await asyncio.gather(*(client.publish(TOPIC, payload(n), qos=1) for n in batch))
+            await counter.expect(backlog)
+        bare_rate = backlog / (time.perf_counter() - started)
+
+        # The outbox: a backlog built up during an outage, drained when the uplink connects.
+        outbox = Outbox(work / "backlog.sqlite3", max_bytes=512 * 1024 * 1024)
+        await outbox.open()
+        for n in range(backlog):
+            await outbox.put(Message(Priority.ALARM, TOPIC, payload(n)))
+        base = counter.count
+        started = time.perf_counter()
+        link = uplink(broker.url, outbox, window)
+        running = asyncio.create_task(link.run())
+        await counter.expect(base + backlog)
+        drain_rate = backlog / (time.perf_counter() - started)
+        left = len(outbox)
+
+        # Latency, one alarm at a time through outbox and uplink.
+        counter.latencies.clear()
+        for n in range(latency_samples):
+            await outbox.put(Message(Priority.ALARM, TOPIC, payload(n)))
+            await counter.expect(base + backlog + n + 1)
+        latencies = list(counter.latencies)
+
+        running.cancel()
+        subscriber.cancel()
+        await asyncio.gather(running, subscriber, return_exceptions=True)
+        await outbox.close()
+
+    return {
+        "benchmark": "delivery",
+        "payload_bytes": PAYLOAD_BYTES,
+        "window": window,
+        "commit_per_second": {
+            "alarm_fsynced": round(durable),
+            "baseline_telemetry_not_fsynced": round(not_synced),
+        },
+        "drain_per_second": {
+            "backlog": backlog,
+            "outbox_and_uplink": round(drain_rate),
+            "baseline_bare_client": round(bare_rate),
+            "left_in_outbox": left,
+        },
+        "publish_latency": percentiles(latencies),
+    }
+
+
+def print_table(result: dict) -> None:
+    commit, drain, latency = (
+        result["commit_per_second"],
+        result["drain_per_second"],
+        result["publish_latency"],
+    )
+    print(f"\ndelivery ({result['payload_bytes']}-byte payloads, window {result['window']})")
+    print(f"{'durable commits (alarm, fsync)':<42}{commit['alarm_fsynced']:>10} /s")
+    print(f"{'  baseline: telemetry, no fsync':<42}{commit['baseline_telemetry_not_fsynced']:>10} /s")
+    label = f"drain of {drain['backlog']} backlog (outbox + uplink)"
+    print(f"{label:<42}{drain['outbox_and_uplink']:>10} /s")
+    print(f"{'  baseline: bare client from memory':<42}{drain['baseline_bare_client']:>10} /s")
+    print(f"{'publish latency put -> subscriber':<42}p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backlog", type=int, default=10_000)
+    parser.add_argument("--commits", type=int, default=2_000)
+    parser.add_argument("--latency-samples", type=int, default=300)
+    parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--json", type=Path, default=RESULTS / "delivery.json")
+    args = parser.parse_args()
+    result = asyncio.run(measure(args.backlog, args.commits, args.latency_samples, args.window))
+    print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"JSON: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
