@@ -62,6 +62,7 @@ class PollOutcome:
     received_monotonic: float
     observations: tuple[Observation, ...] = field(default=())
     fault: Fault | None = None
+    busy_seconds: float = 0.0  # how long the poll kept the bus busy (for utilisation)
 
     @property
     def ok(self) -> bool:

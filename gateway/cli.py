@@ -31,7 +31,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -137,6 +137,69 @@ def _cmd_command(args: argparse.Namespace) -> int:
     return 0 if result.get("ok") else 1
 
 
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from gateway.probe import probe, table
+
+    setup_logging("ERROR")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    outcomes = asyncio.run(probe(config))
+    print(table(config, outcomes))
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    url = args.url
+    if url is None:
+        try:
+            listen = load_config(args.config).station.service.metrics_listen
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        if listen is None:
+            print("metrics_listen is off in this configuration: no status to ask", file=sys.stderr)
+            return 2
+        url = f"http://{listen}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            health = json.load(response)
+    except urllib.error.HTTPError as exc:
+        health = json.load(exc)
+    except (OSError, ValueError) as exc:
+        print(f"no gateway answers at {url}: {exc}", file=sys.stderr)
+        return 2
+    print(_describe_health(health))
+    return 0 if health.get("healthy") else 1
+
+
+def _describe_health(health: dict) -> str:
+    mqtt = health["mqtt"]
+    outbox = health["outbox"]
+    headroom = outbox.get("headroom_hours")
+    lines = [
+        f"station {health['station']}  outpost {health['version']}  up {health['uptime_s']:.0f} s  "
+        f"{'HEALTHY' if health['healthy'] else 'STALLED: ' + ', '.join(health['stalled'])}",
+        f"mqtt: {'connected' if mqtt['connected'] else 'DISCONNECTED'}, {mqtt['published']} published"
+        + (f", last error: {mqtt['last_error']}" if mqtt.get("last_error") else ""),
+        f"outbox: {outbox['backlog']} waiting ({outbox['backlog_alarms']} alarms), "
+        f"{outbox['bytes_used']} of {outbox['max_bytes']} bytes, "
+        f"headroom {'unlimited' if headroom is None else f'{headroom} h'}",
+        f"alarms active: {', '.join(health['alarms_active']) or 'none'}"
+        + ("  (EXERCISE MODE)" if health.get("exercise") else ""),
+        "devices:",
+    ]
+    for name, device in health["devices"].items():
+        reason = f" ({device['reason']})" if device.get("reason") else ""
+        lines.append(f"  {name:<20} {device['status']}{reason}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outpost", description="Station edge gateway.")
     parser.add_argument("--version", action="version", version=f"outpost {__version__}")
@@ -145,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the gateway (what systemd starts)")
     run.add_argument("config", nargs="?", type=Path, default=DEFAULT_CONFIG)
     run.add_argument("--log-level", default="INFO")
+    run.add_argument("--log-format", choices=["text", "json"], help="default: $OUTPOST_LOG_FORMAT or text")
     run.set_defaults(handler=_cmd_run)
 
     check = commands.add_parser("check", help="validate a configuration without touching hardware")
@@ -154,6 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="write the JSON Schema of every published payload")
     schema.add_argument("-o", "--output", type=Path, help="directory (default: print to stdout)")
     schema.set_defaults(handler=_cmd_schema)
+
+    status = commands.add_parser("status", help="summary of a running gateway (from its /healthz)")
+    status.add_argument("config", nargs="?", type=Path, default=DEFAULT_CONFIG)
+    status.add_argument("--url", help="health URL (default: from the config's service.metrics_listen)")
+    status.set_defaults(handler=_cmd_status)
+
+    probe = commands.add_parser("probe", help="read every configured point once and print a table")
+    probe.add_argument("config", type=Path)
+    probe.set_defaults(handler=_cmd_probe)
 
     command = commands.add_parser("cmd", help="sign and send a downlink command, print the answer")
     command.add_argument(

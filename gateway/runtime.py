@@ -43,7 +43,9 @@ from gateway.events import (
     utc_now,
 )
 from gateway.ids import SequenceStore
+from gateway.metrics import Metrics, serve
 from gateway.outbox import Message, Outbox
+from gateway.service import Notifier, Progress, feed_watchdog
 from gateway.stamp import Stamper
 from gateway.supervisor import supervise
 from gateway.uplink.mqtt import Incoming, MqttUplink
@@ -56,6 +58,18 @@ class RadioBroadcaster(Protocol):
     """What a radio bridge offers the ``broadcast`` command."""
 
     async def broadcast(self, text: str, group: str | None) -> dict[str, Any]: ...
+
+
+def build_poller(config: LoadedConfig, bus_name: str, bus: ModbusTcpBus) -> ModbusPoller:
+    """The poller of one bus, with each device's reads planned from its profile."""
+    devices = []
+    for name, device in config.station.devices.items():
+        if device.bus != bus_name:
+            continue
+        profile = config.profile_of(name)
+        requests = plan_reads(profile.register_points(), coalesce=profile.coalesce, max_gap=profile.max_gap)
+        devices.append(ModbusDevice(name, device.unit, device.poll_interval, tuple(requests)))
+    return tcp_poller(host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices)
 
 
 def next_boot_count(path: Path) -> int:
@@ -93,7 +107,10 @@ class Gateway:
             alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
         )
         self.engine = AlarmEngine(config, self.stamp)
-        self.pollers = {name: self._poller(name, bus) for name, bus in station.buses.items()}
+        self.metrics = Metrics()
+        self.progress = Progress()
+        self.notifier = Notifier()
+        self.pollers = {name: build_poller(config, name, bus) for name, bus in station.buses.items()}
         self._latest: dict[str, PollOutcome] = {}
         verifier = None
         if station.commands.key_file is not None:
@@ -113,18 +130,6 @@ class Gateway:
             on_command=self._on_command,
             window=station.outbox.window,
         )
-
-    def _poller(self, bus_name: str, bus: ModbusTcpBus) -> ModbusPoller:
-        devices = []
-        for name, device in self.config.station.devices.items():
-            if device.bus != bus_name:
-                continue
-            profile = self.config.profile_of(name)
-            requests = plan_reads(
-                profile.register_points(), coalesce=profile.coalesce, max_gap=profile.max_gap
-            )
-            devices.append(ModbusDevice(name, device.unit, device.poll_interval, tuple(requests)))
-        return tcp_poller(host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices)
 
     # -- what gets published ------------------------------------------------------
     def _station_status(self, state: str) -> Message:
@@ -170,6 +175,7 @@ class Gateway:
         for event in events:
             if isinstance(event, AlarmEvent):
                 alarms_changed = True
+                self.metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
                 log.warning(
                     "%s [%s/%s] %s", event.transition.value.upper(), event.level, event.grade, event.message
                 )
@@ -180,6 +186,10 @@ class Gateway:
     # -- inputs -----------------------------------------------------------------------
     async def on_poll(self, outcome: PollOutcome) -> None:
         """Every poll outcome of every bus goes through here, in arrival order."""
+        bus = self.config.station.devices[outcome.device].bus
+        self.progress.beat(f"bus {bus}")
+        self.metrics.polls.labels(outcome.device, "ok" if outcome.ok else outcome.fault.category.value).inc()
+        self.metrics.bus_busy.labels(bus).inc(outcome.busy_seconds)
         if outcome.ok:
             self._latest[outcome.device] = outcome
         await self.publish(self.engine.handle(outcome))
@@ -189,6 +199,7 @@ class Gateway:
         if name == "result":
             return  # our own answers share the command topic level
         command_id, (ok, detail) = await self.commands.process(name, incoming.payload)
+        self.metrics.commands.labels("done" if ok else "refused").inc()
         result = CommandResult(
             command=name[:64],
             command_id=command_id,
@@ -252,6 +263,61 @@ class Gateway:
         log.warning("actuator %s set to %s", name, value)
         return {"actuator": name, "value": value}
 
+    # -- health -------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """What ``/healthz`` and ``outpost status`` show."""
+        devices = {
+            name: {"status": status.value if status else "unknown", "reason": reason}
+            for name, (status, reason) in self.engine.device_health().items()
+        }
+        stalled = self.progress.stalled(self.config.station.service.stall_after)
+        if self._uplink_stuck():
+            stalled.append("mqtt uplink")
+        outbox = self.outbox.stats().as_dict()
+        return {
+            "healthy": not stalled,
+            "station": self.config.station.station.id,
+            "version": __version__,
+            "boot_id": self.boot_id,
+            "uptime_s": round(time.monotonic() - self.started_monotonic, 1),
+            "mqtt": {
+                "connected": self.uplink.connected,
+                "published": self.uplink.published,
+                "last_error": self.uplink.last_error,
+            },
+            "stalled": stalled,
+            "devices": devices,
+            "alarms_active": [a.alarm_key for a in self.engine.active_alarms()],
+            "exercise": self.engine.exercise,
+            "outbox": outbox,
+        }
+
+    def status_line(self) -> str:
+        health = self.engine.device_health().values()
+        ok = sum(1 for status, _ in health if status is not None and status.value == "ok")
+        stats = self.outbox.stats()
+        return (
+            f"{ok}/{len(health)} devices ok, {len(self.engine.active_alarms())} alarm(s) active, "
+            f"backlog {stats.backlog}, mqtt {'up' if self.uplink.connected else 'down'}"
+        )
+
+    def _uplink_stuck(self) -> bool:
+        since = self.uplink.waiting_since
+        return since is not None and time.monotonic() - since > self.config.station.service.stall_after
+
+    def _update_gauges(self) -> None:
+        stats = self.outbox.stats()
+        self.metrics.outbox_depth.set(stats.backlog)
+        self.metrics.outbox_bytes.set(stats.bytes_used)
+        self.metrics.outbox_headroom.set(
+            stats.headroom_hours if stats.headroom_hours is not None else float("inf")
+        )
+        self.metrics.mqtt_connected.set(1 if self.uplink.connected else 0)
+        self.metrics.alarms_active.set(len(self.engine.active_alarms()))
+        if self.uplink.last_publish_monotonic is not None:
+            age = time.monotonic() - self.uplink.last_publish_monotonic
+            self.metrics.last_publish.set(time.time() - age)
+
     # -- periodic work ------------------------------------------------------------------
     async def _every_second(self) -> None:
         next_telemetry = time.monotonic() + self.config.station.telemetry_interval
@@ -283,13 +349,33 @@ class Gateway:
             len(self.config.station.devices),
             len(self.outbox),
         )
+        service = self.config.station.service
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(supervise("mqtt uplink", self.uplink.run))
                 group.create_task(supervise("timers", self._every_second))
                 for name, poller in self.pollers.items():
+                    self.progress.watch(f"bus {name}")
                     group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))
+                if service.metrics_listen:
+                    listen = service.metrics_listen
+                    group.create_task(
+                        supervise(
+                            "metrics", lambda: serve(listen, self.metrics, self.health, self._update_gauges)
+                        )
+                    )
+                group.create_task(
+                    feed_watchdog(
+                        self.notifier,
+                        self.progress,
+                        stall_after=service.stall_after,
+                        status=self.status_line,
+                        uplink_stuck=self._uplink_stuck,
+                    )
+                )
+                self.notifier.send("READY=1", f"STATUS={self.status_line()}")
         finally:
+            self.notifier.send("STOPPING=1")
             await self.outbox.close()
 
 

@@ -47,7 +47,11 @@ async def start_simulated_station(config: LoadedConfig, stack: AsyncExitStack) -
 
 
 def with_broker(config: LoadedConfig, url: str, *, protocol: str, state_dir: Path) -> LoadedConfig:
-    """``config`` publishing to ``url`` without credentials, keeping state in ``state_dir``."""
+    """``config`` publishing to ``url`` without credentials, keeping state in ``state_dir``.
+
+    Metrics stay off, so a simulation never competes for a running gateway's port.
+    """
     mqtt = MqttConfig(brokers=[url], protocol=protocol, topic_prefix=config.station.mqtt.topic_prefix)
-    station = config.station.model_copy(update={"mqtt": mqtt, "state_dir": state_dir})
+    service = config.station.service.model_copy(update={"metrics_listen": None})
+    station = config.station.model_copy(update={"mqtt": mqtt, "state_dir": state_dir, "service": service})
     return replace(config, station=station)

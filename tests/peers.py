@@ -211,6 +211,7 @@ def write_station(
     poll_interval: float = 0.5,
     devices=None,
     extra: dict | None = None,
+    bus_timeout: str = "300ms",
 ) -> Path:
     """A station file for tests: the example's kind of devices on one simulated bus.
 
@@ -224,13 +225,14 @@ def write_station(
         "station": {"id": "cs-test", "name": "Test Station", "district": "310104"},
         "mqtt": {"brokers": [broker_url], "reconnect_max": "2s"},
         "state_dir": str(directory / "state"),
+        "service": {"metrics_listen": f"127.0.0.1:{free_port()}", "stall_after": "10s"},
         "profiles_dir": str(PROFILES),
         "buses": {
             "lan": {
                 "type": "modbus-tcp",
                 "host": "127.0.0.1",
                 "port": modbus_port,
-                "timeout": "300ms",
+                "timeout": bus_timeout,
             }
         },
         "devices": {
@@ -250,13 +252,14 @@ def write_station(
 class GatewayProcess:
     """``outpost run`` as its own process, exactly as systemd starts it."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = log
+        self.env = env or {}
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def start(self, *options: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -267,6 +270,7 @@ class GatewayProcess:
                     str(self.config),
                     "--log-level",
                     "INFO",
+                    *options,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -315,15 +319,24 @@ async def running_station(
     devices: dict | None = None,
     extra: dict | None = None,
     poll_interval: float = 0.5,
+    bus_timeout: str = "300ms",
+    env: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
 ):
     """Simulated devices on a Modbus TCP simulator, and ``outpost run`` polling them."""
     from gateway.config import load_config
     from simulators.modbus_server import ModbusTcpSimulator
     from simulators.modbus_unit import SimulatedUnit
 
-    options = {"broker_url": broker_url, "devices": devices, "extra": extra, "poll_interval": poll_interval}
+    settings = {
+        "broker_url": broker_url,
+        "devices": devices,
+        "extra": extra,
+        "poll_interval": poll_interval,
+        "bus_timeout": bus_timeout,
+    }
     # The simulator's port is known only once it listens; the units come from the config first.
-    config = load_config(write_station(directory, modbus_port=1, **options))
+    config = load_config(write_station(directory, modbus_port=1, **settings))
     units = {
         name: SimulatedUnit(device.unit, config.simulated_points(name), name=name)
         for name, device in config.station.devices.items()
@@ -332,9 +345,9 @@ async def running_station(
         if "gas" in unit.points:
             unit.set("gas", 2.0)
     async with ModbusTcpSimulator(units.values()) as server:
-        config_path = write_station(directory, modbus_port=server.port, **options)
-        gateway = GatewayProcess(config_path, directory / "gateway.log")
-        gateway.start()
+        config_path = write_station(directory, modbus_port=server.port, **settings)
+        gateway = GatewayProcess(config_path, directory / "gateway.log", env)
+        gateway.start(*options)
         try:
             yield StationUnderTest(units, gateway, config_path, directory / "state")
         finally:

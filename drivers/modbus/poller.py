@@ -13,7 +13,7 @@ import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -113,12 +113,27 @@ class ModbusPoller:
                 await asyncio.sleep(max(0.0, when - loop.time()))
                 device = self._devices[index]
                 async with self._line:
+                    started = time.monotonic()
                     outcome = await self.poll(device)
-                await emit(outcome)
+                await emit(replace(outcome, busy_seconds=time.monotonic() - started))
                 # Keep the cadence, but never try to catch up on missed polls in a burst.
                 heapq.heappush(due, (max(when + device.poll_interval, loop.time()), index))
         finally:
             self._client.close()
+
+    @property
+    def devices(self) -> list[ModbusDevice]:
+        return list(self._devices)
+
+    async def poll_once(self, device: ModbusDevice) -> PollOutcome:
+        """Connect if needed and poll ``device`` once (for commissioning checks)."""
+        if not self._client.connected and not await self._client.connect():
+            return _failed(device, Fault(FaultCategory.CONNECTION, f"cannot connect to {self.endpoint}"))
+        async with self._line:
+            return await self.poll(device)
+
+    def close(self) -> None:
+        self._client.close()
 
     async def _report_unreachable(self, emit: Emit) -> None:
         fault = Fault(FaultCategory.CONNECTION, f"cannot connect to {self.endpoint}")

@@ -138,6 +138,21 @@ class ActuatorConfig(Strict):
     description: str = ""
 
 
+class ServiceConfig(Strict):
+    """How the daemon runs: watchdog sensitivity, where health and metrics are served."""
+
+    stall_after: Seconds = 60.0
+    metrics_listen: str | None = "127.0.0.1:9108"
+
+    @model_validator(mode="after")
+    def _host_port(self) -> Self:
+        if self.metrics_listen is not None:
+            host, _, port = self.metrics_listen.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise rejected("listen", "metrics_listen must be HOST:PORT", repr(self.metrics_listen))
+        return self
+
+
 class StationConfig(Strict):
     station: StationInfo
     mqtt: MqttConfig
@@ -146,6 +161,7 @@ class StationConfig(Strict):
     actuators: dict[Identifier, ActuatorConfig] = Field(default_factory=dict)
     outbox: OutboxConfig = OutboxConfig()
     commands: CommandsConfig = CommandsConfig()
+    service: ServiceConfig = ServiceConfig()
     telemetry_interval: Seconds = 60.0
     profiles_dir: Path | None = None
     state_dir: Path = Path("/var/lib/outpost")

@@ -100,6 +100,7 @@ class MqttUplink:
         self.published = 0
         self.last_publish_monotonic: float | None = None
         self.last_error: str | None = None
+        self.waiting_since: float | None = None  # a batch is in flight, unacknowledged, since then
 
     async def run(self) -> None:
         """Connect, publish, reconnect: forever, until cancelled."""
@@ -196,8 +197,12 @@ class MqttUplink:
     async def _drain(self, client: aiomqtt.Client, session_started: float) -> None:
         while True:
             batch = await self._outbox.take(self._window)
-            # paho sends in call order, so the window keeps the outbox order on the wire.
-            await asyncio.gather(*(self._publish(client, queued, session_started) for queued in batch))
+            self.waiting_since = time.monotonic()
+            try:
+                # paho sends in call order, so the window keeps the outbox order on the wire.
+                await asyncio.gather(*(self._publish(client, queued, session_started) for queued in batch))
+            finally:
+                self.waiting_since = None
 
     async def _publish(self, client: aiomqtt.Client, queued: Queued, session_started: float) -> None:
         message = queued.message
