@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint format bench peers clean
+.PHONY: demo test lint format bench peers clean install uninstall
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,10 @@ bench: $(BIN)/.installed peers
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# On the Pi: sudo make install (DESTDIR=... stages into another root).
+install:
+	scripts/install
+
+uninstall:
+	scripts/install --uninstall
