@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from gateway.clock import TimeQuality
 from gateway.levels import Colour, Grade
 
 
@@ -42,6 +43,10 @@ class Envelope(BaseModel):
     created_at: Timestamp = Field(description="when the gateway made this message")
     historical: bool = Field(
         default=False, description="true when delivered late, after an outage or a restart"
+    )
+    time_quality: TimeQuality = Field(
+        default=TimeQuality.UNKNOWN,
+        description="whether the gateway's wall clock was synchronised; order by seq, not by time",
     )
 
     def to_json(self) -> bytes:

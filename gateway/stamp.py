@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.clock import time_quality
 from gateway.events import utc_now
 from gateway.ids import SequenceStore, uuid7
 
@@ -21,4 +22,5 @@ class Stamper:
             "station": self.station,
             "seq": self._sequence.next(),
             "created_at": utc_now(),
+            "time_quality": time_quality(),
         }

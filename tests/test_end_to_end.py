@@ -57,6 +57,7 @@ async def test_gas_leak_raises_one_alarm_with_the_right_fields_then_clears(stati
         "location": "Kitchen",
     }
     assert body["first_id"] == body["id"]
+    assert body["time_quality"] in ("synchronized", "unsynchronized")
     assert body["observed_at"].endswith("Z")
     assert len(body["observed_at"]) == len("2026-01-01T00:00:00.000Z")
     assert not raised.retain

@@ -37,3 +37,12 @@ def test_every_payload_has_a_json_schema_with_the_envelope():
     assert {"outpost.alarm/1", "outpost.device_status/1", "outpost.status/1"} <= set(schemas)
     for schema in schemas.values():
         assert {"schema", "id", "station", "seq", "created_at"} <= set(schema["required"])
+
+
+def test_every_message_says_whether_the_clock_was_synchronised(tmp_path):
+    from gateway.clock import TimeQuality, time_quality
+    from gateway.stamp import Stamper
+
+    stamp = Stamper("cs-0001", SequenceStore(tmp_path / "seq"))()
+    assert stamp["time_quality"] == time_quality()
+    assert time_quality() in (TimeQuality.SYNCHRONIZED, TimeQuality.UNSYNCHRONIZED)  # Linux answers
