@@ -48,6 +48,8 @@ from gateway.outbox import Message, Outbox
 from gateway.service import Notifier, Progress, feed_watchdog
 from gateway.stamp import Stamper
 from gateway.supervisor import supervise
+from gateway.telemetry import ReportOnChange
+from gateway.uplink.influx import InfluxWriter
 from gateway.uplink.mqtt import Incoming, MqttUplink
 from gateway.uplink.topics import command_topics, message_for, result_topic
 
@@ -111,7 +113,11 @@ class Gateway:
         self.progress = Progress()
         self.notifier = Notifier()
         self.pollers = {name: build_poller(config, name, bus) for name, bus in station.buses.items()}
-        self._latest: dict[str, PollOutcome] = {}
+        self.influx = InfluxWriter(station.influx, station.station.id) if station.influx else None
+        self.telemetry = ReportOnChange(
+            {name: config.profile_of(name).deadbands() for name in station.devices},
+            station.telemetry_interval,
+        )
         verifier = None
         if station.commands.key_file is not None:
             verifier = Verifier(
@@ -190,9 +196,13 @@ class Gateway:
         self.progress.beat(f"bus {bus}")
         self.metrics.polls.labels(outcome.device, "ok" if outcome.ok else outcome.fault.category.value).inc()
         self.metrics.bus_busy.labels(bus).inc(outcome.busy_seconds)
+        events = self.engine.handle(outcome)
         if outcome.ok:
-            self._latest[outcome.device] = outcome
-        await self.publish(self.engine.handle(outcome))
+            if self.influx is not None:
+                self.influx.add(outcome)
+            if self.telemetry.due(outcome.device, {o.point: o.value for o in outcome.observations}):
+                events.append(self._telemetry(outcome))
+        await self.publish(events)
 
     async def _on_command(self, incoming: Incoming) -> None:
         name = incoming.topic.rsplit("/", 1)[-1]
@@ -320,22 +330,15 @@ class Gateway:
 
     # -- periodic work ------------------------------------------------------------------
     async def _every_second(self) -> None:
-        next_telemetry = time.monotonic() + self.config.station.telemetry_interval
         while True:
             await asyncio.sleep(1.0)
             await self.publish(self.engine.tick())
-            interval = self.config.station.telemetry_interval
-            if interval and time.monotonic() >= next_telemetry:
-                next_telemetry = time.monotonic() + interval
-                await self._send_telemetry()
 
-    async def _send_telemetry(self) -> None:
-        for device, outcome in self._latest.items():
-            readings = {o.point: Reading(value=o.value, unit=o.unit) for o in outcome.observations}
-            event = TelemetryEvent(
-                device=device, observed_at=outcome.observed_at, readings=readings, **self.stamp()
-            )
-            await self.outbox.put(message_for(event, self.prefix))
+    def _telemetry(self, outcome: PollOutcome) -> TelemetryEvent:
+        readings = {o.point: Reading(value=o.value, unit=o.unit) for o in outcome.observations}
+        return TelemetryEvent(
+            device=outcome.device, observed_at=outcome.observed_at, readings=readings, **self.stamp()
+        )
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -354,6 +357,8 @@ class Gateway:
             async with asyncio.TaskGroup() as group:
                 group.create_task(supervise("mqtt uplink", self.uplink.run))
                 group.create_task(supervise("timers", self._every_second))
+                if self.influx is not None:
+                    group.create_task(supervise("influxdb", self.influx.run))
                 for name, poller in self.pollers.items():
                     self.progress.watch(f"bus {name}")
                     group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))

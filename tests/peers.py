@@ -42,6 +42,63 @@ def outpost(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     )
 
 
+class VictoriaMetrics:
+    """A real time-series server that accepts InfluxDB writes and answers queries (Debian package)."""
+
+    def __init__(self, directory: Path) -> None:
+        if shutil.which("victoria-metrics") is None:
+            raise RuntimeError(
+                "victoria-metrics is not installed: run scripts/install-peers (make test does)"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = directory / "victoria-metrics.log"
+        self._data = directory / "data"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self._log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "victoria-metrics",
+                    f"-storageDataPath={self._data}",
+                    f"-httpListenAddr=127.0.0.1:{self.port}",
+                    "-search.latencyOffset=0s",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_for_port(self.port, self.process)
+
+    def export(self, metric: str) -> list[dict]:
+        """Every series of ``metric``, as VictoriaMetrics exports them (JSON lines)."""
+        import urllib.request
+
+        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=5).read()
+        query = f"{self.url}/api/v1/export?match[]={metric}"
+        body = urllib.request.urlopen(query, timeout=5).read().decode()
+        return [json.loads(line) for line in body.splitlines() if line]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Wait until ``process`` accepts connections on ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        time.sleep(0.02)
+    raise RuntimeError(f"{process.args[0]} did not start listening on {port}")
+
+
 class Mosquitto:
     """A private Mosquitto on a loopback port, with persistence, that tests can restart.
 
@@ -88,17 +145,10 @@ class Mosquitto:
         self.process = subprocess.Popen(
             ["mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), 0.2),
-            ):
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log}")
-            time.sleep(0.02)
-        raise RuntimeError("mosquitto did not start listening")
+        try:
+            _wait_for_port(self.port, self.process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {self.log}") from None
 
     def stop(self) -> None:
         if self.process is not None:

@@ -153,6 +153,18 @@ class ServiceConfig(Strict):
         return self
 
 
+class InfluxConfig(Strict):
+    """Telemetry to InfluxDB 2 (or anything that speaks its write API, e.g. VictoriaMetrics)."""
+
+    url: str
+    bucket: str
+    org: str = ""
+    token_file: Path | None = None
+    batch_size: Annotated[int, in_range(1, 5000)] = 500
+    flush_interval: Seconds = 5.0
+    buffer: Annotated[int, in_range(100, 1_000_000)] = 10_000
+
+
 class StationConfig(Strict):
     station: StationInfo
     mqtt: MqttConfig
@@ -162,6 +174,7 @@ class StationConfig(Strict):
     outbox: OutboxConfig = OutboxConfig()
     commands: CommandsConfig = CommandsConfig()
     service: ServiceConfig = ServiceConfig()
+    influx: InfluxConfig | None = None
     telemetry_interval: Seconds = 60.0
     profiles_dir: Path | None = None
     state_dir: Path = Path("/var/lib/outpost")

@@ -27,6 +27,7 @@ class PointSpec(Strict):
     offset: float = 0.0
     unit: str | None = None
     flags: dict[Identifier, Bit] = Field(default_factory=dict)
+    deadband: float | None = Field(default=None, ge=0, description="telemetry reports a change beyond this")
     description: str = ""
 
 
@@ -120,6 +121,9 @@ class Profile(Strict):
         return {flag for spec in self.points.values() for flag in spec.flags} | {
             name for name, spec in self.points.items() if spec.register_type.is_bit
         }
+
+    def deadbands(self) -> dict[str, float]:
+        return {name: spec.deadband for name, spec in self.points.items() if spec.deadband is not None}
 
     def units(self) -> dict[str, str | None]:
         return {name: spec.unit for name, spec in self.points.items()}
