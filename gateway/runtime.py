@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -27,7 +28,7 @@ from gateway.commands.processor import (
     ExerciseArgs,
     ShelveArgs,
 )
-from gateway.config import LoadedConfig
+from gateway.config import ConfigError, LoadedConfig, load_config
 from gateway.config.models import ModbusTcpBus
 from gateway.events import (
     ActiveAlarmsSnapshot,
@@ -108,10 +109,20 @@ class Gateway:
             max_bytes=int(station.outbox.max_bytes),
             alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
         )
-        self.engine = AlarmEngine(config, self.stamp)
         self.metrics = Metrics()
         self.progress = Progress()
         self.notifier = Notifier()
+        self._configure(config)
+        self.uplink = self._make_uplink()
+        self._group: asyncio.TaskGroup | None = None
+        self._field_tasks: list[asyncio.Task] = []
+        self._uplink_task: asyncio.Task | None = None
+
+    def _configure(self, config: LoadedConfig) -> None:
+        """Build the parts a reload replaces: alarm engine, buses, telemetry, command checks."""
+        station = config.station
+        self.config = config
+        self.engine = AlarmEngine(config, self.stamp)
         self.pollers = {name: build_poller(config, name, bus) for name, bus in station.buses.items()}
         self.influx = InfluxWriter(station.influx, station.station.id) if station.influx else None
         self.telemetry = ReportOnChange(
@@ -126,7 +137,10 @@ class Gateway:
         self.commands = CommandProcessor(
             verifier=verifier, allow_unsigned=station.commands.allow_unsigned, target=self
         )
-        self.uplink = MqttUplink(
+
+    def _make_uplink(self) -> MqttUplink:
+        station = self.config.station
+        return MqttUplink(
             station.mqtt,
             client_id=station.mqtt.client_id or f"outpost-{station.station.id}",
             outbox=self.outbox,
@@ -340,6 +354,57 @@ class Gateway:
             device=outcome.device, observed_at=outcome.observed_at, readings=readings, **self.stamp()
         )
 
+    def _start_field(self, group: asyncio.TaskGroup) -> None:
+        """One task per bus (and the InfluxDB writer): what a reload restarts."""
+        self._field_tasks = []
+        for name, poller in self.pollers.items():
+            self.progress.watch(f"bus {name}")
+            self._field_tasks.append(
+                group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))
+            )
+        if self.influx is not None:
+            self._field_tasks.append(group.create_task(supervise("influxdb", self.influx.run)))
+
+    async def reload(self) -> None:
+        """Re-read the configuration; apply it if valid, keep the running one if not.
+
+        Queued messages stay in the outbox; the MQTT session is kept unless the
+        ``mqtt`` section changed. Alarm states are the engine's to restore.
+        """
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays:\n%s", exc)
+            return
+        old = self.config.station
+        needs_restart = [
+            key
+            for key in ("station", "state_dir", "outbox", "service")
+            if getattr(new.station, key) != getattr(old, key)
+        ]
+        if needs_restart:
+            log.error(
+                "reload refused: %s cannot change while running; restart the service",
+                ", ".join(needs_restart),
+            )
+            return
+        group = self._group
+        assert group is not None
+        for task in self._field_tasks:
+            task.cancel()
+        await asyncio.gather(*self._field_tasks, return_exceptions=True)
+        self._configure(new)
+        self._start_field(group)
+        if new.station.mqtt != old.mqtt and self._uplink_task is not None:
+            self._uplink_task.cancel()
+            await asyncio.gather(self._uplink_task, return_exceptions=True)
+            self.uplink = self._make_uplink()
+            self._uplink_task = group.create_task(supervise("mqtt uplink", self.uplink.run))
+            log.warning("configuration reloaded; new MQTT settings: reconnecting")
+        else:
+            log.warning("configuration reloaded; MQTT session kept")
+        self.notifier.send(f"STATUS=reloaded: {self.status_line()}")
+
     async def run(self) -> None:
         """Run until cancelled."""
         await self.outbox.open()
@@ -355,13 +420,10 @@ class Gateway:
         service = self.config.station.service
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(supervise("mqtt uplink", self.uplink.run))
+                self._group = group
+                self._uplink_task = group.create_task(supervise("mqtt uplink", self.uplink.run))
                 group.create_task(supervise("timers", self._every_second))
-                if self.influx is not None:
-                    group.create_task(supervise("influxdb", self.influx.run))
-                for name, poller in self.pollers.items():
-                    self.progress.watch(f"bus {name}")
-                    group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))
+                self._start_field(group)
                 if service.metrics_listen:
                     listen = service.metrics_listen
                     group.create_task(
@@ -385,5 +447,18 @@ class Gateway:
 
 
 async def run_gateway(config: LoadedConfig) -> None:
-    """Build the gateway inside the running event loop (pymodbus clients need one) and run it."""
-    await Gateway(config).run()
+    """Build the gateway inside the running event loop (pymodbus clients need one) and run it.
+
+    SIGHUP (``systemctl reload``) re-reads the configuration.
+    """
+    gateway = Gateway(config)
+    loop = asyncio.get_running_loop()
+    reloading: set[asyncio.Task] = set()
+
+    def reload() -> None:
+        task = loop.create_task(gateway.reload())
+        reloading.add(task)
+        task.add_done_callback(reloading.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    await gateway.run()
