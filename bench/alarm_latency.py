@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
-import statistics
 import tempfile
 import time
 from contextlib import AsyncExitStack
@@ -33,29 +31,13 @@ from pathlib import Path
 
 import aiomqtt
 
+from bench.common import RESULTS, percentiles, publish
 from gateway.config import load_config
 from simulators.modbus_server import ModbusTcpSimulator
 from simulators.modbus_unit import SimulatedUnit
 from tests.peers import GatewayProcess, Mosquitto, Platform, write_station
 
-RESULTS = Path(__file__).resolve().parent / "results"
 LEAK, CLEAR = 60.0, 2.0
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {
-        "n": len(values),
-        "p50_ms": round(pick(0.50) * 1000, 1),
-        "p95_ms": round(pick(0.95) * 1000, 1),
-        "p99_ms": round(pick(0.99) * 1000, 1),
-        "mean_ms": round(statistics.fmean(values) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
 
 
 def process_usage(pid: int) -> dict[str, float]:
@@ -217,10 +199,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=RESULTS / "alarm_latency.json")
     args = parser.parse_args()
     result = asyncio.run(measure(args.changes, args.devices, args.batch, args.poll))
-    print_table(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"JSON: {args.json}")
+    publish(result, args.json, print_table)
 
 
 if __name__ == "__main__":

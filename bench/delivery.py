@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.alarm_latency import RESULTS, percentiles
+from bench.common import RESULTS, percentiles, publish
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Priority
 from gateway.uplink.mqtt import MqttUplink
@@ -192,10 +192,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=RESULTS / "delivery.json")
     args = parser.parse_args()
     result = asyncio.run(measure(args.backlog, args.commits, args.latency_samples, args.window))
-    print_table(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"JSON: {args.json}")
+    publish(result, args.json, print_table)
 
 
 if __name__ == "__main__":
