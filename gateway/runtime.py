@@ -17,6 +17,8 @@ from drivers.modbus.tcp import tcp_poller
 from drivers.observation import PollOutcome
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine, CommandRefused
+from gateway.alarms.reports import CountBook, ReportClock, bus_reports
+from gateway.alarms.store import AlarmStore
 from gateway.commands.auth import Verifier, read_key
 from gateway.commands.processor import (
     ActuateArgs,
@@ -92,7 +94,9 @@ class Gateway:
             max_bytes=int(station.outbox.max_bytes),
             alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
         )
-        self.engine = AlarmEngine(config, self.stamp)
+        self.engine = AlarmEngine(config, self.stamp, store=AlarmStore(station.state_dir / "alarms.json"))
+        self.report_clock = ReportClock(station.reports, self.started_at)
+        self._counts = CountBook()
         self.pollers = {name: self._poller(name, bus) for name, bus in station.buses.items()}
         self._latest: dict[str, PollOutcome] = {}
         verifier = None
@@ -150,19 +154,29 @@ class Gateway:
         snapshot = ActiveAlarmsSnapshot(alarms=self.engine.active_alarms(), **self.stamp())
         return message_for(snapshot, self.prefix)
 
-    def report(self) -> StationReport:
+    def report(self, period: str = "requested") -> StationReport:
+        """The situation now; for ``hourly``/``daily``, with the counts since the last one of its kind."""
         active = self.engine.active_alarms()
-        return StationReport(
+        devices = [
+            DeviceReport(device=name, status=status, reason=reason, bus=self.config.station.devices[name].bus)
+            for name, (status, reason) in self.engine.device_health().items()
+        ]
+        since = self.report_clock.last.get(period, self.started_at)
+        counts = self._counts.since_last(period, self.engine.counts)
+        report = StationReport(
+            period=period,  # type: ignore[arg-type]
+            since=since,
             all_clear=not active,
             exercise=self.engine.exercise,
-            devices=[
-                DeviceReport(device=name, status=status, reason=reason)
-                for name, (status, reason) in self.engine.device_health().items()
-            ],
+            buses=bus_reports(devices),
+            devices=devices,
             active_alarms=active,
+            counts=counts,
             outbox=self.outbox.stats().as_dict(),
             **self.stamp(),
         )
+        self.report_clock.last[period] = report.created_at
+        return report
 
     async def publish(self, events: list[Envelope]) -> None:
         """Into the outbox, in order; a changed alarm picture also refreshes the retained snapshot."""
@@ -175,6 +189,7 @@ class Gateway:
                 )
             await self.outbox.put(message_for(event, self.prefix))
         if alarms_changed:
+            self.engine.save()  # only once the events are committed: a crash between re-raises, never loses
             await self.uplink.publish_now(self._snapshot())
 
     # -- inputs -----------------------------------------------------------------------
@@ -221,6 +236,7 @@ class Gateway:
                 await self.publish(self.engine.reset(key, by))
             case "exercise", ExerciseArgs(on=on, device=device):
                 self.engine.set_exercise(on, device)
+                self.engine.save()
                 log.warning("exercise mode %s for %s", "ON" if on else "off", device or "the whole station")
                 return {"exercise": on, "device": device}
             case "report", _:
@@ -258,6 +274,7 @@ class Gateway:
         while True:
             await asyncio.sleep(1.0)
             await self.publish(self.engine.tick())
+            await self.publish([self.report(period) for period in self.report_clock.due(utc_now())])
             interval = self.config.station.telemetry_interval
             if interval and time.monotonic() >= next_telemetry:
                 next_telemetry = time.monotonic() + interval

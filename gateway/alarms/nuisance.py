@@ -1,0 +1,71 @@
+"""Nuisance control: chattering alarms and alarm floods.
+
+Neither ever drops an alarm. A chattering alarm is flagged and must stay
+normal longer before it clears; during a flood the lower grades are held
+back from the uplink and counted in one summary alarm, while the retained
+snapshot of active alarms still lists every one of them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from gateway.config.alarm_policy import ChatterPolicy, FloodPolicy
+from gateway.levels import Grade
+
+
+class ChatterTracker:
+    """Counts the activations of one alarm condition over a sliding window."""
+
+    def __init__(self, policy: ChatterPolicy) -> None:
+        self._policy = policy
+        self._activations: deque[float] = deque()
+        self._normal_since: float | None = None
+
+    def _forget(self, now: float) -> None:
+        while self._activations and now - self._activations[0] > self._policy.window:
+            self._activations.popleft()
+
+    def activated(self, now: float) -> None:
+        self._activations.append(now)
+        self._normal_since = None
+
+    def chattering(self, now: float) -> bool:
+        self._forget(now)
+        return len(self._activations) >= self._policy.count
+
+    def may_clear(self, now: float) -> bool:
+        """A normal reading at ``now``: may the alarm clear yet?
+
+        Always, unless it is chattering: then only after ``off_delay`` of normal readings.
+        """
+        if not self.chattering(now):
+            self._normal_since = None
+            return True
+        if self._normal_since is None:
+            self._normal_since = now
+        return now - self._normal_since >= self._policy.off_delay
+
+    def still_active(self) -> None:
+        self._normal_since = None
+
+
+class FloodGate:
+    """Station-wide: more than ``count`` raised alarms within ``window`` is a flood."""
+
+    def __init__(self, policy: FloodPolicy) -> None:
+        self._policy = policy
+        self._raised: deque[float] = deque()
+        self.held = 0  # lower-grade events summarised during the current flood
+
+    def raised(self, now: float) -> None:
+        self._raised.append(now)
+
+    def flooding(self, now: float) -> bool:
+        while self._raised and now - self._raised[0] > self._policy.window:
+            self._raised.popleft()
+        return len(self._raised) > self._policy.count
+
+    def holds(self, grade: Grade) -> bool:
+        """Is an event of ``grade`` summarised (rather than sent) while flooding?"""
+        return grade.rank <= self._policy.summarise_up_to.rank
