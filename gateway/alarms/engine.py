@@ -88,7 +88,6 @@ class _Condition:
     rule: AlarmRule | None = None
     ladders: list[ThresholdLadder] = field(default_factory=list)
     rate: RateOfRiseDetector | None = None
-    plausibility: PlausibilityCheck | None = None
     chatter: ChatterTracker | None = None
     zone: Zone | None = None
     alarm: Alarm | None = None
@@ -118,6 +117,7 @@ class _Device:
     reason: str | None = None
     failed_polls: int = 0
     values: dict[str, float | bool] = field(default_factory=dict)
+    plausibility: dict[str, PlausibilityCheck] = field(default_factory=dict)  # by point
     warming_since: float | None = None  # monotonic time of the first answer after start or loss
     testing: bool = False  # the device's test bit is set
 
@@ -166,7 +166,12 @@ class AlarmEngine:
                 if rule.enabled
             ]
             health = self._add(_Condition(self._key(name, FAULT_ALARM), name, FAULT_ALARM, "device_fault"))
-            self._devices[name] = _Device(name, conditions, health)
+            checks = {
+                rule.point: PlausibilityCheck(rule.point, rule.plausible)
+                for rule in config.rules[name].values()
+                if rule.point and rule.plausible
+            }
+            self._devices[name] = _Device(name, conditions, health, plausibility=checks)
         self._zones = [
             self._add(
                 _Condition(
@@ -199,9 +204,6 @@ class AlarmEngine:
                 rule,
                 ladders=_ladders(rule),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
-                plausibility=PlausibilityCheck(rule.point, rule.plausible)
-                if rule.plausible and rule.point
-                else None,
                 chatter=ChatterTracker(self._policy.chatter),
             )
         )
@@ -248,7 +250,7 @@ class AlarmEngine:
         device.values = {o.point: o.value for o in outcome.observations}
         test_flag = self._config.profile_of(device.name).test_flag
         device.testing = bool(test_flag and device.values.get(test_flag))
-        verdicts = {c.key: self._plausibility(device, c, now) for c in device.conditions}
+        verdicts = {point: self._plausibility(device, point, now) for point in device.plausibility}
         reported = self._device_reported_faults(device)
         implausible = [v.fault for v in verdicts.values() if v.fault]
         events = self._set_health(
@@ -260,15 +262,15 @@ class AlarmEngine:
             DEVICE_CONDITION if reported else IMPLAUSIBLE_CONDITION,
         )
         for condition in device.conditions:
-            frozen = bool(reported) or not verdicts[condition.key].usable
+            point = condition.rule.point if condition.rule else None
+            frozen = bool(reported) or (point in verdicts and not verdicts[point].usable)
             events.extend(self._evaluate(device, condition, outcome, frozen))
         return events
 
-    def _plausibility(self, device: _Device, target: _Condition, now: float) -> Verdict:
-        value = _number(device.values.get(target.rule.point)) if target.rule and target.rule.point else None
-        if target.plausibility is None or value is None:
-            return Verdict(True, None)
-        return target.plausibility.check(value, now)
+    def _plausibility(self, device: _Device, point: str, now: float) -> Verdict:
+        """One verdict per point, shared by every rule on it (a spike fools none of them)."""
+        value = _number(device.values.get(point))
+        return Verdict(True, None) if value is None else device.plausibility[point].check(value, now)
 
     def _device_reported_faults(self, device: _Device) -> list[str]:
         faults = self._config.profile_of(device.name).faults

@@ -13,7 +13,10 @@ from gateway.config.profiles import RateOfRise
 
 
 class RateOfRiseDetector:
-    """Active while the value rose by ``rise`` within ``window`` and is at least ``above``."""
+    """Active while the value rose by ``rise`` within ``window`` and is at least ``above``.
+
+    The rise is the latest value minus the lowest within the window.
+    """
 
     def __init__(self, spec: RateOfRise) -> None:
         self.spec = spec
@@ -30,8 +33,10 @@ class RateOfRiseDetector:
             return None  # not yet a full window of history
         rise = value - min(v for _, v in samples)
         high_enough = self.spec.above is None or value >= self.spec.above
+        # Hysteresis: once on, it stays on until the rise is below half the set rate,
+        # wherever the value is (noise around ``above`` must not make it chatter).
         if self.active:
-            self.active = rise > 0 and high_enough  # stays on while it still rises
+            self.active = rise >= self.spec.rise / 2
         else:
             self.active = rise >= self.spec.rise and high_enough
         return self.active
