@@ -243,7 +243,7 @@ class StationReport(Envelope):
     """The station's situation report: all-clear when nothing is active."""
 
     schema_: Literal["outpost.report/1"] = Field(default="outpost.report/1", alias="schema")
-    period: Literal["hourly", "daily", "requested"] = "requested"
+    period: Literal["periodic", "daily", "requested"] = "requested"
     since: Timestamp | None = Field(default=None, description="the previous report of this period")
     all_clear: bool
     exercise: bool

@@ -155,7 +155,7 @@ class Gateway:
         return message_for(snapshot, self.prefix)
 
     def report(self, period: str = "requested") -> StationReport:
-        """The situation now; for ``hourly``/``daily``, with the counts since the last one of its kind."""
+        """The situation now; for ``periodic``/``daily``, with the counts since the last one of its kind."""
         active = self.engine.active_alarms()
         devices = [
             DeviceReport(device=name, status=status, reason=reason, bus=self.config.station.devices[name].bus)

@@ -53,21 +53,21 @@ def test_the_corpus_command_prints_figures_and_writes_json(tmp_path):
     assert figures["time_to_alarm_s"]["max"] is not None
 
 
-def test_hourly_and_daily_reports_are_due_on_time():
+def test_periodic_and_daily_reports_are_due_on_time():
     start = datetime(2026, 6, 1, 5, 30, tzinfo=UTC)  # 13:30 in Shanghai
     clock = ReportClock(ReportsConfig(interval=3600, daily_at="14:00", timezone="Asia/Shanghai"), start)
     assert clock.due(start + timedelta(minutes=29)) == []
     assert clock.due(start + timedelta(minutes=30)) == ["daily"]
-    assert clock.due(start + timedelta(minutes=60)) == ["hourly"]
+    assert clock.due(start + timedelta(minutes=60)) == ["periodic"]
     assert clock.due(start + timedelta(minutes=61)) == []
-    assert clock.due(start + timedelta(hours=24, minutes=30)) == ["hourly", "daily"]
+    assert clock.due(start + timedelta(hours=24, minutes=30)) == ["periodic", "daily"]
 
 
 def test_counts_are_since_the_last_report_of_the_same_period():
     book, totals = CountBook(), Counter({"raised": 2})
-    assert book.since_last("hourly", totals) == {"raised": 2}
+    assert book.since_last("periodic", totals) == {"raised": 2}
     totals.update({"raised": 1, "cleared": 1})
-    assert book.since_last("hourly", totals) == {"cleared": 1, "raised": 1}
+    assert book.since_last("periodic", totals) == {"cleared": 1, "raised": 1}
     assert book.since_last("daily", totals) == {"cleared": 1, "raised": 3}
 
 

@@ -1,7 +1,7 @@
 """When the station reports, and what changed since its last report of each kind.
 
 "Report the situation when something happens, report all-clear when nothing
-does": an hourly report and a daily summary at a configured local time, each
+does": a periodic report (hourly by default) and a daily summary at a configured local time, each
 with the alarm transitions counted since the previous one of its kind.
 """
 
@@ -22,8 +22,8 @@ class ReportClock:
         self._interval = timedelta(seconds=config.interval) if config.interval else None
         self._zone: tzinfo | None = ZoneInfo(config.timezone) if config.timezone else None
         self._daily_at = config.daily_at
-        self.last: dict[str, datetime] = {"hourly": start, "daily": start}
-        self._next_hourly = start + self._interval if self._interval else None
+        self.last: dict[str, datetime] = {"periodic": start, "daily": start}
+        self._next_periodic = start + self._interval if self._interval else None
         self._next_daily = self._next_daily_after(start)
 
     def _next_daily_after(self, moment: datetime) -> datetime | None:
@@ -39,11 +39,11 @@ class ReportClock:
     def due(self, now: datetime) -> list[str]:
         """The periods whose report is due at ``now`` (each is then scheduled again)."""
         periods = []
-        if self._next_hourly is not None and now >= self._next_hourly:
-            periods.append("hourly")
+        if self._next_periodic is not None and now >= self._next_periodic:
+            periods.append("periodic")
             assert self._interval is not None
-            while self._next_hourly <= now:
-                self._next_hourly += self._interval
+            while self._next_periodic <= now:
+                self._next_periodic += self._interval
         if self._next_daily is not None and now >= self._next_daily:
             periods.append("daily")
             self._next_daily = self._next_daily_after(now)
