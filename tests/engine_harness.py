@@ -43,6 +43,7 @@ class Harness:
 
     def __init__(self, config: LoadedConfig, store: AlarmStore | None = None) -> None:
         self.config = config
+        self.store = store
         counter = itertools.count(1)
 
         def stamp() -> dict[str, Any]:

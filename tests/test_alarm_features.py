@@ -22,7 +22,7 @@ def test_a_restored_alarm_is_not_raised_again_and_still_clears(tmp_path):
     h.engine.acknowledge(GAS, "duty officer")
     h.engine.save()
 
-    again = Harness(h.config, h.engine._store)
+    again = Harness(h.config, h.store)
     assert again.active() == {GAS: "active_ack"}
     assert brief(again.poll("kitchen-gas", 100, gas=30.0)) == []  # still there: no second raise
     cleared = again.poll("kitchen-gas", 101, gas=0.0) + again.poll("kitchen-gas", 104, gas=0.0)
@@ -35,7 +35,7 @@ def test_a_restored_alarm_waits_out_its_delays_instead_of_clearing_on_the_first_
     h.poll("river", 0, level=3.2)
     assert brief(h.poll("river", 5, level=3.2)) == [("river.level", "raised", "first-stage")]
     h.engine.save()
-    again = Harness(h.config, h.engine._store)
+    again = Harness(h.config, h.store)
     # The 5 s on-delay would have hidden the level after a restart; the restored rung is on.
     assert brief(again.poll("river", 1000, level=3.2)) == []
 
@@ -46,7 +46,7 @@ def test_a_restored_device_fault_clears_when_the_device_answers(tmp_path):
     h.lost("kitchen-gas", 1)
     assert brief(h.lost("kitchen-gas", 2)) == [("kitchen-gas.fault", "raised", "fault")]
     h.engine.save()
-    again = Harness(h.config, h.engine._store)
+    again = Harness(h.config, h.store)
     events = again.poll("kitchen-gas", 10)
     assert [e.status.value for e in events if isinstance(e, DeviceStatusEvent)] == ["ok"]
     assert brief(events) == [("kitchen-gas.fault", "cleared", "fault")]
@@ -56,7 +56,7 @@ def test_exercise_mode_survives_a_restart(tmp_path):
     h = harness(tmp_path, store=True)
     h.engine.set_exercise(True, "kitchen-gas")
     h.engine.save()
-    again = Harness(h.config, h.engine._store)
+    again = Harness(h.config, h.store)
     again.poll("kitchen-gas", 0)
     assert alarms(again.poll("kitchen-gas", 1, gas=30.0))[0].status.value == "exercise"
 

@@ -165,7 +165,10 @@ class AlarmEngine:
                 for rule_name, rule in config.rules[name].items()
                 if rule.enabled
             ]
-            health = self._add(_Condition(self._key(name, FAULT_ALARM), name, FAULT_ALARM, "device_fault"))
+            chatter = ChatterTracker(self._policy.chatter)  # a flapping connection chatters too
+            health = self._add(
+                _Condition(self._key(name, FAULT_ALARM), name, FAULT_ALARM, "device_fault", chatter=chatter)
+            )
             checks = {
                 rule.point: PlausibilityCheck(rule.point, rule.plausible)
                 for rule in config.rules[name].values()
@@ -485,7 +488,9 @@ class AlarmEngine:
                 for c in d.conditions
                 if c.alarm is not None and c.alarm.active
             }
-            return EventStatus.ACTUAL if EventStatus.ACTUAL in statuses or not statuses else min(statuses)
+            if not statuses or EventStatus.ACTUAL in statuses:
+                return EventStatus.ACTUAL  # one real detector makes the confirmation real
+            return sorted(statuses)[0]  # every agreeing detector is in a drill or a test
         device = self._devices.get(target.device)
         if device is not None and device.testing:
             return EventStatus.TEST
