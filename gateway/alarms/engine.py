@@ -35,7 +35,7 @@ from gateway.alarms.nuisance import ChatterTracker, FloodGate
 from gateway.alarms.plausibility import PlausibilityCheck, Verdict
 from gateway.alarms.rate import RateOfRiseDetector
 from gateway.alarms.store import AlarmStore
-from gateway.alarms.thresholds import Crossing, ThresholdLadder
+from gateway.alarms.thresholds import ThresholdLadder
 from gateway.alarms.zones import confirmed, confirming_devices
 from gateway.config import LoadedConfig
 from gateway.config.alarm_policy import Zone
@@ -327,17 +327,14 @@ class AlarmEngine:
         value = _number(raw)
         warming = device.warming_since is not None and now - device.warming_since < rule.warmup
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
-        candidates: list[tuple[Grade, str, float | None]] = []
-        crossings: list[Crossing] = [
-            c
-            for ladder in target.ladders
-            if (c := ladder.update(judged, now) if judged is not None else ladder.crossing)
-        ]
-        candidates += [(c.level, c.name, c.threshold) for c in crossings]
-        if target.rate is not None:
-            rising = target.rate.update(judged, now) if judged is not None else None
-            if rising if rising is not None else target.rate.active:
-                candidates.append((target.rate.spec.level, RATE_CONDITION, target.rate.spec.rise))
+        if judged is not None:
+            for ladder in target.ladders:
+                ladder.update(judged, now)
+            if target.rate is not None:
+                target.rate.update(judged, now)  # unknown until a whole window: keeps its state
+        candidates = [(c.level, c.name, c.threshold) for ladder in target.ladders if (c := ladder.crossing)]
+        if target.rate is not None and target.rate.active:
+            candidates.append((target.rate.spec.level, RATE_CONDITION, target.rate.spec.rise))
         grade, condition, threshold = None, "", None
         for level, name, at in candidates:
             if grade is None or level.rank > grade.rank:
