@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import jsonschema
+
+from gateway.events import json_schemas
 from tests.peers import alarm, running_station
 
 
@@ -37,6 +40,7 @@ async def test_the_periodic_report_counts_what_happened_since_the_last_one(tmp_p
             lambda m: m.topic.endswith("/report") and not m.payload["all_clear"], 15, after=start
         )
         body = report.payload
+        jsonschema.validate(body, json_schemas()["outpost.report/1"])
         assert body["buses"] == [{"bus": "lan", "status": "ok", "devices_ok": 2, "devices": 2}]
         assert [a["alarm_key"] for a in body["active_alarms"]] == ["cs-test.kitchen-gas.gas"]
         assert body["since"] is not None

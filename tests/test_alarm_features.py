@@ -271,3 +271,26 @@ def test_counts_for_the_reports(tmp_path, transition):
     h.poll("kitchen-gas", 5, gas=0.0)
     assert h.engine.counts[transition] == 1
     assert h.engine.counts["raised.first-stage"] == 1
+
+
+def test_new_station_keys_are_checked_with_file_and_line(tmp_path):
+    extra = (
+        "alarm_policy:\n  chatter: {count: 1}\n  realarm_form: second-stage\nreports:\n  daily_at: '8 am'\n"
+    )
+    lines = problems(write(tmp_path, STATION + extra))
+    assert lines[0].startswith("station.yaml:20: alarm_policy.chatter.count: must be 2..100, got 1")
+    assert lines[1].startswith(
+        "station.yaml:21: alarm_policy.realarm_form: unknown key; did you mean 'realarm_from'?"
+    )
+    assert lines[2] == "station.yaml:23: reports.daily_at: must be a local time HH:MM, got '8 am'"
+
+
+def test_an_unreadable_alarm_state_is_reported_and_the_engine_starts_from_normal(tmp_path, caplog):
+    (tmp_path / "alarms.json").write_text("{not json")
+    h = harness(tmp_path, store=True)
+    assert h.active() == {}
+    assert "alarm state" in caplog.text
+    h.poll("kitchen-gas", 0)
+    h.poll("kitchen-gas", 1, gas=30.0)
+    h.engine.save()
+    assert Harness(h.config, h.store).active() == {GAS: "active_unack"}
