@@ -114,7 +114,6 @@ def _samples(trace: Trace, points: dict[str, bool]) -> Iterator[tuple[float, dic
 def replay(config: LoadedConfig, trace: Trace) -> list[tuple[float, AlarmEvent]]:
     """Every alarm event of the trace, with its simulated time."""
     counter = itertools.count(1)
-    clock = {"now": 0.0}
 
     def stamp() -> dict[str, Any]:
         n = next(counter)
@@ -124,7 +123,6 @@ def replay(config: LoadedConfig, trace: Trace) -> list[tuple[float, AlarmEvent]]
     points = {p.name: p.is_flag for p in config.register_points(trace.device)}
     events: list[tuple[float, AlarmEvent]] = []
     for t, reading in _samples(trace, points):
-        clock["now"] = t
         observed = EPOCH + timedelta(seconds=t)
         if reading is None:
             outcome = PollOutcome(
