@@ -34,7 +34,7 @@ def test_the_corpus_catches_a_missing_alarm_and_a_nuisance_one(tmp_path):
     (tmp_path / "late.yaml").write_text(leak.replace("onset: 161, within: 3", "onset: 100, within: 3"))
     results = {r.name: r for r in run_corpus(tmp_path)}
     assert len(results["silent"].nuisance) == 2
-    assert results["late"].problems == ["gas second-stage after 61s, budget 3s"]
+    assert results["late"].problems == ["kitchen-gas.gas second-stage after 61s, budget 3s"]
 
 
 def test_the_corpus_command_prints_figures_and_writes_json(tmp_path):

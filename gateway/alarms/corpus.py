@@ -41,18 +41,23 @@ EPOCH = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 class Segment(Strict):
-    """A stretch of polls: ``duration`` long, or one poll per entry of ``values``."""
+    """A stretch of polls: ``duration`` long, or one poll per entry of ``values``.
+
+    Keys name a point of the trace's device (``gas``) or of another device it
+    polls (``kitchen-smoke.fire_alarm``).
+    """
 
     duration: Seconds = 0.0
-    set: dict[Identifier, float | bool] = Field(default_factory=dict)  # from here on
-    ramp: dict[Identifier, tuple[float, float]] = Field(default_factory=dict)  # linear over the segment
-    noise: dict[Identifier, float] = Field(default_factory=dict)  # gaussian sd, this segment only
-    values: dict[Identifier, list[float]] = Field(default_factory=dict)  # explicit samples
-    offline: bool = False  # the device does not answer
+    set: dict[str, float | bool] = Field(default_factory=dict)  # from here on
+    ramp: dict[str, tuple[float, float]] = Field(default_factory=dict)  # linear over the segment
+    noise: dict[str, float] = Field(default_factory=dict)  # gaussian sd, this segment only
+    values: dict[str, list[float]] = Field(default_factory=dict)  # explicit samples
+    offline: bool = False  # the trace's device does not answer
 
 
 class Expected(Strict):
-    alarm: Identifier  # the rule name (or ``fault`` for the device's health)
+    alarm: Identifier  # the rule name (``fault`` for a device's health, ``confirmed`` for a zone)
+    device: Identifier | None = None  # default: any device (or zone) of the trace
     grade: Grade
     onset: Seconds  # when the true event starts, from the start of the trace
     within: Seconds  # latency budget
@@ -60,14 +65,22 @@ class Expected(Strict):
     status: EventStatus = EventStatus.ACTUAL
     chattering: bool = False
 
+    def matches(self, event: AlarmEvent) -> bool:
+        _, device, rule = event.alarm_key.split(".")
+        return rule == self.alarm and self.device in (None, device) and event.grade == self.grade
+
 
 class Trace(Strict):
     description: str
     device: Identifier
+    also: list[Identifier] = Field(default_factory=list)  # other devices polled with it
     interval: Seconds = 1.0
     seed: int = 0
     segments: list[Segment]
     expect: list[Expected] = Field(default_factory=list)
+
+
+Readings = dict[str, dict[str, float | bool] | None]  # device -> its readings, None: no answer
 
 
 @dataclass
@@ -85,29 +98,36 @@ class TraceResult:
         return self.detected == self.expected and not self.nuisance and not self.problems
 
 
-def _samples(trace: Trace, points: dict[str, bool]) -> Iterator[tuple[float, dict[str, float | bool] | None]]:
-    """(time, readings or None for a dropout) for every poll of the trace."""
+def _samples(trace: Trace, points: dict[str, dict[str, bool]]) -> Iterator[tuple[float, Readings]]:
+    """(time, what every device reads) for every poll of the trace."""
     rng = random.Random(trace.seed)
-    state: dict[str, float | bool] = {name: False if flag else 0.0 for name, flag in points.items()}
+    state = {(d, name): False if flag else 0.0 for d, names in points.items() for name, flag in names.items()}
+
+    def key(name: str) -> tuple[str, str]:
+        device, _, point = name.rpartition(".")
+        found = (device or trace.device, point)
+        if found not in state:
+            raise ValueError(f"no point {name!r} among the trace's devices")
+        return found
+
     t = 0.0
     for segment in trace.segments:
-        state.update(segment.set)
+        state.update((key(name), value) for name, value in segment.set.items())
         explicit = max((len(v) for v in segment.values.values()), default=0)
         polls = explicit or max(1, round(segment.duration / trace.interval))
         for i in range(polls):
-            if segment.offline:
-                yield t, None
-                t += trace.interval
-                continue
             for name, (start, end) in segment.ramp.items():
-                state[name] = start + (end - start) * (i + 1) / polls
+                state[key(name)] = start + (end - start) * (i + 1) / polls
             for name, series in segment.values.items():
-                state[name] = series[min(i, len(series) - 1)]
+                state[key(name)] = series[min(i, len(series) - 1)]
             reading = dict(state)
             for name, sd in segment.noise.items():
                 # Registers of these sensors are unsigned: noise never reads below zero.
-                reading[name] = max(0.0, float(reading[name]) + rng.gauss(0.0, sd))
-            yield t, reading
+                reading[key(name)] = max(0.0, float(reading[key(name)]) + rng.gauss(0.0, sd))
+            readings: Readings = {d: {p: reading[d, p] for p in names} for d, names in points.items()}
+            if segment.offline:
+                readings[trace.device] = None
+            yield t, readings
             t += trace.interval
 
 
@@ -120,18 +140,20 @@ def replay(config: LoadedConfig, trace: Trace) -> list[tuple[float, AlarmEvent]]
         return {"id": f"e{n}", "station": config.station.station.id, "seq": n, "created_at": EPOCH}
 
     engine = AlarmEngine(config, stamp)
-    points = {p.name: p.is_flag for p in config.register_points(trace.device)}
+    devices = [trace.device, *trace.also]
+    points = {d: {p.name: p.is_flag for p in config.register_points(d)} for d in devices}
     events: list[tuple[float, AlarmEvent]] = []
-    for t, reading in _samples(trace, points):
+    for t, readings in _samples(trace, points):
         observed = EPOCH + timedelta(seconds=t)
-        if reading is None:
-            outcome = PollOutcome(
-                trace.device, observed, t, fault=Fault(FaultCategory.TIMEOUT, "no response")
-            )
-        else:
-            observations = tuple(Observation(trace.device, n, v, None, observed) for n, v in reading.items())
-            outcome = PollOutcome(trace.device, observed, t, observations=observations)
-        produced = engine.handle(outcome) + engine.tick(observed, t)
+        produced = []
+        for device, reading in readings.items():
+            if reading is None:
+                fault = Fault(FaultCategory.TIMEOUT, "no response")
+                produced += engine.handle(PollOutcome(device, observed, t, fault=fault))
+            else:
+                observations = tuple(Observation(device, n, v, None, observed) for n, v in reading.items())
+                produced += engine.handle(PollOutcome(device, observed, t, observations=observations))
+        produced += engine.tick(observed, t)
         events.extend((t, e) for e in produced if isinstance(e, AlarmEvent))
     return events
 
@@ -148,17 +170,17 @@ def judge(name: str, config: LoadedConfig, trace: Trace) -> TraceResult:
         escalated = event.transition is Transition.LEVEL_CHANGED and before and event.grade.rank > before.rank
         if event.transition is not Transition.RAISED and not escalated:
             continue  # only a raise or an escalation announces something new
-        rule = event.alarm_key.rsplit(".", 1)[-1]
+        name = event.alarm_key.split(".", 1)[1]
         match = next(
             (
                 i
                 for i, e in enumerate(trace.expect)
-                if e.alarm == rule and e.grade == event.grade and t >= e.onset and used.get(i, 0) < e.count
+                if e.matches(event) and t >= e.onset and used.get(i, 0) < e.count
             ),
             None,
         )
         if match is None:
-            result.nuisance.append(f"{t:g}s {event.transition} {rule} {event.grade}: {event.message}")
+            result.nuisance.append(f"{t:g}s {event.transition} {name} {event.grade}: {event.message}")
             continue
         expectation = trace.expect[match]
         if used.get(match, 0) == 0:
@@ -168,18 +190,17 @@ def judge(name: str, config: LoadedConfig, trace: Trace) -> TraceResult:
                 result.latencies.append(latency)
             else:
                 result.problems.append(
-                    f"{rule} {event.grade} after {latency:g}s, budget {expectation.within:g}s"
+                    f"{name} {event.grade} after {latency:g}s, budget {expectation.within:g}s"
                 )
             if event.status is not expectation.status:
-                result.problems.append(f"{rule} has status {event.status}, expected {expectation.status}")
+                result.problems.append(f"{name} has status {event.status}, expected {expectation.status}")
         used[match] = used.get(match, 0) + 1
     for i, expectation in enumerate(trace.expect):
         if not used.get(i):
             result.problems.append(
                 f"missed: {expectation.alarm} {expectation.grade} from {expectation.onset:g}s"
             )
-        keyed = [e for _, e in events if e.alarm_key.endswith(f".{trace.device}.{expectation.alarm}")]
-        if expectation.chattering and not any(e.chattering for e in keyed):
+        if expectation.chattering and not any(e.chattering for _, e in events if expectation.matches(e)):
             result.problems.append(f"{expectation.alarm} was never flagged as chattering")
     return result
 
