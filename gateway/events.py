@@ -115,7 +115,7 @@ class AlarmEvent(Envelope):
     shelved: bool = False
     shelved_until: Timestamp | None = None
     suppressed: bool = False
-    suppressed_by: str | None = Field(default=None, description="maintenance (device out of service)")
+    suppressed_by: str | None = Field(default=None, description="maintenance | out_of_service")
     chattering: bool = False
     latched: bool = False
     acknowledged_by: str | None = None

@@ -142,11 +142,11 @@ def test_the_test_button_marks_the_detectors_events_as_a_test(tmp_path):
     assert alarms(h.poll("hall-smoke", 1, fire_alarm=True))[0].status.value == "actual"
 
 
-def test_exercise_and_maintenance_from_the_station_file(tmp_path):
+def test_exercise_and_suppression_from_the_station_file(tmp_path):
     h = harness(tmp_path, "exercise: true\n")
     h.poll("kitchen-gas", 0)
     assert alarms(h.poll("kitchen-gas", 1, gas=30.0))[0].status.value == "exercise"
-    text = STATION.replace("profile: gas-detector}", "profile: gas-detector, maintenance: true}")
+    text = STATION.replace("profile: gas-detector}", "profile: gas-detector, suppressed: maintenance}")
     h = Harness(load_config(write(tmp_path, text)))
     h.poll("kitchen-gas", 0)
     event = alarms(h.poll("kitchen-gas", 1, gas=30.0))[0]

@@ -525,14 +525,14 @@ class AlarmEngine:
     def _flags(self, target: _Condition, alarm: Alarm) -> dict[str, Any]:
         """The fields of an event that say how the alarm is being handled right now."""
         device = self._config.station.devices.get(target.device)
-        maintenance = bool(device and device.maintenance)
+        suppressed_by = device.suppressed if device else None
         return {
             "state": alarm.state,
             "status": self._status(target),
             "shelved": alarm.shelved_until is not None,
             "shelved_until": alarm.shelved_until,
-            "suppressed": maintenance,
-            "suppressed_by": "maintenance" if maintenance else None,
+            "suppressed": suppressed_by is not None,
+            "suppressed_by": suppressed_by,
             "chattering": target.chattering,
             "acknowledged_by": alarm.acknowledged_by,
         }

@@ -56,6 +56,8 @@ class LoadedConfig:
                 f"  {name:<20} {device.profile:<18} bus {device.bus} unit {device.unit:<3} "
                 f"every {device.poll_interval:g}s  {device.location}"
             )
+        for name, zone in station.zones.items():
+            lines.append(f"  zone {name}: {zone.confirm} of {', '.join(zone.devices)} -> {zone.grade}")
         return "\n".join(lines)
 
 

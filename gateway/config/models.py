@@ -106,7 +106,8 @@ class DeviceConfig(Strict):
     poll_interval: PollInterval = 1.0
     alarms: dict[Identifier, AlarmOverride] = Field(default_factory=dict)
     exercise: bool = False  # its events are a drill (status 'exercise') from the start
-    maintenance: bool = False  # out of service: its events carry 'suppressed'
+    # Under maintenance or out of service: everything is still reported, marked 'suppressed'.
+    suppressed: Literal["maintenance", "out_of_service"] | None = None
 
 
 class OutboxConfig(Strict):
