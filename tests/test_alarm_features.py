@@ -234,8 +234,28 @@ def test_a_flood_summarises_the_lower_grades_while_higher_ones_go_out_at_once(tm
     fire = h.poll("hall-smoke", 68, obscuration=4.0, fire_alarm=True)
     assert brief(fire) == [("hall-smoke.fire", "raised", "second-stage")]
     over = h.tick(68 + 601)
-    assert brief(over) == [("station.flood", "cleared", "first-stage")]
-    assert "1 lower-grade event(s) were summarised" in alarms(over)[0].message
+    # The held raise of an alarm still active goes out late, before anything can follow it.
+    assert brief(over) == [
+        ("hall-smoke.smoke", "raised", "first-stage"),
+        ("station.flood", "cleared", "first-stage"),
+    ]
+    assert alarms(over)[0].historical
+    assert "1 lower-grade event(s) were summarised" in alarms(over)[1].message
+
+
+def test_a_held_raise_goes_out_before_the_escalation_that_follows_it(tmp_path):
+    h = harness(tmp_path, "alarm_policy:\n  flood: {count: 1, window: 10m}\n")
+    for device in h.config.station.devices:
+        h.poll(device, 0)
+    h.poll("kitchen-co", 61, co=30.0)
+    held = h.poll("kitchen-gas", 62, gas=30.0)
+    assert brief(held) == [("station.flood", "raised", "first-stage")]
+    escalated = h.poll("kitchen-gas", 63, gas=60.0)
+    assert brief(escalated) == [
+        ("kitchen-gas.gas", "raised", "first-stage"),
+        ("kitchen-gas.gas", "level_changed", "second-stage"),
+    ]
+    assert len({e.first_id for e in alarms(escalated)}) == 1
 
 
 def test_an_unacknowledged_second_stage_alarm_alarms_again(tmp_path):

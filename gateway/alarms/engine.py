@@ -412,23 +412,29 @@ class AlarmEngine:
                 text=text,
             )
         for event in events:
-            held = (
-                flooding
-                and isinstance(event, AlarmEvent)
-                and event.kind != FLOOD_KIND
-                and flood.holds(event.grade)
-                and event.transition in (Transition.RAISED, Transition.LEVEL_CHANGED, Transition.CLEARED)
-            )
-            if held:
-                flood.held += 1
-            else:
+            if not isinstance(event, AlarmEvent) or event.kind == FLOOD_KIND:
+                passed.append(event)
+                continue
+            publish, late_raise = flood.admit(event, flooding)
+            if late_raise is not None:
+                passed.append(self._late(late_raise))
+            if publish:
                 passed.append(event)
         if not flooding and summary.alarm is not None and summary.alarm.active:
+            passed += [self._late(e) for e in flood.release(self._still_active)]
             text = f"alarm flood over: {flood.held} lower-grade event(s) were summarised"
             passed += self._update(
                 summary, grade=None, condition=FLOOD_CONDITION, observed_at=observed_at, now=now, text=text
             )
         return passed
+
+    def _late(self, held: AlarmEvent) -> AlarmEvent:
+        """A raise held back in a flood, going out now: a new message, marked historical."""
+        return held.model_copy(update={**self._stamp(), "historical": True})
+
+    def _still_active(self, key: str) -> bool:
+        alarm = self._by_key[key].alarm
+        return alarm is not None and alarm.active
 
     def _update(
         self,

@@ -9,9 +9,13 @@ snapshot of active alarms still lists every one of them.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from gateway.config.alarm_policy import ChatterPolicy, FloodPolicy
+from gateway.events import AlarmEvent, Transition
 from gateway.levels import Grade
+
+_SUMMARISED = (Transition.RAISED, Transition.LEVEL_CHANGED, Transition.CLEARED)
 
 
 class ChatterTracker:
@@ -57,6 +61,7 @@ class FloodGate:
         self._policy = policy
         self._raised: deque[float] = deque()
         self.held = 0  # lower-grade events summarised during the current flood
+        self._held_raises: dict[str, AlarmEvent] = {}  # by alarm key: raises the platform has not seen
 
     def raised(self, now: float) -> None:
         self._raised.append(now)
@@ -69,3 +74,33 @@ class FloodGate:
     def holds(self, grade: Grade) -> bool:
         """Is an event of ``grade`` summarised (rather than sent) while flooding?"""
         return grade.rank <= self._policy.summarise_up_to.rank
+
+    def admit(self, event: AlarmEvent, flooding: bool) -> tuple[bool, AlarmEvent | None]:
+        """Publish ``event``? And which held raise must go out before it.
+
+        A raise held in a flood goes out, late, before anything else that
+        follows it: the platform never sees a change or a clear of an alarm
+        whose raise it has not seen, and sees the clear of every alarm whose
+        raise it has seen.
+        """
+        key = event.alarm_key
+        seen = key not in self._held_raises
+        if event.transition is Transition.CLEARED and seen:
+            return True, None  # the platform saw this alarm raised: it must see it clear
+        if flooding and self.holds(event.grade) and event.transition in _SUMMARISED:
+            self.held += 1
+            if event.transition is Transition.RAISED:
+                self._held_raises[key] = event
+            elif event.transition is Transition.CLEARED:
+                del self._held_raises[key]  # raised and cleared within the flood: summarised whole
+            return False, None
+        if event.transition is Transition.RAISED:
+            self._held_raises.pop(key, None)  # a new occurrence: the old one was summarised whole
+            return True, None
+        return True, self._held_raises.pop(key, None)
+
+    def release(self, still_active: Callable[[str], bool]) -> list[AlarmEvent]:
+        """At the end of a flood: the held raises of alarms still active; the rest stay summarised."""
+        released = [event for key, event in self._held_raises.items() if still_active(key)]
+        self._held_raises.clear()
+        return released
