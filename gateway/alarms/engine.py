@@ -25,26 +25,39 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from drivers.observation import Fault, PollOutcome
+from gateway.alarms.cap import cap_fields
+from gateway.alarms.conditions import (
+    COMM_CONDITION,
+    CONFIRMED_CONDITION,
+    DEVICE_CONDITION,
+    FAULT_ALARM,
+    FLOOD_CONDITION,
+    FLOOD_KIND,
+    IMPLAUSIBLE_CONDITION,
+    NORMAL_CONDITION,
+    RATE_CONDITION,
+    STATION_SOURCE,
+    Condition,
+    DeviceState,
+    ladders_of,
+    number,
+)
 from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker, FloodGate
 from gateway.alarms.plausibility import PlausibilityCheck, Verdict
 from gateway.alarms.rate import RateOfRiseDetector
 from gateway.alarms.store import AlarmStore
-from gateway.alarms.thresholds import ThresholdLadder
 from gateway.alarms.zones import confirmed, confirming_devices
 from gateway.config import LoadedConfig
-from gateway.config.alarm_policy import Zone
 from gateway.config.profiles import AlarmRule
 from gateway.events import (
     ActiveAlarm,
     AlarmEvent,
     AlarmSource,
-    CapFields,
     DeviceHealth,
     DeviceStatusEvent,
     Envelope,
@@ -53,87 +66,12 @@ from gateway.events import (
     utc_now,
 )
 from gateway.levels import (
-    CAP_CATEGORY_OF_KIND,
-    CAP_SEVERITY,
-    CapCategory,
-    CapCertainty,
-    CapUrgency,
     Grade,
 )
-
-DEVICE_CONDITION = "DEVICE"
-COMM_CONDITION = "COMM"
-RATE_CONDITION = "RATE"
-IMPLAUSIBLE_CONDITION = "IMPLAUSIBLE"
-CONFIRMED_CONDITION = "CONFIRMED"
-FLOOD_CONDITION = "FLOOD"
-NORMAL_CONDITION = "NORMAL"
-FAULT_ALARM = "fault"
-FLOOD_KIND = "alarm_flood"
-STATION_SOURCE = "station"
 
 
 class CommandRefused(Exception):
     """An operator's request the engine cannot carry out; the message says why."""
-
-
-@dataclass
-class _Condition:
-    """One alarm condition: a device's profile rule, its health, a zone, or the flood summary."""
-
-    key: str
-    device: str  # the device, or a station-level name (``zone-NAME``, ``station``)
-    name: str
-    kind: str
-    rule: AlarmRule | None = None
-    ladders: list[ThresholdLadder] = field(default_factory=list)
-    rate: RateOfRiseDetector | None = None
-    chatter: ChatterTracker | None = None
-    zone: Zone | None = None
-    alarm: Alarm | None = None
-    chattering: bool = False
-
-    @property
-    def latched(self) -> bool:
-        return bool(self.rule and self.rule.latched)
-
-    def restore(self, alarm: Alarm) -> None:
-        """Take a saved occurrence back, and put the detectors where it left them."""
-        self.alarm = alarm
-        condition = alarm.last.condition if alarm.last else ""
-        if alarm.active and condition == RATE_CONDITION and self.rate is not None:
-            self.rate.active = True
-        if alarm.active:
-            for ladder in self.ladders:
-                ladder.restore(condition)
-
-
-@dataclass
-class _Device:
-    name: str
-    conditions: list[_Condition]
-    health_condition: _Condition
-    health: DeviceHealth | None = None  # unknown until the first poll
-    reason: str | None = None
-    failed_polls: int = 0
-    values: dict[str, float | bool] = field(default_factory=dict)
-    plausibility: dict[str, PlausibilityCheck] = field(default_factory=dict)  # by point
-    warming_since: float | None = None  # monotonic time of the first answer after start or loss
-    testing: bool = False  # the device's test bit is set
-
-
-def _ladders(rule: AlarmRule) -> list[ThresholdLadder]:
-    options = {"deadband": rule.deadband, "on_delay": rule.on_delay, "off_delay": rule.off_delay}
-    ladders = []
-    if rule.high:
-        ladders.append(ThresholdLadder.high([(r.level, r.at) for r in rule.high], **options))
-    if rule.low:
-        ladders.append(ThresholdLadder.low([(r.level, r.at) for r in rule.low], **options))
-    return ladders
-
-
-def _number(value: float | bool | None) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class AlarmEngine:
@@ -155,8 +93,8 @@ class AlarmEngine:
         self._station = config.station.station.id
         self._exercise_station = config.station.exercise
         self._exercise_devices = {n for n, d in config.station.devices.items() if d.exercise}
-        self._devices: dict[str, _Device] = {}
-        self._by_key: dict[str, _Condition] = {}
+        self._devices: dict[str, DeviceState] = {}
+        self._by_key: dict[str, Condition] = {}
         self._flood = FloodGate(self._policy.flood)
         self.counts: Counter[str] = Counter()  # every transition since start, for the reports
         for name in config.station.devices:
@@ -167,17 +105,17 @@ class AlarmEngine:
             ]
             chatter = ChatterTracker(self._policy.chatter)  # a flapping connection chatters too
             health = self._add(
-                _Condition(self._key(name, FAULT_ALARM), name, FAULT_ALARM, "device_fault", chatter=chatter)
+                Condition(self._key(name, FAULT_ALARM), name, FAULT_ALARM, "device_fault", chatter=chatter)
             )
             checks = {
                 rule.point: PlausibilityCheck(rule.point, rule.plausible)
                 for rule in config.rules[name].values()
                 if rule.point and rule.plausible
             }
-            self._devices[name] = _Device(name, conditions, health, plausibility=checks)
+            self._devices[name] = DeviceState(name, conditions, health, plausibility=checks)
         self._zones = [
             self._add(
-                _Condition(
+                Condition(
                     self._key(f"zone-{zone_name}", "confirmed"),
                     f"zone-{zone_name}",
                     "confirmed",
@@ -188,24 +126,24 @@ class AlarmEngine:
             for zone_name, zone in config.station.zones.items()
         ]
         self._flood_condition = self._add(
-            _Condition(self._key(STATION_SOURCE, "flood"), STATION_SOURCE, "flood", FLOOD_KIND)
+            Condition(self._key(STATION_SOURCE, "flood"), STATION_SOURCE, "flood", FLOOD_KIND)
         )
         if store is not None:
             self._restore(store.load())
 
-    def _add(self, condition: _Condition) -> _Condition:
+    def _add(self, condition: Condition) -> Condition:
         self._by_key[condition.key] = condition
         return condition
 
-    def _rule_condition(self, device: str, name: str, rule: AlarmRule) -> _Condition:
+    def _rule_condition(self, device: str, name: str, rule: AlarmRule) -> Condition:
         return self._add(
-            _Condition(
+            Condition(
                 self._key(device, name),
                 device,
                 name,
                 rule.kind,
                 rule,
-                ladders=_ladders(rule),
+                ladders=ladders_of(rule),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
                 chatter=ChatterTracker(self._policy.chatter),
             )
@@ -245,7 +183,7 @@ class AlarmEngine:
         events.extend(self._evaluate_zones(outcome.observed_at, now))
         return self._through_flood_gate(events, outcome.observed_at, now)
 
-    def _poll_answered(self, device: _Device, outcome: PollOutcome) -> list[Envelope]:
+    def _poll_answered(self, device: DeviceState, outcome: PollOutcome) -> list[Envelope]:
         now = outcome.received_monotonic
         if device.warming_since is None or device.health is DeviceHealth.OFFLINE:
             device.warming_since = now  # a device back from the dead may have restarted
@@ -270,16 +208,16 @@ class AlarmEngine:
             events.extend(self._evaluate(device, condition, outcome, frozen))
         return events
 
-    def _plausibility(self, device: _Device, point: str, now: float) -> Verdict:
+    def _plausibility(self, device: DeviceState, point: str, now: float) -> Verdict:
         """One verdict per point, shared by every rule on it (a spike fools none of them)."""
-        value = _number(device.values.get(point))
+        value = number(device.values.get(point))
         return Verdict(True, None) if value is None else device.plausibility[point].check(value, now)
 
-    def _device_reported_faults(self, device: _Device) -> list[str]:
+    def _device_reported_faults(self, device: DeviceState) -> list[str]:
         faults = self._config.profile_of(device.name).faults
         return [reason for flag, reason in faults.items() if device.values.get(flag)]
 
-    def _poll_failed(self, device: _Device, outcome: PollOutcome, fault: Fault) -> list[Envelope]:
+    def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: Fault) -> list[Envelope]:
         device.failed_polls += 1
         if device.failed_polls < self._offline_after:
             return []
@@ -291,7 +229,7 @@ class AlarmEngine:
 
     def _set_health(
         self,
-        device: _Device,
+        device: DeviceState,
         health: DeviceHealth,
         reason: str | None,
         when: datetime,
@@ -318,13 +256,13 @@ class AlarmEngine:
         return events
 
     def _evaluate(
-        self, device: _Device, target: _Condition, outcome: PollOutcome, frozen: bool
+        self, device: DeviceState, target: Condition, outcome: PollOutcome, frozen: bool
     ) -> list[Envelope]:
         rule = target.rule
         assert rule is not None
         now = outcome.received_monotonic
         raw = device.values.get(rule.point) if rule.point else None
-        value = _number(raw)
+        value = number(raw)
         warming = device.warming_since is not None and now - device.warming_since < rule.warmup
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
         if judged is not None:
@@ -438,7 +376,7 @@ class AlarmEngine:
 
     def _update(
         self,
-        target: _Condition,
+        target: Condition,
         *,
         grade: Grade | None,
         condition: str,
@@ -482,7 +420,7 @@ class AlarmEngine:
             self._new_event(target, Transition.LEVEL_CHANGED, condition, observed_at, text, **measurement)
         ]
 
-    def _status(self, target: _Condition) -> EventStatus:
+    def _status(self, target: Condition) -> EventStatus:
         if target.zone is not None:
             members = [self._devices[d] for d in target.zone.devices]
             statuses = {
@@ -501,20 +439,7 @@ class AlarmEngine:
             return EventStatus.EXERCISE
         return EventStatus.ACTUAL
 
-    def _cap(self, target: _Condition, grade: Grade, condition: str, active: bool) -> CapFields:
-        category = (target.rule.category if target.rule else None) or CAP_CATEGORY_OF_KIND.get(
-            target.kind, CapCategory.OTHER
-        )
-        if not active:
-            urgency = CapUrgency.PAST
-        else:
-            urgency = CapUrgency.EXPECTED if grade is Grade.FAULT else CapUrgency.IMMEDIATE
-        certainty = CapCertainty.LIKELY if condition == RATE_CONDITION else CapCertainty.OBSERVED
-        return CapFields(
-            category=category, severity=CAP_SEVERITY[grade], urgency=urgency, certainty=certainty
-        )
-
-    def _source(self, target: _Condition, point: str | None) -> AlarmSource:
+    def _source(self, target: Condition, point: str | None) -> AlarmSource:
         device = self._config.station.devices.get(target.device)
         if device is not None:
             return AlarmSource(
@@ -528,7 +453,7 @@ class AlarmEngine:
         location = (target.zone.description if target.zone else "") or self._config.station.station.location
         return AlarmSource(device=target.device, point=None, bus="", profile="", location=location)
 
-    def _flags(self, target: _Condition, alarm: Alarm) -> dict[str, Any]:
+    def _flags(self, target: Condition, alarm: Alarm) -> dict[str, Any]:
         """The fields of an event that say how the alarm is being handled right now."""
         device = self._config.station.devices.get(target.device)
         suppressed_by = device.suppressed if device else None
@@ -545,7 +470,7 @@ class AlarmEngine:
 
     def _new_event(
         self,
-        target: _Condition,
+        target: Condition,
         transition: Transition,
         condition: str,
         observed_at: datetime,
@@ -576,13 +501,13 @@ class AlarmEngine:
             observed_at=observed_at,
             raised_at=first.raised_at if first else observed_at,
             message=text,
-            cap=self._cap(target, alarm.grade, condition, alarm.active),
+            cap=cap_fields(target.kind, target.category, alarm.grade, condition, alarm.active),
             **self._flags(target, alarm),
             **stamp,
         )
         return self._made(target, event)
 
-    def _made(self, target: _Condition, event: AlarmEvent) -> AlarmEvent:
+    def _made(self, target: Condition, event: AlarmEvent) -> AlarmEvent:
         assert target.alarm is not None
         target.alarm.last = event
         self._dirty = True
@@ -593,7 +518,7 @@ class AlarmEngine:
             self.counts[f"{event.transition.value}.{event.status.value}"] += 1
         return event
 
-    def _restamped(self, target: _Condition, transition: Transition, text: str) -> AlarmEvent:
+    def _restamped(self, target: Condition, transition: Transition, text: str) -> AlarmEvent:
         """The alarm's latest event again, as of now, for an operator's action on it."""
         alarm = target.alarm
         assert alarm is not None
@@ -603,14 +528,16 @@ class AlarmEngine:
                 **self._stamp(),
                 "transition": transition,
                 **self._flags(target, alarm),
-                "cap": self._cap(target, alarm.grade, alarm.last.condition, alarm.active),
+                "cap": cap_fields(
+                    target.kind, target.category, alarm.grade, alarm.last.condition, alarm.active
+                ),
                 "message": text,
             }
         )
         return self._made(target, event)
 
     # -- operators' requests --------------------------------------------------------
-    def _target(self, key: str) -> tuple[_Condition, Alarm]:
+    def _target(self, key: str) -> tuple[Condition, Alarm]:
         target = self._by_key.get(key)
         if target is None:
             raise CommandRefused(f"no alarm {key!r} at this station")
@@ -653,7 +580,7 @@ class AlarmEngine:
             target.alarm = None
         return [event]
 
-    def _still_present(self, target: _Condition) -> bool:
+    def _still_present(self, target: Condition) -> bool:
         rule = target.rule
         assert rule is not None
         values = self._devices[target.device].values
