@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from gateway.clock import TimeQuality
-from gateway.levels import Colour, Grade
+from gateway.levels import CapCategory, CapCertainty, CapSeverity, CapUrgency, Colour, Grade
 
 
 def rfc3339(moment: datetime) -> str:
@@ -61,6 +61,7 @@ class Transition(StrEnum):
     SHELVED = "shelved"
     UNSHELVED = "unshelved"
     RESET = "reset"
+    REALARMED = "realarmed"
 
 
 class AlarmState(StrEnum):
@@ -91,6 +92,17 @@ class AlarmSource(BaseModel):
     location: str
 
 
+class CapFields(BaseModel):
+    """What a platform needs to emit a CAP 1.2 alert without guessing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: CapCategory
+    severity: CapSeverity
+    urgency: CapUrgency
+    certainty: CapCertainty
+
+
 class AlarmEvent(Envelope):
     schema_: Literal["outpost.alarm/1"] = Field(default="outpost.alarm/1", alias="schema")
     alarm_key: str = Field(description="stable name of the alarm condition: station.device.alarm")
@@ -99,12 +111,17 @@ class AlarmEvent(Envelope):
     kind: str = Field(description="smoke | gas | water_level | radio_sos | device_fault | ...")
     level: Colour
     grade: Grade
-    condition: str = Field(description="HI, HIHI, LO, LOLO, DEVICE (the device's own alarm bit), COMM")
+    condition: str = Field(
+        description="HI, HIHI, LO, LOLO, RATE (rate of rise), DEVICE (the device's own alarm bit), "
+        "COMM, IMPLAUSIBLE, CONFIRMED (zone), FLOOD, NORMAL"
+    )
     state: AlarmState
     status: EventStatus = EventStatus.ACTUAL
     shelved: bool = False
     shelved_until: Timestamp | None = None
     suppressed: bool = False
+    suppressed_by: str | None = Field(default=None, description="maintenance | out_of_service")
+    chattering: bool = False
     latched: bool = False
     acknowledged_by: str | None = None
     source: AlarmSource
@@ -114,6 +131,7 @@ class AlarmEvent(Envelope):
     observed_at: Timestamp
     raised_at: Timestamp
     message: str = Field(description="one line for a person")
+    cap: CapFields
 
 
 class DeviceHealth(StrEnum):
@@ -180,6 +198,8 @@ class ActiveAlarm(BaseModel):
     state: AlarmState
     status: EventStatus
     shelved: bool
+    suppressed: bool = False
+    chattering: bool = False
     raised_at: Timestamp
     device: str
     location: str
@@ -210,16 +230,34 @@ class DeviceReport(BaseModel):
     device: str
     status: DeviceHealth | None
     reason: str | None
+    bus: str = ""
+
+
+class BusReport(BaseModel):
+    """A bus is ``ok`` while any of its devices answers, ``offline`` when none does."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bus: str
+    status: DeviceHealth | None
+    devices_ok: int
+    devices: int
 
 
 class StationReport(Envelope):
     """The station's situation report: all-clear when nothing is active."""
 
     schema_: Literal["outpost.report/1"] = Field(default="outpost.report/1", alias="schema")
+    period: Literal["periodic", "daily", "requested"] = "requested"
+    since: Timestamp | None = Field(default=None, description="the previous report of this period")
     all_clear: bool
     exercise: bool
+    buses: list[BusReport] = Field(default_factory=list)
     devices: list[DeviceReport]
     active_alarms: list[ActiveAlarm]
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="alarm transitions since 'since', by transition and grade"
+    )
     outbox: dict[str, Any]
 
 

@@ -18,6 +18,8 @@ from drivers.modbus.tcp import tcp_poller
 from drivers.observation import PollOutcome
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine, CommandRefused
+from gateway.alarms.reports import CountBook, ReportClock, bus_reports
+from gateway.alarms.store import AlarmStore
 from gateway.commands.auth import Verifier, read_key
 from gateway.commands.processor import (
     ActuateArgs,
@@ -112,6 +114,7 @@ class Gateway:
         self.metrics = Metrics()
         self.progress = Progress()
         self.notifier = Notifier()
+        self._counts = CountBook()
         self._configure(config)
         self.uplink = self._make_uplink()
         self._group: asyncio.TaskGroup | None = None
@@ -119,10 +122,15 @@ class Gateway:
         self._uplink_task: asyncio.Task | None = None
 
     def _configure(self, config: LoadedConfig) -> None:
-        """Build the parts a reload replaces: alarm engine, buses, telemetry, command checks."""
+        """Build the parts a reload replaces: alarm engine, buses, telemetry, command checks.
+
+        The engine restores its alarms from ``state_dir``, so a reload neither
+        forgets an active alarm nor raises it again.
+        """
         station = config.station
         self.config = config
-        self.engine = AlarmEngine(config, self.stamp)
+        self.engine = AlarmEngine(config, self.stamp, store=AlarmStore(station.state_dir / "alarms.json"))
+        self.report_clock = ReportClock(station.reports, self.started_at)
         self.pollers = {name: build_poller(config, name, bus) for name, bus in station.buses.items()}
         self.influx = InfluxWriter(station.influx, station.station.id) if station.influx else None
         self.telemetry = ReportOnChange(
@@ -175,19 +183,29 @@ class Gateway:
         snapshot = ActiveAlarmsSnapshot(alarms=self.engine.active_alarms(), **self.stamp())
         return message_for(snapshot, self.prefix)
 
-    def report(self) -> StationReport:
+    def report(self, period: str = "requested") -> StationReport:
+        """The situation now; for ``periodic``/``daily``, with the counts since the last one of its kind."""
         active = self.engine.active_alarms()
-        return StationReport(
+        devices = [
+            DeviceReport(device=name, status=status, reason=reason, bus=self.config.station.devices[name].bus)
+            for name, (status, reason) in self.engine.device_health().items()
+        ]
+        since = self.report_clock.last.get(period, self.started_at)
+        counts = self._counts.since_last(period, self.engine.counts)
+        report = StationReport(
+            period=period,  # type: ignore[arg-type]
+            since=since,
             all_clear=not active,
             exercise=self.engine.exercise,
-            devices=[
-                DeviceReport(device=name, status=status, reason=reason)
-                for name, (status, reason) in self.engine.device_health().items()
-            ],
+            buses=bus_reports(devices),
+            devices=devices,
             active_alarms=active,
+            counts=counts,
             outbox=self.outbox.stats().as_dict(),
             **self.stamp(),
         )
+        self.report_clock.last[period] = report.created_at
+        return report
 
     async def publish(self, events: list[Envelope]) -> None:
         """Into the outbox, in order; a changed alarm picture also refreshes the retained snapshot."""
@@ -201,6 +219,7 @@ class Gateway:
                 )
             await self.outbox.put(message_for(event, self.prefix))
         if alarms_changed:
+            self.engine.save()  # only once the events are committed: a crash between re-raises, never loses
             await self.uplink.publish_now(self._snapshot())
 
     # -- inputs -----------------------------------------------------------------------
@@ -256,6 +275,7 @@ class Gateway:
                 await self.publish(self.engine.reset(key, by))
             case "exercise", ExerciseArgs(on=on, device=device):
                 self.engine.set_exercise(on, device)
+                self.engine.save()
                 log.warning("exercise mode %s for %s", "ON" if on else "off", device or "the whole station")
                 return {"exercise": on, "device": device}
             case "report", _:
@@ -347,6 +367,7 @@ class Gateway:
         while True:
             await asyncio.sleep(1.0)
             await self.publish(self.engine.tick())
+            await self.publish([self.report(period) for period in self.report_clock.due(utc_now())])
 
     def _telemetry(self, outcome: PollOutcome) -> TelemetryEvent:
         readings = {o.point: Reading(value=o.value, unit=o.unit) for o in outcome.observations}

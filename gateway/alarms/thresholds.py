@@ -98,6 +98,15 @@ class ThresholdLadder:
             rung.update(beyond, inside, now, self._on_delay, self._off_delay)
         return self.crossing
 
+    def restore(self, name: str) -> bool:
+        """Turn rungs up to ``name`` on (a restored alarm); False if no rung has that name."""
+        names = [rung.spec.name for rung in self._rungs]
+        if name not in names:
+            return False
+        for rung in self._rungs[: names.index(name) + 1]:
+            rung.active = True
+        return True
+
     @property
     def crossing(self) -> Crossing | None:
         for rung in reversed(self._rungs):

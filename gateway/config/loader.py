@@ -56,6 +56,8 @@ class LoadedConfig:
                 f"  {name:<20} {device.profile:<18} bus {device.bus} unit {device.unit:<3} "
                 f"every {device.poll_interval:g}s  {device.location}"
             )
+        for name, zone in station.zones.items():
+            lines.append(f"  zone {name}: {zone.confirm} of {', '.join(zone.devices)} -> {zone.grade}")
         return "\n".join(lines)
 
 
@@ -80,6 +82,7 @@ def load_config(path: Path | str) -> LoadedConfig:
     for name, profile in profiles.items():
         _check_profile(profile, profile_lines[name], issues)
     _check_actuators(station, lines, issues)
+    _check_zones(station, lines, issues)
     rules: dict[str, dict[str, AlarmRule]] = {}
     for name, device in station.devices.items():
         _check_device(name, device, station, profiles, missing, search, lines, issues)
@@ -126,6 +129,8 @@ def _check_profile(profile: Profile, lines: LineMap, issues: list[ConfigIssue]) 
                 ("faults", flag),
                 f"is not a flag of this profile (flags: {', '.join(sorted(flags))})",
             )
+    if profile.test_flag is not None and profile.test_flag not in flags:
+        issue(("test_flag",), "is not a flag of this profile")
     for name, rule in profile.alarms.items():
         if rule.point is not None and rule.point not in points:
             issue(
@@ -200,4 +205,20 @@ def _check_actuators(station: StationConfig, lines: LineMap, issues: list[Config
             path = ("actuators", name, "device")
             known = ", ".join(station.devices) or "none"
             message = f"no device {actuator.device!r} (devices: {known})"
+            issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
+
+
+def _check_zones(station: StationConfig, lines: LineMap, issues: list[ConfigIssue]) -> None:
+    for name, zone in station.zones.items():
+        for index, device in enumerate(zone.devices):
+            if device not in station.devices:
+                path = ("zones", name, "devices", index)
+                known = ", ".join(station.devices) or "none"
+                message = f"no device {device!r} (devices: {known})"
+                issues.append(
+                    ConfigIssue(lines.file, lines.line_of(path)[1], f"zones.{name}.devices", message)
+                )
+        if zone.confirm > len(zone.devices):
+            path = ("zones", name, "confirm")
+            message = f"needs {zone.confirm} detectors but the zone has {len(zone.devices)}"
             issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, ByteSize, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from gateway.config.alarm_policy import AlarmPolicy, ReportsConfig, Zone
 from gateway.config.profiles import AlarmOverride
 from gateway.config.types import (
     Address,
@@ -104,6 +105,9 @@ class DeviceConfig(Strict):
     description: str = ""
     poll_interval: PollInterval = 1.0
     alarms: dict[Identifier, AlarmOverride] = Field(default_factory=dict)
+    exercise: bool = False  # its events are a drill (status 'exercise') from the start
+    # Under maintenance or out of service: everything is still reported, marked 'suppressed'.
+    suppressed: Literal["maintenance", "out_of_service"] | None = None
 
 
 class OutboxConfig(Strict):
@@ -176,6 +180,10 @@ class StationConfig(Strict):
     service: ServiceConfig = ServiceConfig()
     influx: InfluxConfig | None = None
     telemetry_interval: Seconds = 60.0
+    alarm_policy: AlarmPolicy = AlarmPolicy()
+    zones: dict[Identifier, Zone] = Field(default_factory=dict)
+    reports: ReportsConfig = ReportsConfig()
+    exercise: bool = False  # the whole station is in a drill from the start
     profiles_dir: Path | None = None
     state_dir: Path = Path("/var/lib/outpost")
 

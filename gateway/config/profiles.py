@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder
 from gateway.config.types import Address, Bit, Identifier, Seconds, Strict
-from gateway.levels import Grade
+from gateway.levels import CapCategory, Grade
 
 
 class PointSpec(Strict):
@@ -38,6 +38,34 @@ class Rung(Strict):
     at: float
 
 
+class RateOfRise(Strict):
+    """A rise of ``rise`` or more within ``window`` is an alarm, once the value is at least ``above``.
+
+    Rising water gives warning before any level is reached; below ``above`` a
+    fast rise (a dry culvert filling a little) is not an alarm.
+    """
+
+    rise: float = Field(gt=0)
+    window: Seconds = Field(gt=0)
+    above: float | None = None
+    level: Grade = Grade.FIRST_STAGE
+
+
+class Plausibility(Strict):
+    """What this point can physically read; anything else is a sensor fault, not an alarm.
+
+    ``min``/``max``: outside is a fault and the reading is ignored.
+    ``max_step``: a change larger than this between two polls is believed
+    only when the next poll confirms it (a one-poll spike is dropped).
+    ``stuck_after``: a value that does not change at all for this long is a fault.
+    """
+
+    min: float | None = None
+    max: float | None = None
+    max_step: float | None = Field(default=None, gt=0)
+    stuck_after: Seconds | None = None
+
+
 class AlarmRule(Strict):
     """When a device's point is an alarm, and how serious.
 
@@ -54,14 +82,18 @@ class AlarmRule(Strict):
     on_delay: Seconds = 0.0
     off_delay: Seconds = 0.0
     device_bits: dict[Identifier, Grade] = Field(default_factory=dict)
+    rate_of_rise: RateOfRise | None = None
+    plausible: Plausibility | None = None
+    warmup: Seconds = Field(default=0.0, description="the gateway's thresholds wait this long after start")
+    category: CapCategory | None = None
     latched: bool = False
     enabled: bool = True
 
     @model_validator(mode="after")
     def _ladders_ordered(self) -> Self:
-        if (self.high or self.low) and self.point is None:
+        if (self.high or self.low or self.rate_of_rise) and self.point is None:
             raise PydanticCustomError("rule", "thresholds need 'point': the value they apply to")
-        if not (self.high or self.low or self.device_bits):
+        if not (self.high or self.low or self.rate_of_rise or self.device_bits):
             raise PydanticCustomError("rule", "needs thresholds ('high'/'low') or 'device_bits'")
         for name, rungs, ascending in (("high", self.high, True), ("low", self.low, False)):
             ranks = [r.level.rank for r in rungs]
@@ -84,6 +116,9 @@ class AlarmOverride(Strict):
     on_delay: Seconds | None = None
     off_delay: Seconds | None = None
     device_bits: dict[Identifier, Grade] | None = None
+    rate_of_rise: RateOfRise | None = None
+    plausible: Plausibility | None = None
+    warmup: Seconds | None = None
     latched: bool | None = None
     enabled: bool | None = None
 
@@ -96,6 +131,9 @@ class Profile(Strict):
     max_gap: int = Field(default=8, ge=0, le=124)
     points: dict[Identifier, PointSpec]
     faults: dict[Identifier, str] = Field(default_factory=dict)
+    test_flag: Identifier | None = Field(
+        default=None, description="the device's test bit: while set, its events have status 'test'"
+    )
     alarms: dict[Identifier, AlarmRule] = Field(default_factory=dict)
 
     def register_points(self) -> list[RegisterPoint]:

@@ -1,0 +1,106 @@
+"""Nuisance control: chattering alarms and alarm floods.
+
+Neither ever drops an alarm. A chattering alarm is flagged and must stay
+normal longer before it clears; during a flood the lower grades are held
+back from the uplink and counted in one summary alarm, while the retained
+snapshot of active alarms still lists every one of them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from gateway.config.alarm_policy import ChatterPolicy, FloodPolicy
+from gateway.events import AlarmEvent, Transition
+from gateway.levels import Grade
+
+_SUMMARISED = (Transition.RAISED, Transition.LEVEL_CHANGED, Transition.CLEARED)
+
+
+class ChatterTracker:
+    """Counts the activations of one alarm condition over a sliding window."""
+
+    def __init__(self, policy: ChatterPolicy) -> None:
+        self._policy = policy
+        self._activations: deque[float] = deque()
+        self._normal_since: float | None = None
+
+    def _forget(self, now: float) -> None:
+        while self._activations and now - self._activations[0] > self._policy.window:
+            self._activations.popleft()
+
+    def activated(self, now: float) -> None:
+        self._activations.append(now)
+        self._normal_since = None
+
+    def chattering(self, now: float) -> bool:
+        self._forget(now)
+        return len(self._activations) >= self._policy.count
+
+    def may_clear(self, now: float) -> bool:
+        """A normal reading at ``now``: may the alarm clear yet?
+
+        Always, unless it is chattering: then only after ``off_delay`` of normal readings.
+        """
+        if not self.chattering(now):
+            self._normal_since = None
+            return True
+        if self._normal_since is None:
+            self._normal_since = now
+        return now - self._normal_since >= self._policy.off_delay
+
+    def still_active(self) -> None:
+        self._normal_since = None
+
+
+class FloodGate:
+    """Station-wide: more than ``count`` raised alarms within ``window`` is a flood."""
+
+    def __init__(self, policy: FloodPolicy) -> None:
+        self._policy = policy
+        self._raised: deque[float] = deque()
+        self.held = 0  # lower-grade events summarised during the current flood
+        self._held_raises: dict[str, AlarmEvent] = {}  # by alarm key: raises the platform has not seen
+
+    def raised(self, now: float) -> None:
+        self._raised.append(now)
+
+    def flooding(self, now: float) -> bool:
+        while self._raised and now - self._raised[0] > self._policy.window:
+            self._raised.popleft()
+        return len(self._raised) > self._policy.count
+
+    def holds(self, grade: Grade) -> bool:
+        """Is an event of ``grade`` summarised (rather than sent) while flooding?"""
+        return grade.rank <= self._policy.summarise_up_to.rank
+
+    def admit(self, event: AlarmEvent, flooding: bool) -> tuple[bool, AlarmEvent | None]:
+        """Publish ``event``? And which held raise must go out before it.
+
+        A raise held in a flood goes out, late, before anything else that
+        follows it: the platform never sees a change or a clear of an alarm
+        whose raise it has not seen, and sees the clear of every alarm whose
+        raise it has seen.
+        """
+        key = event.alarm_key
+        seen = key not in self._held_raises
+        if event.transition is Transition.CLEARED and seen:
+            return True, None  # the platform saw this alarm raised: it must see it clear
+        if flooding and self.holds(event.grade) and event.transition in _SUMMARISED:
+            self.held += 1
+            if event.transition is Transition.RAISED:
+                self._held_raises[key] = event
+            elif event.transition is Transition.CLEARED:
+                del self._held_raises[key]  # raised and cleared within the flood: summarised whole
+            return False, None
+        if event.transition is Transition.RAISED:
+            self._held_raises.pop(key, None)  # a new occurrence: the old one was summarised whole
+            return True, None
+        return True, self._held_raises.pop(key, None)
+
+    def release(self, still_active: Callable[[str], bool]) -> list[AlarmEvent]:
+        """At the end of a flood: the held raises of alarms still active; the rest stay summarised."""
+        released = [event for key, event in self._held_raises.items() if still_active(key)]
+        self._held_raises.clear()
+        return released
