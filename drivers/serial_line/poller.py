@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 from serial_asyncio_fast import open_serial_connection
@@ -23,10 +24,13 @@ from serial_asyncio_fast import open_serial_connection
 from drivers.backoff import Backoff
 from drivers.observation import Emit, Fault, FaultCategory, Observation, PollOutcome
 from drivers.serial_line.framing import Rejected
-from drivers.serial_line.protocol import LineProtocol, LineReader, Reading
+from drivers.serial_line.protocol import LineProtocol, LineReader, Reading, rejection_kind
 from drivers.serial_port import SerialSettings
 
 log = logging.getLogger(__name__)
+
+# Rejections that say only that bytes were out of place: a fault names a more telling one if any.
+_UNSPECIFIC = frozenset({"noise outside a frame", "incomplete frame"})
 
 
 class _Lost(Exception):
@@ -53,7 +57,7 @@ class SerialLinePoller:
         self._timeout = timeout
         self._backoff = backoff or Backoff(0.5, 5.0)
         self._units = protocol.units()
-        self.reader: LineReader | None = None  # the current connection's, for its counters
+        self.rejections: Counter[str] = Counter()  # by kind, over every connection
 
     async def run(self, emit: Emit) -> None:
         """Read until cancelled. Never raises for the sensor's or the port's failure."""
@@ -85,7 +89,7 @@ class SerialLinePoller:
                 writer.close()
 
     async def _serve(self, stream: asyncio.StreamReader, writer, emit: Emit) -> None:
-        self.reader = reader = self._protocol.reader()
+        reader = self._protocol.reader(self.rejections)
         queue: asyncio.Queue[Reading | Rejected | _Lost] = asyncio.Queue()
         receiver = asyncio.create_task(_receive(stream, reader, queue))
         loop = asyncio.get_running_loop()
@@ -131,10 +135,10 @@ class SerialLinePoller:
 
     def _window_failed(self, rejected: list[Rejected]) -> PollOutcome:
         if rejected:
+            telling = [r for r in rejected if rejection_kind(r.reason) not in _UNSPECIFIC]
+            reason = (telling or rejected)[-1].reason
             more = f" ({len(rejected)} rejected in this window)" if len(rejected) > 1 else ""
-            return self._failed(
-                FaultCategory.DECODE, f"no valid frame: {rejected[-1].reason}{more}"
-            )
+            return self._failed(FaultCategory.DECODE, f"no valid frame: {reason}{more}")
         if self._protocol.query is not None:
             return self._failed(FaultCategory.TIMEOUT, "no response (timeout)")
         return self._failed(FaultCategory.TIMEOUT, f"silent for {self._timeout:g}s")

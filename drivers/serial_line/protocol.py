@@ -66,8 +66,8 @@ class LineProtocol:
     def units(self) -> dict[str, str | None]:
         return {point.name: point.unit for point in self.layout.points}
 
-    def reader(self) -> LineReader:
-        return LineReader(self)
+    def reader(self, rejections: Counter[str] | None = None) -> LineReader:
+        return LineReader(self, rejections)
 
     def blank_frame(self) -> bytearray:
         """A binary frame with only its header set (the simulator's starting point)."""
@@ -76,8 +76,13 @@ class LineProtocol:
         frame[: len(self.framing.header)] = self.framing.header
         return frame
 
-    def sentence(self, content: dict[str, float] | bytearray) -> bytes:
-        """The bytes a sensor sends for raw text fields or a binary frame (the simulator's side)."""
+    def sentence(
+        self, content: dict[str, float] | bytearray, *, bad_checksum: bool = False
+    ) -> bytes:
+        """The bytes a sensor sends for raw text fields or a binary frame (the simulator's side).
+
+        ``bad_checksum`` sends it with a wrong checksum, as a corrupted line would.
+        """
         if isinstance(self.layout, TextLayout):
             assert isinstance(content, dict)
             body = self.layout.encode(content)
@@ -85,7 +90,20 @@ class LineProtocol:
             body = bytes(content)
         if self.checksum is not None:
             body = self.checksum.seal(body)
+            if bad_checksum:
+                body = body[:-1] + bytes([_another(body[-1], text=not self._binary)])
         return self.framing.wrap(body)
+
+    @property
+    def _binary(self) -> bool:
+        return isinstance(self.framing, FixedFraming)
+
+
+def _another(value: int, *, text: bool) -> int:
+    """A different checksum character: still a hex digit in a text frame."""
+    if text:
+        return ord("1") if value == ord("0") else ord("0")
+    return value ^ 0xFF
 
 
 def rejection_kind(reason: str) -> str:
@@ -96,12 +114,12 @@ def rejection_kind(reason: str) -> str:
 class LineReader:
     """Bytes in; readings and rejections out. Every rejection is counted by kind."""
 
-    def __init__(self, protocol: LineProtocol) -> None:
+    def __init__(self, protocol: LineProtocol, rejections: Counter[str] | None = None) -> None:
         self._protocol = protocol
         check = protocol.checksum.check if protocol.checksum else None
         self._framer = protocol.framing.framer(check)
         self.readings = 0
-        self.rejections: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter() if rejections is None else rejections
 
     @property
     def pending(self) -> bytes:
