@@ -96,7 +96,8 @@ def test_bad_references_to_bus_and_profile(tmp_path):
 def test_unknown_bus_type_lists_the_known_ones(tmp_path):
     lines = problems(write(tmp_path, VALID.replace("type: modbus-tcp", "type: modbus-udp")))
     assert lines == [
-        "station.yaml:10: buses.lan.type: unknown type 'modbus-udp' (expected 'modbus-tcp')"
+        "station.yaml:10: buses.lan.type: unknown type 'modbus-udp' "
+        "(expected 'modbus-tcp', 'modbus-rtu', 'serial-line')"
     ]
 
 

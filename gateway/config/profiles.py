@@ -1,19 +1,27 @@
-"""Device profiles: a model's register map, its fault bits and its default alarm rules.
+"""Device profiles: how to read a device model, its fault bits and its default alarm rules.
 
 A profile lives in ``profiles/NAME.yaml``; a device names it and overrides
-only what differs on site (usually thresholds).
+only what differs on site (usually thresholds). ``protocol`` says how the
+model is read: ``modbus`` (the default: a register map) or ``serial-line``
+(a sensor that sends text sentences or binary frames, see
+:mod:`gateway.config.line_profiles`).
 """
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Iterator
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from drivers.modbus.plan import AddressRange
 from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder
 from gateway.config.types import Address, Bit, Identifier, Seconds, Strict
 from gateway.levels import Grade
+
+Problem = tuple[tuple[str | int, ...], str]
+"""A key path inside a profile file and what is wrong there."""
 
 
 class PointSpec(Strict):
@@ -85,15 +93,55 @@ class AlarmOverride(Strict):
     enabled: bool | None = None
 
 
-class Profile(Strict):
+class ProfileBase(Strict):
+    """What every profile has, whatever the protocol."""
+
     description: str
     manufacturer: str = ""
     model: str = ""
-    coalesce: bool = True
-    max_gap: int = Field(default=8, ge=0, le=124)
-    points: dict[Identifier, PointSpec]
     faults: dict[Identifier, str] = Field(default_factory=dict)
     alarms: dict[Identifier, AlarmRule] = Field(default_factory=dict)
+
+    def point_names(self) -> set[str]:
+        """Every point a poll of this model yields, flags included."""
+        raise NotImplementedError
+
+    def flag_names(self) -> set[str]:
+        raise NotImplementedError
+
+    def units(self) -> dict[str, str | None]:
+        raise NotImplementedError
+
+    def problems(self) -> Iterator[Problem]:
+        """Consistency problems between keys, which single-key validation cannot see."""
+        return iter(())
+
+
+class UnreadableRange(Strict):
+    """Registers the device refuses to read (``from``..``to`` inclusive); reads never span them."""
+
+    register_type: RegisterType = Field(alias="register")
+    first: Address = Field(alias="from")
+    last: Address = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.first > self.last:
+            raise PydanticCustomError("range", "'from' must not be above 'to'")
+        return self
+
+    def address_range(self) -> AddressRange:
+        return AddressRange(self.register_type, self.first, self.last)
+
+
+class Profile(ProfileBase):
+    """A Modbus device model: its register map."""
+
+    protocol: Literal["modbus"] = "modbus"
+    coalesce: bool = True
+    max_gap: int = Field(default=8, ge=0, le=124)
+    unreadable: list[UnreadableRange] = Field(default_factory=list)
+    points: dict[Identifier, PointSpec]
 
     def register_points(self) -> list[RegisterPoint]:
         """The driver's view: value points and one boolean point per flag."""
@@ -116,6 +164,12 @@ class Profile(Strict):
             )
         return points
 
+    def unreadable_ranges(self) -> list[AddressRange]:
+        return [span.address_range() for span in self.unreadable]
+
+    def point_names(self) -> set[str]:
+        return {point.name for point in self.register_points()}
+
     def flag_names(self) -> set[str]:
         return {flag for spec in self.points.values() for flag in spec.flags} | {
             name for name, spec in self.points.items() if spec.register_type.is_bit
@@ -123,3 +177,16 @@ class Profile(Strict):
 
     def units(self) -> dict[str, str | None]:
         return {name: spec.unit for name, spec in self.points.items()}
+
+    def problems(self) -> Iterator[Problem]:
+        for point in self.register_points():
+            if point.name not in self.points:
+                continue  # a flag: its register is checked as the value point
+            end = point.address + point.width
+            for index, span in enumerate(self.unreadable_ranges()):
+                if span.overlaps(point.register, point.address, end):
+                    yield (
+                        ("points", point.name),
+                        f"lies in unreadable range {index + 1} "
+                        f"({span.register.value} {span.first}..{span.last})",
+                    )
