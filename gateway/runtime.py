@@ -7,14 +7,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from drivers.modbus.plan import plan_reads
-from drivers.modbus.poller import ModbusDevice, ModbusPoller
-from drivers.modbus.tcp import tcp_poller
-from drivers.observation import PollOutcome
+from drivers.observation import BusPoller, PollOutcome
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine
+from gateway.buses import build_poller
 from gateway.config import LoadedConfig
-from gateway.config.models import ModbusTcpBus
+from gateway.config.models import Bus
 from gateway.events import AlarmEvent, DeviceSummary, Envelope, StationStatusEvent, utc_now
 from gateway.ids import SequenceStore
 from gateway.stamp import Stamper
@@ -51,17 +49,8 @@ class Gateway:
             will=lambda: self._station_status("offline"),
         )
 
-    def _poller(self, bus_name: str, bus: ModbusTcpBus) -> ModbusPoller:
-        devices = []
-        for name, device in self.config.station.devices.items():
-            if device.bus != bus_name:
-                continue
-            profile = self.config.profile_of(name)
-            requests = plan_reads(
-                profile.register_points(), coalesce=profile.coalesce, max_gap=profile.max_gap
-            )
-            devices.append(ModbusDevice(name, device.unit, device.poll_interval, tuple(requests)))
-        return tcp_poller(host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices)
+    def _poller(self, bus_name: str, bus: Bus) -> BusPoller:
+        return build_poller(self.config, bus_name, bus)
 
     def _station_status(self, state: str) -> StationStatusEvent:
         info = self.config.station.station

@@ -66,6 +66,11 @@ class _DeviceState:
     values: dict[str, float | bool] = field(default_factory=dict)
 
 
+def _inputs(rule: AlarmRule) -> set[str]:
+    """The points a rule reads: its value point and the device's alarm bits."""
+    return set(rule.device_bits) | ({rule.point} if rule.point else set())
+
+
 def _ladders(rule: AlarmRule) -> list[ThresholdLadder]:
     options = {"deadband": rule.deadband, "on_delay": rule.on_delay, "off_delay": rule.off_delay}
     ladders = []
@@ -105,7 +110,11 @@ class AlarmEngine:
         if outcome.fault is not None:
             return self._poll_failed(device, outcome, outcome.fault)
         device.failed_polls = 0
-        device.values = {o.point: o.value for o in outcome.observations}
+        read = {o.point: o.value for o in outcome.observations}
+        # A poll may carry only some points (routine telemetry read less often than
+        # alarm points): keep the others' last values, and judge only the rules
+        # whose inputs this poll read. A point not read is not an all-clear.
+        device.values.update(read)
         device_faults = self._device_reported_faults(device)
         events = self._set_health(
             device,
@@ -114,7 +123,8 @@ class AlarmEngine:
             outcome.observed_at,
         )
         for state in device.rules:
-            events.extend(self._evaluate(device, state, outcome, frozen=bool(device_faults)))
+            if _inputs(state.rule) & read.keys():
+                events.extend(self._evaluate(device, state, outcome, frozen=bool(device_faults)))
         return events
 
     # -- device health ----------------------------------------------------------

@@ -70,8 +70,11 @@ class LoadedConfig:
             f"{points} point(s), {rules} alarm rule(s)",
         ]
         for name, device in station.devices.items():
+            where = f"bus {device.bus}"
+            if not isinstance(station.buses.get(device.bus), SerialLineBus):
+                where += f" unit {device.unit}"
             lines.append(
-                f"  {name:<20} {device.profile:<18} bus {device.bus} unit {device.unit:<3} "
+                f"  {name:<20} {device.profile:<20} {where:<24} "
                 f"every {device.poll_interval:g}s  {device.location}"
             )
         return "\n".join(lines)
