@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 class Quality(StrEnum):
@@ -52,6 +55,9 @@ class Fault:
 class PollOutcome:
     """Everything one poll of one device produced.
 
+    A poll reads all of the device's points, or, where routine points are read
+    less often than urgent ones, either group; a consumer must treat a point
+    missing from an outcome as "not read this time", never as "gone".
     Exactly one of ``observations`` (non-empty on success) or ``fault`` is meaningful.
     ``received_monotonic`` is when the answer (or the failure) arrived, so the
     gateway can measure its own share of the alarm latency.
@@ -67,3 +73,17 @@ class PollOutcome:
     @property
     def ok(self) -> bool:
         return self.fault is None
+
+    @classmethod
+    def failed(cls, device: str, fault: Fault) -> PollOutcome:
+        """A poll of ``device`` that ended in ``fault``, stamped now."""
+        return cls(device, datetime.now(UTC), time.monotonic(), fault=fault)
+
+
+Emit = Callable[[PollOutcome], Awaitable[None]]
+
+
+class BusPoller(Protocol):
+    """One task per bus: polls its devices forever and hands every outcome to ``emit``."""
+
+    async def run(self, emit: Emit) -> None: ...

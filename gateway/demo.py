@@ -1,7 +1,8 @@
 """``outpost demo``: a whole station on one machine, with nothing but Python.
 
 An embedded MQTT broker (amqtt) unless ``--broker`` names one, the example
-station's devices as Modbus TCP simulators, the gateway itself, and a view of
+station's devices as simulators (Modbus TCP on loopback, Modbus RTU and serial
+sensors on ptys), the gateway itself, and a view of
 what the district platform receives. A scripted gas leak in the kitchen goes
 from normal to first stage, second stage and back to normal.
 """
@@ -95,9 +96,10 @@ async def run_demo(broker: str | None = None, once: bool = False) -> None:
         for device, unit in station.units.items():
             unit.set(next(iter(station.config.profile_of(device).points)), 0)
         station.unit("culvert-level").set("level", 1.2)
+        station.unit("pump-pit-gas").set("o2", 20.9)
         print(f"broker: {url}")
-        for name, server in station.servers.items():
-            print(f"simulated bus {name}: modbus-tcp 127.0.0.1:{server.port}, units {sorted(server.units)}")
+        for name in station.servers:
+            print(f"simulated bus {name}: {station.describe(name)}")
         gateway = Gateway(station.config)
         ready, seen = asyncio.Event(), []
         try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from drivers.observation import PollOutcome
+import asyncio
+import contextlib
+
+from drivers.modbus.poller import ModbusPoller
+from drivers.observation import BusPoller, Fault, FaultCategory, PollOutcome
+from gateway.buses import build_poller
 from gateway.config import LoadedConfig
-from gateway.runtime import build_poller
 
 
 async def probe(config: LoadedConfig) -> list[PollOutcome]:
@@ -12,11 +16,36 @@ async def probe(config: LoadedConfig) -> list[PollOutcome]:
     outcomes: list[PollOutcome] = []
     for name, bus in config.station.buses.items():
         poller = build_poller(config, name, bus)
-        try:
-            outcomes.extend([await poller.poll_once(device) for device in poller.devices])
-        finally:
-            poller.close()
+        if isinstance(poller, ModbusPoller):
+            try:
+                outcomes.extend([await poller.poll_once(device) for device in poller.devices])
+            finally:
+                poller.close()
+        else:
+            devices = [d for d, device in config.station.devices.items() if device.bus == name]
+            outcomes.extend(await _first_outcomes(poller, devices, wait=2 * bus.timeout + 1.0))
     return outcomes
+
+
+async def _first_outcomes(poller: BusPoller, devices: list[str], wait: float) -> list[PollOutcome]:
+    """Run a poller that only knows how to run forever until each device has said something."""
+    first: dict[str, PollOutcome] = {}
+    done = asyncio.Event()
+
+    async def keep_first(outcome: PollOutcome) -> None:
+        first.setdefault(outcome.device, outcome)
+        if first.keys() >= set(devices):
+            done.set()
+
+    task = asyncio.create_task(poller.run(keep_first))
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait):
+            await done.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    silent = Fault(FaultCategory.TIMEOUT, f"nothing within {wait:g}s")
+    return [first.get(device) or PollOutcome.failed(device, silent) for device in devices]
 
 
 def table(config: LoadedConfig, outcomes: list[PollOutcome]) -> str:

@@ -11,15 +11,14 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from drivers.modbus.plan import plan_reads
-from drivers.modbus.poller import ModbusDevice, ModbusPoller, WriteFailed
+from drivers.modbus.poller import ModbusPoller, WriteFailed
 from drivers.modbus.registers import RegisterType
-from drivers.modbus.tcp import tcp_poller
-from drivers.observation import PollOutcome
+from drivers.observation import BusPoller, PollOutcome
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine, CommandRefused
 from gateway.alarms.reports import CountBook, ReportClock, bus_reports
 from gateway.alarms.store import AlarmStore
+from gateway.buses import build_poller
 from gateway.commands.auth import Verifier, read_key
 from gateway.commands.processor import (
     ActuateArgs,
@@ -31,7 +30,6 @@ from gateway.commands.processor import (
     ShelveArgs,
 )
 from gateway.config import ConfigError, LoadedConfig, load_config
-from gateway.config.models import ModbusTcpBus
 from gateway.events import (
     ActiveAlarmsSnapshot,
     AlarmEvent,
@@ -63,18 +61,6 @@ class RadioBroadcaster(Protocol):
     """What a radio bridge offers the ``broadcast`` command."""
 
     async def broadcast(self, text: str, group: str | None) -> dict[str, Any]: ...
-
-
-def build_poller(config: LoadedConfig, bus_name: str, bus: ModbusTcpBus) -> ModbusPoller:
-    """The poller of one bus, with each device's reads planned from its profile."""
-    devices = []
-    for name, device in config.station.devices.items():
-        if device.bus != bus_name:
-            continue
-        profile = config.profile_of(name)
-        requests = plan_reads(profile.register_points(), coalesce=profile.coalesce, max_gap=profile.max_gap)
-        devices.append(ModbusDevice(name, device.unit, device.poll_interval, tuple(requests)))
-    return tcp_poller(host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices)
 
 
 def next_boot_count(path: Path) -> int:
@@ -131,7 +117,9 @@ class Gateway:
         self.config = config
         self.engine = AlarmEngine(config, self.stamp, store=AlarmStore(station.state_dir / "alarms.json"))
         self.report_clock = ReportClock(station.reports, self.started_at)
-        self.pollers = {name: build_poller(config, name, bus) for name, bus in station.buses.items()}
+        self.pollers: dict[str, BusPoller] = {
+            name: build_poller(config, name, bus) for name, bus in station.buses.items()
+        }
         self.influx = InfluxWriter(station.influx, station.station.id) if station.influx else None
         self.telemetry = ReportOnChange(
             {name: config.profile_of(name).deadbands() for name in station.devices},
@@ -299,6 +287,8 @@ class Gateway:
             raise CommandFailed(f"{name} accepts only {', '.join(actuator.values)}")
         device = self.config.station.devices[actuator.device]
         poller = self.pollers[device.bus]
+        if not isinstance(poller, ModbusPoller):
+            raise CommandFailed(f"{name}: device {actuator.device} is not on a Modbus bus")
         register = RegisterType.COIL if actuator.register_type == "coil" else RegisterType.HOLDING
         try:
             await poller.write(device.unit, register, actuator.address, actuator.values[value])

@@ -1,49 +1,98 @@
 """A simulated station built from a station configuration.
 
-Starts one Modbus TCP simulator per ``modbus-tcp`` bus, with a simulated unit
-per device built from the device's own profile, and returns the same
-configuration pointed at those simulators. Used by ``outpost demo``, the tests
-and the benchmarks: the gateway runs exactly as in production.
+Starts a simulator for every bus, with a simulated device per configured
+device built from the device's own profile, and returns the same
+configuration pointed at those simulators: a Modbus TCP server on loopback
+for a ``modbus-tcp`` bus; for a ``modbus-rtu`` bus, the units multi-dropped
+on a pty line; for a ``serial-line`` bus, the sensor on a pty of its own. The
+ptys deliver bytes no faster than the configured baud rate. Used by
+``outpost demo``, the tests and the benchmarks: the gateway runs exactly as
+in production.
 """
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gateway.config import LoadedConfig
-from gateway.config.models import MqttConfig
+from gateway.config.models import ModbusRtuBus, ModbusTcpBus, MqttConfig, SerialLineBus
+from simulators.modbus_rtu import ModbusRtuSimulator
 from simulators.modbus_server import ModbusTcpSimulator
 from simulators.modbus_unit import SimulatedUnit
+from simulators.serial_sensor import SerialSensorSimulator
+
+BusSimulator = ModbusTcpSimulator | ModbusRtuSimulator | SerialSensorSimulator
 
 
 @dataclass
 class SimulatedStation:
     config: LoadedConfig
-    units: dict[str, SimulatedUnit]
-    servers: dict[str, ModbusTcpSimulator]
+    units: dict[str, SimulatedUnit | SerialSensorSimulator]
+    servers: dict[str, BusSimulator]
 
-    def unit(self, device: str) -> SimulatedUnit:
+    def unit(self, device: str) -> SimulatedUnit | SerialSensorSimulator:
         return self.units[device]
+
+    def describe(self, bus: str) -> str:
+        """Where the gateway finds the simulated bus, for a person watching the demo."""
+        server = self.servers[bus]
+        if isinstance(server, ModbusTcpSimulator):
+            return f"modbus-tcp 127.0.0.1:{server.port}, units {sorted(server.units)}"
+        if isinstance(server, ModbusRtuSimulator):
+            return f"modbus-rtu on pty {server.port}, units {sorted(server.units)}"
+        return f"serial-line on pty {server.port}"
 
 
 async def start_simulated_station(config: LoadedConfig, stack: AsyncExitStack) -> SimulatedStation:
-    """Serve every device of ``config`` on loopback; stopped when ``stack`` closes."""
-    units: dict[str, SimulatedUnit] = {}
-    servers: dict[str, ModbusTcpSimulator] = {}
+    """Serve every device of ``config``; stopped (and ptys removed) when ``stack`` closes."""
+    ptys = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-sim-")))
+    units: dict[str, SimulatedUnit | SerialSensorSimulator] = {}
+    servers: dict[str, BusSimulator] = {}
     buses = dict(config.station.buses)
     for bus_name, bus in config.station.buses.items():
-        bus_units = []
-        for name, device in config.station.devices.items():
-            if device.bus == bus_name:
-                units[name] = SimulatedUnit(device.unit, config.simulated_points(name), name=name)
-                bus_units.append(units[name])
-        server = await stack.enter_async_context(ModbusTcpSimulator(bus_units))
-        servers[bus_name] = server
-        buses[bus_name] = bus.model_copy(update={"host": server.host, "port": server.port})
+        names = [name for name, device in config.station.devices.items() if device.bus == bus_name]
+        server: BusSimulator
+        if isinstance(bus, SerialLineBus):
+            [name] = names
+            server = SerialSensorSimulator(
+                config.line_profile_of(name).line_protocol(),
+                ptys,
+                name=name,
+                period=config.station.devices[name].poll_interval,
+                baudrate=bus.baudrate,
+            )
+            units[name] = server
+        else:
+            bus_units = [_modbus_unit(config, name) for name in names]
+            units.update(zip(names, bus_units, strict=True))
+            if isinstance(bus, ModbusRtuBus):
+                server = ModbusRtuSimulator(bus_units, ptys, name=bus_name, baudrate=bus.baudrate)
+            else:
+                server = ModbusTcpSimulator(bus_units)
+        servers[bus_name] = await stack.enter_async_context(server)
+        buses[bus_name] = _pointed_at(bus, server)
     station = config.station.model_copy(update={"buses": buses})
     return SimulatedStation(replace(config, station=station), units, servers)
+
+
+def _modbus_unit(config: LoadedConfig, device: str) -> SimulatedUnit:
+    profile = config.modbus_profile_of(device)
+    return SimulatedUnit(
+        config.station.devices[device].unit,
+        config.simulated_points(device),
+        name=device,
+        unreadable=profile.unreadable_ranges(),
+    )
+
+
+def _pointed_at(bus, server: BusSimulator):
+    if isinstance(bus, ModbusTcpBus):
+        assert isinstance(server, ModbusTcpSimulator)
+        return bus.model_copy(update={"host": server.host, "port": server.port})
+    return bus.model_copy(update={"port": server.port})
 
 
 def with_broker(config: LoadedConfig, url: str, *, protocol: str, state_dir: Path) -> LoadedConfig:

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType as SimDataType
-from pymodbus.simulator import SimData, SimDevice
 
-from simulators.modbus_unit import Behaviour, SimulatedUnit
+from simulators.modbus_unit import Behaviour, SimulatedUnit, absent_units_device
 
 _MBAP_UNIT_OFFSET = 6
-
-
-async def _no_such_unit(*_args) -> ExcCodes:
-    """What a TCP gateway answers for a unit it cannot reach."""
-    return ExcCodes.GATEWAY_NO_RESPONSE
 
 
 class ModbusTcpSimulator:
@@ -34,9 +26,7 @@ class ModbusTcpSimulator:
 
     async def start(self) -> None:
         devices = [unit.sim_device() for unit in self.units.values()]
-        # Unit 0 stands for every unit not configured: the whole address space, always refused.
-        whole_space = SimData(0, count=0xFFFF, datatype=SimDataType.REGISTERS)
-        devices.append(SimDevice(0, simdata=[whole_space], action=_no_such_unit))
+        devices.append(absent_units_device())
         self._server = ModbusTcpServer(
             devices,
             address=(self.host, self._requested_port),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType as SimDataType
 from pymodbus.simulator import SimData, SimDevice
 
+from drivers.modbus.plan import AddressRange
 from drivers.modbus.registers import RegisterPoint, RegisterType, decode, encode
+from simulators.behaviour import Behaviour, Misbehaving
+
+__all__ = ["Behaviour", "SimulatedUnit", "absent_units_device"]
 
 _BLOCK_ORDER = (
     RegisterType.COIL,
@@ -25,25 +28,41 @@ _FUNCTION_CODES = {
 }
 
 
-class Behaviour(StrEnum):
-    """How the unit answers requests."""
-
-    NORMAL = "normal"
-    SILENT = "silent"  # reads arrive, no answer leaves: the master times out
-    EXCEPTION = "exception"  # every request gets a Modbus exception response
+async def _refuse(*_args) -> ExcCodes:
+    return ExcCodes.GATEWAY_NO_RESPONSE
 
 
-class SimulatedUnit:
+def absent_units_device() -> SimDevice:
+    """Unit 0 stands for every unit not configured: the whole address space, always refused.
+
+    The refusal is what a TCP-to-RTU gateway answers for a unit it cannot
+    reach; the RTU simulator drops it, since an absent slave says nothing.
+    """
+    whole_space = SimData(0, count=0xFFFF, datatype=SimDataType.REGISTERS)
+    return SimDevice(0, simdata=[whole_space], action=_refuse)
+
+
+class SimulatedUnit(Misbehaving):
     """One Modbus unit built from a device's register map.
 
     The values live here, not in pymodbus' datastore: every request copies
     them into the served block, so ``set`` takes effect on the next read.
+    A read touching an ``unreadable`` register gets an illegal-address
+    exception, as the real devices that need that profile key do (register
+    types only: pymodbus hands the action no bit count).
     """
 
-    def __init__(self, unit: int, points: Sequence[RegisterPoint], name: str = "") -> None:
+    def __init__(
+        self,
+        unit: int,
+        points: Sequence[RegisterPoint],
+        name: str = "",
+        unreadable: Sequence[AddressRange] = (),
+    ) -> None:
         self.unit = unit
         self.name = name or f"unit-{unit}"
         self.points = {point.name: point for point in points}
+        self.unreadable = tuple(unreadable)
         self._words: dict[RegisterType, dict[int, int]] = {kind: {} for kind in _BLOCK_ORDER}
         self.behaviour = Behaviour.NORMAL
         self.exception_code = ExcCodes.DEVICE_FAILURE
@@ -69,15 +88,13 @@ class SimulatedUnit:
         words = self._words[point.register]
         return decode(point, [words.get(point.address + i, 0) for i in range(point.width)])
 
-    def go_silent(self) -> None:
-        self.behaviour = Behaviour.SILENT
-
     def answer_with_exception(self, code: ExcCodes = ExcCodes.DEVICE_FAILURE) -> None:
         self.behaviour = Behaviour.EXCEPTION
         self.exception_code = code
 
-    def answer_normally(self) -> None:
-        self.behaviour = Behaviour.NORMAL
+    def answer_with_wrong_length(self) -> None:
+        """RTU only: well-formed answers, valid CRC, one value short."""
+        self.behaviour = Behaviour.WRONG_LENGTH
 
     def _point(self, name: str) -> RegisterPoint:
         try:
@@ -104,7 +121,7 @@ class SimulatedUnit:
         function_code: int,
         start_address: int,
         address: int,
-        _count: int,
+        count: int,
         registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
@@ -112,6 +129,8 @@ class SimulatedUnit:
         if self.behaviour is Behaviour.EXCEPTION:
             return self.exception_code
         kind = next(k for k, codes in _FUNCTION_CODES.items() if function_code in codes)
+        if not kind.is_bit and any(hole.overlaps(kind, address, address + count) for hole in self.unreadable):
+            return ExcCodes.ILLEGAL_ADDRESS
         words = self._words[kind]
         if set_values is not None:  # a master writes: a coil or register of an actuator
             for offset, value in enumerate(set_values):
@@ -120,10 +139,10 @@ class SimulatedUnit:
         if kind.is_bit:
             for index in range(len(registers)):
                 registers[index] = 0
-            for bit_address, bit in words.items():
-                word, offset = divmod(bit_address, 16)
+            for at, bit in words.items():
+                word, offset = divmod(at, 16)
                 registers[word - start_address] |= bit << offset
         else:
-            for register_address, word in words.items():
-                registers[register_address - start_address] = word
+            for at, word in words.items():
+                registers[at - start_address] = word
         return None

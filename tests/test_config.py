@@ -49,12 +49,20 @@ def test_example_station_is_valid_and_summarised():
         "boiler-gas",
         "corridor-smoke-1",
         "corridor-smoke-2",
+        "pump-pit-gas",
+        "vehicle-bay-co",
+        "gas-meter-methane",
         "culvert-level",
+    }
+    assert {bus.type for bus in config.station.buses.values()} == {
+        "modbus-tcp",
+        "modbus-rtu",
+        "serial-line",
     }
     # A device override replaces the profile's thresholds for that device only.
     assert [r.at for r in config.rules["boiler-gas"]["gas"].high] == [15, 40]
     assert [r.at for r in config.rules["kitchen-gas"]["gas"].high] == [20, 50]
-    assert "5 device(s)" in config.summary()
+    assert "8 device(s)" in config.summary()
 
 
 def test_out_of_range_value_names_file_line_key_and_expectation(tmp_path):
@@ -91,7 +99,10 @@ def test_bad_references_to_bus_and_profile(tmp_path):
 
 def test_unknown_bus_type_lists_the_known_ones(tmp_path):
     lines = problems(write(tmp_path, VALID.replace("type: modbus-tcp", "type: modbus-udp")))
-    assert lines == ["station.yaml:10: buses.lan.type: unknown type 'modbus-udp' (expected 'modbus-tcp')"]
+    assert lines == [
+        "station.yaml:10: buses.lan.type: unknown type 'modbus-udp' "
+        "(expected 'modbus-tcp', 'modbus-rtu', 'serial-line')"
+    ]
 
 
 def test_duplicate_keys_and_units_are_errors(tmp_path):
@@ -175,7 +186,7 @@ def test_check_command_prints_a_summary_and_exits_zero():
     result = outpost("check", str(example_station()))
     assert result.returncode == 0, result.stderr
     assert "kitchen-gas" in result.stdout
-    assert "5 device(s)" in result.stdout
+    assert "8 device(s)" in result.stdout
     assert "alarm rule(s)" in result.stdout
 
 

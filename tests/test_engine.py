@@ -122,3 +122,19 @@ def test_exception_answers_are_a_fault_not_offline(engine):
     engine.handle(failed(1, FaultCategory.EXCEPTION))
     events = engine.handle(failed(2, FaultCategory.EXCEPTION))
     assert [e.status.value for e in events if isinstance(e, DeviceStatusEvent)] == ["fault"]
+
+
+def test_a_poll_of_only_some_points_neither_clears_alarms_nor_device_faults(engine):
+    """Routine telemetry is read in polls of its own: they carry no alarm points."""
+    engine.handle(poll(0))
+    raised = engine.handle(poll(1, high_alarm=True, sensor_fault=True))
+    assert ("raised", "orange", "DEVICE") in alarms(raised)
+    now = datetime.now(UTC)
+    telemetry = PollOutcome(GAS, now, 2, observations=(Observation(GAS, "status", 6.0, None, now),))
+    assert engine.handle(telemetry) == []
+    assert {a.alarm_key for a in engine.active_alarms()} == {
+        "cs-0001.kitchen-gas.gas",
+        "cs-0001.kitchen-gas.fault",
+    }
+    cleared = engine.handle(poll(3))
+    assert ("cleared", "orange", "NORMAL") in alarms(cleared)

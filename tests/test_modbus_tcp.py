@@ -12,9 +12,10 @@ from drivers.modbus.plan import plan_reads
 from drivers.modbus.poller import Backoff, ModbusDevice
 from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder
 from drivers.modbus.tcp import tcp_poller
-from drivers.observation import FaultCategory, PollOutcome
+from drivers.observation import FaultCategory
 from simulators.modbus_server import ModbusTcpSimulator
 from simulators.modbus_unit import SimulatedUnit
+from tests.outcomes import Outcomes, values
 
 POINTS = [
     RegisterPoint("gas", RegisterType.HOLDING, 0, scale=0.1, unit="%LEL"),
@@ -23,29 +24,6 @@ POINTS = [
     RegisterPoint("relay", RegisterType.COIL, 17),
     RegisterPoint("door", RegisterType.DISCRETE_INPUT, 2),
 ]
-
-
-class Outcomes:
-    """Collects poll outcomes and lets a test await the one it expects."""
-
-    def __init__(self) -> None:
-        self.items: list[PollOutcome] = []
-        self._changed = asyncio.Condition()
-
-    async def __call__(self, outcome: PollOutcome) -> None:
-        async with self._changed:
-            self.items.append(outcome)
-            self._changed.notify_all()
-
-    async def next_where(self, predicate, timeout: float = 5.0) -> PollOutcome:
-        start = len(self.items)
-
-        def found():
-            return next((o for o in self.items[start:] if predicate(o)), None)
-
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(found), timeout)
-        return found()
 
 
 @contextlib.asynccontextmanager
@@ -69,10 +47,6 @@ async def server():
     units = [SimulatedUnit(1, POINTS), SimulatedUnit(2, POINTS)]
     async with ModbusTcpSimulator(units) as simulator:
         yield simulator
-
-
-def values(outcome: PollOutcome) -> dict:
-    return {o.point: o.value for o in outcome.observations}
 
 
 async def test_polls_decode_every_register_kind(server):

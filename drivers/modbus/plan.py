@@ -2,19 +2,52 @@
 
 Slow buses (9600 baud RS-485) spend most of their time on request overhead, so
 neighbouring points are merged into one block read when the gap between them
-is small. Devices that reject block reads set ``coalesce=False``.
+is small. The rules, per register type:
+
+- points that share words (bit flags of one status register, overlapping
+  values) always travel in one request: they form an indivisible *cluster*;
+- clusters are merged while the gap between them is at most ``max_gap``, the
+  request stays within the protocol limits (125 registers, 2000 bits) and the
+  merged block would not cover an address the device refuses to read
+  (``unreadable``);
+- urgent and routine points are planned separately, so a routine telemetry
+  block never lengthens the read an alarm depends on. A routine point sharing
+  words with an urgent one is read with it, urgently.
+
+Devices that reject block reads set ``coalesce=False``: then every cluster is
+its own request. Merging greedily from the lowest address is optimal here:
+whether a run of consecutive clusters fits in one request only gets harder as
+the run grows, so extending every request as far as it goes never needs more
+requests than any other split.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 
-from drivers.modbus.registers import RegisterPoint, RegisterType
+from drivers.modbus.registers import Priority, RegisterPoint, RegisterType
 
 MAX_REGISTERS_PER_READ = 125
 MAX_BITS_PER_READ = 2000
+
+
+def read_limit(register: RegisterType) -> int:
+    """The most addresses one read of ``register`` may cover."""
+    return MAX_BITS_PER_READ if register.is_bit else MAX_REGISTERS_PER_READ
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRange:
+    """Addresses ``first..last`` (inclusive) of one register type."""
+
+    register: RegisterType
+    first: int
+    last: int
+
+    def overlaps(self, register: RegisterType, start: int, end: int) -> bool:
+        """Whether the half-open block ``start..end-1`` of ``register`` touches this range."""
+        return register is self.register and start <= self.last and self.first < end
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +58,25 @@ class ReadRequest:
     address: int
     count: int
     points: tuple[RegisterPoint, ...]
+    priority: Priority = Priority.URGENT
 
     def raw_for(self, point: RegisterPoint, block: Sequence[int] | Sequence[bool]) -> Sequence:
         """The part of this request's answer that belongs to ``point``."""
         start = point.address - self.address
         return block[start : start + point.width]
+
+    def describe(self) -> str:
+        return f"{self.register.value} {self.address}..{self.address + self.count - 1}"
+
+
+@dataclass(slots=True)
+class _Cluster:
+    """Points that share words, hence one read; its priority is the highest among them."""
+
+    start: int
+    end: int
+    points: list[RegisterPoint]
+    priority: Priority
 
 
 def plan_reads(
@@ -37,35 +84,64 @@ def plan_reads(
     *,
     coalesce: bool = True,
     max_gap: int = 8,
+    unreadable: Iterable[AddressRange] = (),
 ) -> list[ReadRequest]:
-    """Plan the reads for ``points``, merging neighbours at most ``max_gap`` apart.
-
-    Requests never exceed the protocol limits (125 registers, 2000 bits).
-    Points sharing one register (bit flags) always share a request.
-    """
+    """Plan the reads for ``points`` (see the module docstring for the rules)."""
+    points = list(points)
+    holes = list(unreadable)
     requests: list[ReadRequest] = []
-
-    def kind(point: RegisterPoint) -> str:
-        return point.register.value
-
-    ordered = sorted(points, key=lambda p: (kind(p), p.address, p.width))
-    for register_name, group in groupby(ordered, key=kind):
-        register = RegisterType(register_name)
-        limit = MAX_BITS_PER_READ if register.is_bit else MAX_REGISTERS_PER_READ
-        start = end = -1
-        members: list[RegisterPoint] = []
-        for point in group:
-            point_end = point.address + point.width
-            shares_words = members and point.address < end
-            fits = members and point_end - start <= limit
-            near = members and point.address - end <= max_gap
-            if members and fits and (shares_words or (coalesce and near)):
-                members.append(point)
-                end = max(end, point_end)
-                continue
-            if members:
-                requests.append(ReadRequest(register, start, end - start, tuple(members)))
-            members, start, end = [point], point.address, point_end
-        if members:
-            requests.append(ReadRequest(register, start, end - start, tuple(members)))
+    for register in RegisterType:
+        group = sorted((p for p in points if p.register is register), key=lambda p: (p.address, p.width))
+        clusters = _clusters(group, read_limit(register))
+        for priority in sorted({c.priority for c in clusters}, reverse=True):
+            same = [c for c in clusters if c.priority is priority]
+            requests.extend(_merge(register, same, coalesce=coalesce, max_gap=max_gap, holes=holes))
     return requests
+
+
+def _clusters(ordered: list[RegisterPoint], limit: int) -> list[_Cluster]:
+    clusters: list[_Cluster] = []
+    for point in ordered:
+        end = point.address + point.width
+        last = clusters[-1] if clusters else None
+        if last and point.address < last.end and max(last.end, end) - last.start <= limit:
+            last.points.append(point)
+            last.end = max(last.end, end)
+            last.priority = max(last.priority, point.priority)
+        else:
+            clusters.append(_Cluster(point.address, end, [point], point.priority))
+    return clusters
+
+
+def _merge(
+    register: RegisterType,
+    clusters: list[_Cluster],
+    *,
+    coalesce: bool,
+    max_gap: int,
+    holes: list[AddressRange],
+) -> list[ReadRequest]:
+    limit = read_limit(register)
+    runs: list[list[_Cluster]] = []
+    for cluster in clusters:
+        run = runs[-1] if runs else None
+        if (
+            run is not None
+            and coalesce
+            and cluster.start - run[-1].end <= max_gap
+            and cluster.end - run[0].start <= limit
+            and not any(h.overlaps(register, run[-1].end, cluster.start) for h in holes)
+        ):
+            run.append(cluster)
+        else:
+            runs.append([cluster])
+    return [
+        ReadRequest(
+            register,
+            run[0].start,
+            max(c.end for c in run) - run[0].start,
+            tuple(p for c in run for p in c.points),
+            run[0].priority,
+        )
+        for run in runs
+    ]

@@ -1,32 +1,44 @@
 """One task per Modbus bus: owns the connection, serialises requests, polls devices.
 
-A bus is one connection (a TCP endpoint, later a serial port) with one or more
+A bus is one connection (a TCP endpoint or a serial port) with one or more
 units behind it. Requests are never pipelined: a real RS-485 line and many
 TCP gateways answer one request at a time, and pymodbus' own server drops all
 but the first of several requests arriving in one segment.
+
+Scheduling, for a shared slow line:
+
+- every device has an urgent schedule (its poll interval) and, when it has
+  routine points, a slower routine one; when several reads are due, urgent
+  ones go first, so telemetry never delays an alarm-relevant read by more than
+  the one read already on the wire;
+- a read that gets no valid answer is retried ``retries`` times; a unit that
+  still gives none is *silent*: it is probed once per backoff delay (doubling
+  from twice its poll interval up to ``silent_backoff_max``) instead of at its
+  interval, so its timeouts cannot eat the line the other units need;
+- ``gap`` is the silence kept between the end of one transaction and the next
+  request (Modbus RTU needs 3.5 characters; slow slaves need more).
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import Enum, auto
 from typing import Protocol
 
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
+from drivers.backoff import Backoff
 from drivers.modbus.plan import ReadRequest
-from drivers.modbus.registers import RegisterType, decode
-from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from drivers.modbus.registers import Priority, RegisterType, decode
+from drivers.observation import Emit, Fault, FaultCategory, Observation, PollOutcome
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[[PollOutcome], Awaitable[None]]
 
 
 class WriteFailed(Exception):
@@ -50,34 +62,89 @@ class ModbusClient(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ModbusDevice:
-    """A unit on a bus and the reads that make up one poll of it."""
+    """A unit on a bus and the reads that make up one poll of it.
+
+    ``routine_interval`` is how often routine requests are read; ``None`` reads
+    them with every poll.
+    """
 
     name: str
     unit: int
     poll_interval: float
     requests: tuple[ReadRequest, ...]
+    routine_interval: float | None = None
+
+    def schedules(self) -> list[tuple[Priority, float, tuple[ReadRequest, ...]]]:
+        """(priority, interval, requests) for each separately scheduled group of reads."""
+        if self.routine_interval is None:
+            ordered = sorted(self.requests, key=lambda r: -r.priority)
+            return [(Priority.URGENT, self.poll_interval, tuple(ordered))]
+        groups = [
+            (Priority.URGENT, self.poll_interval),
+            (Priority.ROUTINE, self.routine_interval),
+        ]
+        schedules = []
+        for priority, interval in groups:
+            requests = tuple(r for r in self.requests if r.priority is priority)
+            if requests:
+                schedules.append((priority, interval, requests))
+        return schedules
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
-    """Capped exponential backoff for reconnects."""
+class LinePolicy:
+    """How a bus treats its line and the units that do not answer (see the module docstring)."""
 
-    initial: float = 0.5
-    maximum: float = 30.0
+    retries: int = 0
+    gap: float = 0.0
+    silent_backoff_max: float | None = None
 
-    def delays(self):
-        delay = self.initial
-        while True:
-            yield delay
-            delay = min(delay * 2, self.maximum)
+
+ExplainNoAnswer = Callable[[ReadRequest, int], Fault]
+
+
+def no_response(_request: ReadRequest, _unit: int) -> Fault:
+    """The explanation when a transport cannot tell more than that nothing came back."""
+    return Fault(FaultCategory.TIMEOUT, "no response (timeout)")
+
+
+class _Heard(Enum):
+    """What a poll learnt about the unit, which decides its backoff."""
+
+    ANSWER = auto()  # some valid frame came back, even an exception
+    NOTHING = auto()  # no valid answer after every attempt: the unit is silent
+    BUS_DOWN = auto()  # the connection itself failed: says nothing about the unit
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    device: ModbusDevice
+    priority: Priority
+    interval: float
+    requests: tuple[ReadRequest, ...]
+    due: float
+
+
+@dataclass(slots=True)
+class _Unit:
+    """Backoff state of one unit; ``delays`` is set while it is silent."""
+
+    delays: Iterator[float] | None = None
+    probe_at: float = 0.0
+
+
+class _NoValidAnswer(Exception):
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.reason)
+        self.fault = fault
 
 
 class ModbusPoller:
-    """Polls every device of one bus at its own interval, forever.
+    """Polls every device of one bus on its schedules, forever.
 
     Every poll produces exactly one :class:`PollOutcome`: readings, or a fault
-    with the reason. Losing the connection is a fault of every device on the
-    bus; the poller reconnects by itself with capped backoff.
+    with the reason. Losing the connection is a bus fault reported for every
+    device on the bus; the poller reconnects by itself with capped backoff.
     """
 
     def __init__(
@@ -87,37 +154,47 @@ class ModbusPoller:
         client: ModbusClient,
         devices: Sequence[ModbusDevice],
         backoff: Backoff | None = None,
+        policy: LinePolicy | None = None,
+        explain_no_answer: ExplainNoAnswer = no_response,
+        why_unreachable: Callable[[], str] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._client = client
         self._devices = list(devices)
         self._backoff = backoff or Backoff()
         self._line = asyncio.Lock()  # one request at a time: polls and writes take turns
+        self._policy = policy or LinePolicy()
+        self._explain_no_answer = explain_no_answer
+        self._why_unreachable = why_unreachable or (lambda: f"cannot connect to {endpoint}")
+        self._units = {device.unit: _Unit() for device in self._devices}
+        self._line_idle_at = 0.0
+        self._bus_down = False
 
     async def run(self, emit: Emit) -> None:
         """Poll until cancelled. Never raises for a device's or the line's failure."""
         loop = asyncio.get_running_loop()
-        due = [(loop.time(), index) for index in range(len(self._devices))]
-        heapq.heapify(due)
+        jobs = [
+            _Job(device, priority, interval, requests, loop.time())
+            for device in self._devices
+            for priority, interval, requests in device.schedules()
+        ]
         reconnect_delays = self._backoff.delays()
         try:
             while True:
                 if not self._client.connected:
                     if not await self._client.connect():
-                        await self._report_unreachable(emit)
+                        await self._report_bus_fault(emit, self._why_unreachable())
                         await asyncio.sleep(next(reconnect_delays))
                         continue
                     log.info("connected to %s", self.endpoint)
+                    self._bus_down = False
                     reconnect_delays = self._backoff.delays()
-                when, index = heapq.heappop(due)
-                await asyncio.sleep(max(0.0, when - loop.time()))
-                device = self._devices[index]
+                job = await _next_job(jobs)
                 async with self._line:
                     started = time.monotonic()
-                    outcome = await self.poll(device)
+                    outcome, heard = await self._read_all(job.device, job.requests, self._attempts(job))
                 await emit(replace(outcome, busy_seconds=time.monotonic() - started))
-                # Keep the cadence, but never try to catch up on missed polls in a burst.
-                heapq.heappush(due, (max(when + device.poll_interval, loop.time()), index))
+                self._reschedule(job, jobs, heard, loop.time())
         finally:
             self._client.close()
 
@@ -126,38 +203,89 @@ class ModbusPoller:
         return list(self._devices)
 
     async def poll_once(self, device: ModbusDevice) -> PollOutcome:
-        """Connect if needed and poll ``device`` once (for commissioning checks)."""
+        """Connect if needed and read every request of ``device`` once (commissioning checks)."""
         if not self._client.connected and not await self._client.connect():
-            return _failed(device, Fault(FaultCategory.CONNECTION, f"cannot connect to {self.endpoint}"))
+            return PollOutcome.failed(device.name, Fault(FaultCategory.CONNECTION, self._why_unreachable()))
         async with self._line:
-            return await self.poll(device)
+            outcome, _ = await self._read_all(device, device.requests, 1 + self._policy.retries)
+        return outcome
 
     def close(self) -> None:
         self._client.close()
 
-    async def _report_unreachable(self, emit: Emit) -> None:
-        fault = Fault(FaultCategory.CONNECTION, f"cannot connect to {self.endpoint}")
-        for device in self._devices:
-            await emit(_failed(device, fault))
+    # -- scheduling ---------------------------------------------------------------
+    def _attempts(self, job: _Job) -> int:
+        """A silent unit gets one probe; a unit that has been answering gets its retries."""
+        silent = self._units[job.device.unit].delays is not None
+        return 1 if silent else 1 + self._policy.retries
 
-    async def poll(self, device: ModbusDevice) -> PollOutcome:
-        """Read every request of ``device`` once."""
+    def _reschedule(self, job: _Job, jobs: list[_Job], heard: _Heard, now: float) -> None:
+        # Keep the cadence, but never try to catch up on missed polls in a burst.
+        job.due = max(job.due + job.interval, now)
+        device, unit = job.device, self._units[job.device.unit]
+        if heard is _Heard.ANSWER and unit.delays is not None:
+            log.info("%s: unit %d (%s) answers again", self.endpoint, device.unit, device.name)
+            unit.delays = None
+        elif heard is _Heard.NOTHING and self._policy.silent_backoff_max is not None:
+            if unit.delays is None:
+                maximum = max(self._policy.silent_backoff_max, device.poll_interval)
+                unit.delays = Backoff(2 * device.poll_interval, maximum).delays()
+                log.warning(
+                    "%s: unit %d (%s) does not answer; probing it at most every %gs",
+                    self.endpoint,
+                    device.unit,
+                    device.name,
+                    maximum,
+                )
+            unit.probe_at = now + next(unit.delays)
+            for other in jobs:
+                if other.device.unit == device.unit:
+                    other.due = max(other.due, unit.probe_at)
+
+    async def _report_bus_fault(self, emit: Emit, reason: str) -> None:
+        if not self._bus_down:
+            log.warning("bus fault on %s: %s", self.endpoint, reason)
+            self._bus_down = True
+        fault = Fault(FaultCategory.CONNECTION, f"bus fault: {reason}")
+        for device in self._devices:
+            await emit(PollOutcome.failed(device.name, fault))
+
+    # -- reading ------------------------------------------------------------------
+    async def _read_all(
+        self, device: ModbusDevice, requests: Sequence[ReadRequest], attempts: int
+    ) -> tuple[PollOutcome, _Heard]:
+        """One outcome for ``requests`` of ``device``; nothing a device sends can raise here."""
+
+        def failed(category: FaultCategory, reason: str) -> PollOutcome:
+            return PollOutcome.failed(device.name, Fault(category, reason))
+
         blocks: list[tuple[ReadRequest, Sequence]] = []
-        for request in device.requests:
+        for request in requests:
             try:
-                response = await self._read(request, device.unit)
-            except ModbusIOException as exc:
-                return _failed(device, Fault(FaultCategory.TIMEOUT, _describe_io_error(exc)))
-            except ConnectionException as exc:
-                return _failed(device, Fault(FaultCategory.CONNECTION, f"connection lost: {exc}"))
+                response = await self._transact(request, device.unit, attempts)
+            except _NoValidAnswer as exc:
+                return PollOutcome.failed(device.name, exc.fault), _Heard.NOTHING
+            except ConnectionException:
+                reason = f"bus fault: connection to {self.endpoint} lost"
+                return failed(FaultCategory.CONNECTION, reason), _Heard.BUS_DOWN
             except ModbusException as exc:
-                return _failed(device, Fault(FaultCategory.DECODE, str(exc)))
+                return failed(FaultCategory.DECODE, str(exc)), _Heard.ANSWER
+            except Exception as exc:
+                # A poller must outlive any answer; the traceback goes to the log.
+                log.exception("%s: reading %s of %s", self.endpoint, request.describe(), device.name)
+                reason = f"unreadable answer to {request.describe()}: {exc!r}"
+                return failed(FaultCategory.DECODE, reason), _Heard.ANSWER
             if response.isError():
-                return _failed(device, Fault(FaultCategory.EXCEPTION, _describe_exception(request, response)))
+                reason = _describe_exception(request, response)
+                return failed(FaultCategory.EXCEPTION, reason), _Heard.ANSWER
             values = response.bits if request.register.is_bit else response.registers
-            if len(values) < request.count:
-                reason = f"short answer to {_describe(request)}: {len(values)} values"
-                return _failed(device, Fault(FaultCategory.DECODE, reason))
+            expected = _answer_length(request)
+            if len(values) != expected:
+                kind = "bits" if request.register.is_bit else "registers"
+                reason = (
+                    f"wrong-length answer to {request.describe()}: {len(values)} {kind} instead of {expected}"
+                )
+                return failed(FaultCategory.DECODE, reason), _Heard.ANSWER
             blocks.append((request, values))
         now = datetime.now(UTC)
         observations = tuple(
@@ -171,7 +299,26 @@ class ModbusPoller:
             for request, values in blocks
             for point in request.points
         )
-        return PollOutcome(device.name, now, time.monotonic(), observations=observations)
+        outcome = PollOutcome(device.name, now, time.monotonic(), observations=observations)
+        return outcome, _Heard.ANSWER
+
+    async def _transact(self, request: ReadRequest, unit: int, attempts: int):
+        """One request with its retries, keeping the line's gap before each attempt."""
+        loop = asyncio.get_running_loop()
+        fault = None
+        for _ in range(attempts):
+            if (wait := self._line_idle_at + self._policy.gap - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await self._read(request, unit)
+            except ModbusIOException:
+                if not self._client.connected:
+                    raise ConnectionException(self.endpoint) from None
+                fault = self._explain_no_answer(request, unit)
+            finally:
+                self._line_idle_at = loop.time()
+        assert fault is not None
+        raise _NoValidAnswer(fault)
 
     async def write(self, unit: int, register: RegisterType, address: int, value: int) -> None:
         """Write one coil or holding register; raise :class:`WriteFailed` saying why not."""
@@ -201,20 +348,24 @@ class ModbusPoller:
         return await read(request.address, count=request.count, device_id=unit)
 
 
-def _failed(device: ModbusDevice, fault: Fault) -> PollOutcome:
-    return PollOutcome(device.name, datetime.now(UTC), time.monotonic(), fault=fault)
+async def _next_job(jobs: list[_Job]) -> _Job:
+    """The job to run now: urgent before routine, then the longest overdue; waits if none is due."""
+    if not jobs:
+        await asyncio.Future()  # a bus without devices idles until cancelled
+    loop = asyncio.get_running_loop()
+    while True:
+        now = loop.time()
+        due = [job for job in jobs if job.due <= now]
+        if due:
+            return min(due, key=lambda job: (-job.priority, job.due))
+        await asyncio.sleep(min(job.due for job in jobs) - now)
 
 
-def _describe(request: ReadRequest) -> str:
-    last = request.address + request.count - 1
-    return f"{request.register.value} {request.address}..{last}"
-
-
-def _describe_io_error(exc: ModbusIOException) -> str:
-    text = str(exc)
-    if "timeout" in text.lower() or "no response" in text.lower():
-        return "no response (timeout)"
-    return f"no valid response: {text}"
+def _answer_length(request: ReadRequest) -> int:
+    """How many values pymodbus decodes from a correct answer (bits come in whole bytes)."""
+    if request.register.is_bit:
+        return 8 * ((request.count + 7) // 8)
+    return request.count
 
 
 def _describe_exception(request: ReadRequest, response) -> str:
@@ -223,4 +374,4 @@ def _describe_exception(request: ReadRequest, response) -> str:
         name = ExcCodes(code).name.lower().replace("_", " ")
     except ValueError:
         name = "unknown"
-    return f"exception {code} ({name}) reading {_describe(request)}"
+    return f"exception {code} ({name}) reading {request.describe()}"

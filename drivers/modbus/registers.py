@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from pymodbus.client.mixin import ModbusClientMixin
 
@@ -23,6 +23,32 @@ class RegisterType(StrEnum):
     @property
     def is_bit(self) -> bool:
         return self in (RegisterType.COIL, RegisterType.DISCRETE_INPUT)
+
+    @property
+    def read_function(self) -> int:
+        """The Modbus function code that reads this kind of register."""
+        return _READ_FUNCTION[self]
+
+
+_READ_FUNCTION = {
+    RegisterType.COIL: 1,
+    RegisterType.DISCRETE_INPUT: 2,
+    RegisterType.HOLDING: 3,
+    RegisterType.INPUT: 4,
+}
+
+
+class Priority(IntEnum):
+    """How urgently a point must be read when the bus is busy.
+
+    ``URGENT`` points are read at the device's poll interval and before any
+    ``ROUTINE`` read that is due at the same time; ``ROUTINE`` points ride in
+    separate, less frequent reads, so a slow line never makes urgent values wait
+    behind them. The caller decides what is urgent (drivers know nothing of alarms).
+    """
+
+    ROUTINE = 0
+    URGENT = 1
 
 
 class DataType(StrEnum):
@@ -59,7 +85,8 @@ class RegisterPoint:
 
     ``bit`` makes the point a boolean flag taken from one bit of a register
     (bit 0 is the least significant). Coils and discrete inputs are always
-    boolean. Engineering value = raw * scale + offset.
+    boolean. Engineering value = raw * scale + offset. Points are urgent unless
+    said otherwise: the safe default for a reading nobody classified.
     """
 
     name: str
@@ -71,6 +98,7 @@ class RegisterPoint:
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
+    priority: Priority = Priority.URGENT
 
     @property
     def is_flag(self) -> bool:

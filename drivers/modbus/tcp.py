@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from drivers.modbus.poller import Backoff, ModbusDevice, ModbusPoller
+from drivers.backoff import Backoff
+from drivers.modbus.poller import ModbusDevice, ModbusPoller
 
 
 def tcp_poller(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker
-from gateway.alarms.plausibility import PlausibilityCheck
+from gateway.alarms.plausibility import PlausibilityCheck, Verdict
 from gateway.alarms.rate import RateOfRiseDetector
 from gateway.alarms.thresholds import ThresholdLadder
 from gateway.config.alarm_policy import Zone
@@ -77,6 +77,7 @@ class DeviceState:
     failed_polls: int = 0
     values: dict[str, float | bool] = field(default_factory=dict)
     plausibility: dict[str, PlausibilityCheck] = field(default_factory=dict)  # by point
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # the last one of each point read
     warming_since: float | None = None  # monotonic time of the first answer after start or loss
     testing: bool = False  # the device's test bit is set
 

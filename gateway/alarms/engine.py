@@ -188,12 +188,17 @@ class AlarmEngine:
         if device.warming_since is None or device.health is DeviceHealth.OFFLINE:
             device.warming_since = now  # a device back from the dead may have restarted
         device.failed_polls = 0
-        device.values = {o.point: o.value for o in outcome.observations}
+        read = {o.point: o.value for o in outcome.observations}
+        # A poll may carry only some points (routine telemetry is read less often than
+        # alarm points): keep the others' last values and verdicts, and judge only the
+        # rules whose inputs this poll read. A point not read is not an all-clear.
+        device.values.update(read)
         test_flag = self._config.profile_of(device.name).test_flag
         device.testing = bool(test_flag and device.values.get(test_flag))
-        verdicts = {point: self._plausibility(device, point, now) for point in device.plausibility}
+        for point in device.plausibility.keys() & read.keys():
+            device.verdicts[point] = self._plausibility(device, point, now)
         reported = self._device_reported_faults(device)
-        implausible = [v.fault for v in verdicts.values() if v.fault]
+        implausible = [v.fault for v in device.verdicts.values() if v.fault]
         events = self._set_health(
             device,
             DeviceHealth.FAULT if reported or implausible else DeviceHealth.OK,
@@ -203,8 +208,11 @@ class AlarmEngine:
             DEVICE_CONDITION if reported else IMPLAUSIBLE_CONDITION,
         )
         for condition in device.conditions:
-            point = condition.rule.point if condition.rule else None
-            frozen = bool(reported) or (point in verdicts and not verdicts[point].usable)
+            rule = condition.rule
+            if rule is not None and not (rule.inputs() & read.keys()):
+                continue  # a poll that did not read this rule's points says nothing about it
+            point = rule.point if rule else None
+            frozen = bool(reported) or (point in device.verdicts and not device.verdicts[point].usable)
             events.extend(self._evaluate(device, condition, outcome, frozen))
         return events
 

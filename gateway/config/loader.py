@@ -7,11 +7,19 @@ from pathlib import Path
 
 from drivers.modbus.registers import RegisterPoint, RegisterType
 from gateway.config.errors import ConfigError, ConfigIssue
-from gateway.config.models import DeviceConfig, StationConfig
+from gateway.config.line_profiles import SerialLineProfile
+from gateway.config.models import SERIAL_BUSES, DeviceConfig, SerialLineBus, StationConfig
 from gateway.config.profiles import AlarmRule, Profile
 from gateway.config.validation import validate
 from gateway.config.yaml_source import LineMap, load_yaml
 from gateway.paths import bundled_config_dir
+
+AnyProfile = Profile | SerialLineProfile
+PROFILE_MODELS: dict[str, type[AnyProfile]] = {
+    "modbus": Profile,
+    "serial-line": SerialLineProfile,
+}
+BUS_PROTOCOL = {"modbus-tcp": "modbus", "modbus-rtu": "modbus", "serial-line": "serial-line"}
 
 
 @dataclass(frozen=True)
@@ -20,14 +28,34 @@ class LoadedConfig:
 
     path: Path
     station: StationConfig
-    profiles: dict[str, Profile]
+    profiles: dict[str, AnyProfile]
     rules: dict[str, dict[str, AlarmRule]]
 
-    def profile_of(self, device: str) -> Profile:
+    def profile_of(self, device: str) -> AnyProfile:
         return self.profiles[self.station.devices[device].profile]
 
+    def modbus_profile_of(self, device: str) -> Profile:
+        profile = self.profile_of(device)
+        if not isinstance(profile, Profile):
+            raise TypeError(f"{device} is not a Modbus device (profile {profile.protocol})")
+        return profile
+
+    def line_profile_of(self, device: str) -> SerialLineProfile:
+        profile = self.profile_of(device)
+        if not isinstance(profile, SerialLineProfile):
+            raise TypeError(f"{device} is not a serial-line device (profile {profile.protocol})")
+        return profile
+
     def register_points(self, device: str) -> list[RegisterPoint]:
-        return self.profile_of(device).register_points()
+        return self.modbus_profile_of(device).register_points()
+
+    def alarm_points(self, device: str) -> set[str]:
+        """The points the device's alarms and fault reporting read: they must be read urgently."""
+        points = set(self.profile_of(device).faults)
+        for rule in self.rules[device].values():
+            if rule.enabled:
+                points.update(rule.inputs())
+        return points
 
     def simulated_points(self, device: str) -> list[RegisterPoint]:
         """What a simulator of ``device`` serves: its profile's points and its actuators."""
@@ -44,7 +72,7 @@ class LoadedConfig:
 
     def summary(self) -> str:
         station = self.station
-        points = sum(len(self.register_points(name)) for name in station.devices)
+        points = sum(len(self.profile_of(name).point_names()) for name in station.devices)
         rules = sum(1 for device in self.rules.values() for rule in device.values() if rule.enabled)
         lines = [
             f"station {station.station.id} ({station.station.name}), district {station.station.district}",
@@ -52,8 +80,11 @@ class LoadedConfig:
             f"{points} point(s), {rules} alarm rule(s)",
         ]
         for name, device in station.devices.items():
+            where = f"bus {device.bus}"
+            if not isinstance(station.buses.get(device.bus), SerialLineBus):
+                where += f" unit {device.unit}"
             lines.append(
-                f"  {name:<20} {device.profile:<18} bus {device.bus} unit {device.unit:<3} "
+                f"  {name:<20} {device.profile:<20} {where:<24} "
                 f"every {device.poll_interval:g}s  {device.location}"
             )
         for name, zone in station.zones.items():
@@ -83,6 +114,7 @@ def load_config(path: Path | str) -> LoadedConfig:
         _check_profile(profile, profile_lines[name], issues)
     _check_actuators(station, lines, issues)
     _check_zones(station, lines, issues)
+    _check_serial_ports(station, lines, issues)
     rules: dict[str, dict[str, AlarmRule]] = {}
     for name, device in station.devices.items():
         _check_device(name, device, station, profiles, missing, search, lines, issues)
@@ -102,13 +134,20 @@ def _find_profile(name: str, search: list[Path]) -> Path | None:
     return next((d / f"{name}.yaml" for d in search if (d / f"{name}.yaml").is_file()), None)
 
 
-def _load_profile(file: Path, issues: list[ConfigIssue]) -> tuple[Profile, LineMap] | None:
+def _load_profile(file: Path, issues: list[ConfigIssue]) -> tuple[AnyProfile, LineMap] | None:
     try:
         data, lines = load_yaml(file)
     except ConfigError as exc:
         issues.extend(exc.issues)
         return None
-    profile = validate(Profile, data, lines, issues)
+    protocol = data.get("protocol", "modbus") if isinstance(data, dict) else "modbus"
+    model = PROFILE_MODELS.get(protocol) if isinstance(protocol, str) else None
+    if model is None:
+        expected = ", ".join(repr(name) for name in PROFILE_MODELS)
+        message = f"unknown protocol {protocol!r} (expected {expected})"
+        issues.append(ConfigIssue(lines.file, lines.line_of(("protocol",))[1], "protocol", message))
+        return None
+    profile = validate(model, data, lines, issues)
     return (profile, lines) if profile is not None else None
 
 
@@ -116,7 +155,7 @@ def _available_profiles(search: list[Path]) -> list[str]:
     return sorted({file.stem for directory in search for file in directory.glob("*.yaml")})
 
 
-def _check_profile(profile: Profile, lines: LineMap, issues: list[ConfigIssue]) -> None:
+def _check_profile(profile: AnyProfile, lines: LineMap, issues: list[ConfigIssue]) -> None:
     points = set(profile.points)
     flags = profile.flag_names()
 
@@ -140,13 +179,27 @@ def _check_profile(profile: Profile, lines: LineMap, issues: list[ConfigIssue]) 
         for bit in rule.device_bits:
             if bit not in flags:
                 issue(("alarms", name, "device_bits", bit), "is not a flag of this profile")
+    for path, message in profile.problems():
+        issue(path, message)
+
+
+def _check_serial_ports(station: StationConfig, lines: LineMap, issues: list[ConfigIssue]) -> None:
+    owner: dict[str, str] = {}
+    for name, bus in station.buses.items():
+        if not isinstance(bus, SERIAL_BUSES):
+            continue
+        if bus.port in owner:
+            path = ("buses", name, "port")
+            message = f"port {bus.port} is already bus {owner[bus.port]}'s"
+            issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
+        owner.setdefault(bus.port, name)
 
 
 def _check_device(
     name: str,
     device: DeviceConfig,
     station: StationConfig,
-    profiles: dict[str, Profile],
+    profiles: dict[str, AnyProfile],
     missing: set[str],
     search: list[Path],
     lines: LineMap,
@@ -156,20 +209,37 @@ def _check_device(
         path = ("devices", name, key)
         issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
 
-    if device.bus not in station.buses:
+    bus = station.buses.get(device.bus)
+    if bus is None:
         issue("bus", f"no bus {device.bus!r} (buses: {', '.join(station.buses) or 'none'})")
     else:
         for other_name, other in station.devices.items():
-            if other_name < name and other.bus == device.bus and other.unit == device.unit:
+            if other_name >= name or other.bus != device.bus:
+                continue
+            if isinstance(bus, SerialLineBus):
+                issue("bus", f"serial-line bus {device.bus} already carries {other_name}")
+            elif other.unit == device.unit:
                 issue("unit", f"unit {device.unit} on bus {device.bus} is already {other_name}")
     if device.profile in missing:
         known = ", ".join(_available_profiles(search)) or "none"
         issue("profile", f"no profile {device.profile!r} (available: {known})")
     if device.profile not in profiles:
         return
+    profile = profiles[device.profile]
+    if bus is not None and BUS_PROTOCOL[bus.type] != profile.protocol:
+        issue(
+            "profile",
+            f"profile {device.profile} is a {profile.protocol} profile, but bus {device.bus} is {bus.type}",
+        )
+    elif _streams_faster_than_timeout(bus, profile, device):
+        issue(
+            "poll_interval",
+            f"the sensor sends every {device.poll_interval:g}s, but bus {device.bus} "
+            f"calls it silent after {bus.timeout:g}s (timeout): make timeout longer",
+        )
     for rule in device.alarms:
-        if rule not in profiles[device.profile].alarms:
-            known = ", ".join(profiles[device.profile].alarms) or "none"
+        if rule not in profile.alarms:
+            known = ", ".join(profile.alarms) or "none"
             issues.append(
                 ConfigIssue(
                     lines.file,
@@ -180,10 +250,20 @@ def _check_device(
             )
 
 
+def _streams_faster_than_timeout(bus, profile: AnyProfile, device: DeviceConfig) -> bool:
+    """A streaming sensor must be given longer than its own period before it counts as silent."""
+    return (
+        isinstance(bus, SerialLineBus)
+        and isinstance(profile, SerialLineProfile)
+        and profile.mode == "stream"
+        and bus.timeout <= device.poll_interval
+    )
+
+
 def _effective_rules(
     name: str,
     device: DeviceConfig,
-    profile: Profile,
+    profile: AnyProfile,
     lines: LineMap,
     issues: list[ConfigIssue],
 ) -> dict[str, AlarmRule]:
@@ -205,6 +285,10 @@ def _check_actuators(station: StationConfig, lines: LineMap, issues: list[Config
             path = ("actuators", name, "device")
             known = ", ".join(station.devices) or "none"
             message = f"no device {actuator.device!r} (devices: {known})"
+            issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
+        elif isinstance(station.buses.get(station.devices[actuator.device].bus), SerialLineBus):
+            path = ("actuators", name, "device")
+            message = f"{actuator.device!r} is a serial-line sensor; actuators must be Modbus devices"
             issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, ByteSize, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from drivers.serial_port import Parity
 from gateway.config.alarm_policy import AlarmPolicy, ReportsConfig, Zone
 from gateway.config.profiles import AlarmOverride
 from gateway.config.types import (
@@ -94,7 +95,47 @@ class ModbusTcpBus(Strict):
     timeout: Seconds = 1.0
 
 
-Bus = Annotated[ModbusTcpBus, Field(discriminator="type")]
+class SerialPortConfig(Strict):
+    """A serial port and its character format (9600 8N1 unless said otherwise)."""
+
+    port: str = Field(min_length=1)
+    baudrate: Annotated[int, in_range(300, 1_000_000)] = 9600
+    data_bits: Literal[7, 8] = 8
+    parity: Parity = Parity.NONE
+    stop_bits: Literal[1, 2] = 1
+
+
+class ModbusRtuBus(SerialPortConfig):
+    """An RS-485 line with Modbus RTU units on it, behind one serial port.
+
+    ``inter_request_gap`` defaults to the 3.5 characters of silence RTU needs;
+    a unit that stays silent after ``retries`` is probed at most every
+    ``backoff_max`` until it answers; a lost port is reopened with backoff up
+    to ``reconnect_max``.
+    """
+
+    type: Literal["modbus-rtu"]
+    timeout: Seconds = 0.5
+    retries: Annotated[int, in_range(0, 5)] = 1
+    inter_request_gap: Seconds | None = None
+    backoff_max: Seconds = 10.0
+    reconnect_max: Seconds = 5.0
+
+
+class SerialLineBus(SerialPortConfig):
+    """A serial port with one simple sensor on it (profile ``protocol: serial-line``).
+
+    ``timeout`` is how long a polled sensor may take to answer, or how long a
+    streaming one may stay silent before it counts as offline.
+    """
+
+    type: Literal["serial-line"]
+    timeout: Seconds = 2.0
+    reconnect_max: Seconds = 5.0
+
+
+Bus = Annotated[ModbusTcpBus | ModbusRtuBus | SerialLineBus, Field(discriminator="type")]
+SERIAL_BUSES = (ModbusRtuBus, SerialLineBus)
 
 
 class DeviceConfig(Strict):
@@ -104,6 +145,8 @@ class DeviceConfig(Strict):
     location: str = ""
     description: str = ""
     poll_interval: PollInterval = 1.0
+    # How often points no alarm depends on are read; default 10 x poll_interval.
+    telemetry_interval: PollInterval | None = None
     alarms: dict[Identifier, AlarmOverride] = Field(default_factory=dict)
     exercise: bool = False  # its events are a drill (status 'exercise') from the start
     # Under maintenance or out of service: everything is still reported, marked 'suppressed'.

@@ -1,34 +1,47 @@
-"""Device profiles: a model's register map, its fault bits and its default alarm rules.
+"""Device profiles: how to read a device model, its fault bits and its default alarm rules.
 
 A profile lives in ``profiles/NAME.yaml``; a device names it and overrides
-only what differs on site (usually thresholds).
+only what differs on site (usually thresholds). ``protocol`` says how the
+model is read: ``modbus`` (the default: a register map) or ``serial-line``
+(a sensor that sends text sentences or binary frames, see
+:mod:`gateway.config.line_profiles`).
 """
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Iterator
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from drivers.modbus.plan import AddressRange
 from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder
 from gateway.config.types import Address, Bit, Identifier, Seconds, Strict
 from gateway.levels import CapCategory, Grade
 
+Problem = tuple[tuple[str | int, ...], str]
+"""A key path inside a profile file and what is wrong there."""
 
-class PointSpec(Strict):
-    """One value in the register map; ``flags`` names single bits of it as boolean points."""
 
-    register_type: RegisterType = Field(alias="register")
-    address: Address
-    type: DataType = DataType.U16
-    word_order: WordOrder = WordOrder.BIG
+class PointBase(Strict):
+    """What every point has, whatever the protocol; ``flags`` names single bits as boolean points."""
+
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
     flags: dict[Identifier, Bit] = Field(default_factory=dict)
     deadband: float | None = Field(default=None, ge=0, description="telemetry reports a change beyond this")
     description: str = ""
+
+
+class PointSpec(PointBase):
+    """One value in the register map."""
+
+    register_type: RegisterType = Field(alias="register")
+    address: Address
+    type: DataType = DataType.U16
+    word_order: WordOrder = WordOrder.BIG
 
 
 class Rung(Strict):
@@ -106,6 +119,10 @@ class AlarmRule(Strict):
                 )
         return self
 
+    def inputs(self) -> set[str]:
+        """The points this rule reads: its value point and the device's alarm bits."""
+        return set(self.device_bits) | ({self.point} if self.point else set())
+
 
 class AlarmOverride(Strict):
     """What a device may change of a profile's rule."""
@@ -123,18 +140,62 @@ class AlarmOverride(Strict):
     enabled: bool | None = None
 
 
-class Profile(Strict):
+class ProfileBase(Strict):
+    """What every profile has, whatever the protocol."""
+
     description: str
     manufacturer: str = ""
     model: str = ""
-    coalesce: bool = True
-    max_gap: int = Field(default=8, ge=0, le=124)
-    points: dict[Identifier, PointSpec]
     faults: dict[Identifier, str] = Field(default_factory=dict)
     test_flag: Identifier | None = Field(
         default=None, description="the device's test bit: while set, its events have status 'test'"
     )
     alarms: dict[Identifier, AlarmRule] = Field(default_factory=dict)
+    points: dict[Identifier, PointBase]  # each protocol narrows the type
+
+    def point_names(self) -> set[str]:
+        """Every point a poll of this model yields, flags included."""
+        raise NotImplementedError
+
+    def flag_names(self) -> set[str]:
+        raise NotImplementedError
+
+    def deadbands(self) -> dict[str, float]:
+        return {name: spec.deadband for name, spec in self.points.items() if spec.deadband is not None}
+
+    def units(self) -> dict[str, str | None]:
+        return {name: spec.unit for name, spec in self.points.items()}
+
+    def problems(self) -> Iterator[Problem]:
+        """Consistency problems between keys, which single-key validation cannot see."""
+        return iter(())
+
+
+class UnreadableRange(Strict):
+    """Registers the device refuses to read (``from``..``to`` inclusive); reads never span them."""
+
+    register_type: RegisterType = Field(alias="register")
+    first: Address = Field(alias="from")
+    last: Address = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.first > self.last:
+            raise PydanticCustomError("range", "'from' must not be above 'to'")
+        return self
+
+    def address_range(self) -> AddressRange:
+        return AddressRange(self.register_type, self.first, self.last)
+
+
+class Profile(ProfileBase):
+    """A Modbus device model: its register map."""
+
+    protocol: Literal["modbus"] = "modbus"
+    coalesce: bool = True
+    max_gap: int = Field(default=8, ge=0, le=124)
+    unreadable: list[UnreadableRange] = Field(default_factory=list)
+    points: dict[Identifier, PointSpec]
 
     def register_points(self) -> list[RegisterPoint]:
         """The driver's view: value points and one boolean point per flag."""
@@ -155,13 +216,26 @@ class Profile(Strict):
             points.extend(RegisterPoint(flag, bit=bit, **common) for flag, bit in spec.flags.items())
         return points
 
+    def unreadable_ranges(self) -> list[AddressRange]:
+        return [span.address_range() for span in self.unreadable]
+
+    def point_names(self) -> set[str]:
+        return {point.name for point in self.register_points()}
+
     def flag_names(self) -> set[str]:
         return {flag for spec in self.points.values() for flag in spec.flags} | {
             name for name, spec in self.points.items() if spec.register_type.is_bit
         }
 
-    def deadbands(self) -> dict[str, float]:
-        return {name: spec.deadband for name, spec in self.points.items() if spec.deadband is not None}
-
-    def units(self) -> dict[str, str | None]:
-        return {name: spec.unit for name, spec in self.points.items()}
+    def problems(self) -> Iterator[Problem]:
+        for point in self.register_points():
+            if point.name not in self.points:
+                continue  # a flag: its register is checked as the value point
+            end = point.address + point.width
+            for index, span in enumerate(self.unreadable_ranges()):
+                if span.overlaps(point.register, point.address, end):
+                    yield (
+                        ("points", point.name),
+                        f"lies in unreadable range {index + 1} "
+                        f"({span.register.value} {span.first}..{span.last})",
+                    )

@@ -67,3 +67,25 @@ def _identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
+
+
+def _hex_bytes(value: object) -> bytes:
+    if isinstance(value, str):
+        try:
+            parsed = bytes.fromhex(value)
+        except ValueError:
+            parsed = b""
+        if parsed:
+            return parsed
+    raise rejected("hex", "must be hex bytes such as 'FF 01 86'", repr(value))
+
+
+def _ascii_bytes(value: object) -> bytes:
+    if isinstance(value, str) and value.isascii():
+        return value.encode("ascii")
+    expected = "must be ASCII text (write control characters as \\r, \\n, \\x02 in double quotes)"
+    raise rejected("ascii", expected, repr(value))
+
+
+HexBytes = Annotated[bytes, BeforeValidator(_hex_bytes)]
+AsciiBytes = Annotated[bytes, BeforeValidator(_ascii_bytes)]

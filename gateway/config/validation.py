@@ -83,7 +83,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
             return []
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
+        return [field.alias or name for name, field in annotation.model_fields.items()]
     return []
 
 
@@ -104,7 +104,8 @@ def _unwrap(annotation: Any) -> Any:
 def _descend(annotation: Any, element: Any) -> Any:
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(element))
+        fields = {f.alias or name: f for name, f in annotation.model_fields.items()}
+        field = fields.get(str(element))
         return field.annotation if field else None
     origin = get_origin(annotation)
     if origin is dict:
