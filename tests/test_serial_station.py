@@ -11,6 +11,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.paths import example_station
+from gateway.probe import probe, table
 from gateway.runtime import Gateway
 from gateway.simulation import start_simulated_station, with_broker
 from tests.peers import Platform, alarm
@@ -31,9 +32,7 @@ def status(device: str, state: str, reason: str = ""):
 
 @pytest.fixture
 async def station(tmp_path, mosquitto):
-    config = with_broker(
-        load_config(example_station()), mosquitto.url, protocol="mqtt5", state_dir=tmp_path
-    )
+    config = with_broker(load_config(example_station()), mosquitto.url, protocol="mqtt5", state_dir=tmp_path)
     platform = Platform(mosquitto.url, "outpost/v1/cs-0427/#")
     await platform.start()
     async with AsyncExitStack() as stack:
@@ -82,3 +81,19 @@ async def test_a_dead_unit_goes_offline_and_an_unplugged_line_is_a_bus_fault_unt
     await line.replug()
     for device in RTU_DEVICES:
         await platform.wait_for(status(device, "ok"), timeout=15)
+
+
+async def test_probe_reads_every_device_of_the_example_station_once(tmp_path):
+    """The commissioning check covers the RS-485 line and both serial sensors, and names a dead one."""
+    config = with_broker(
+        load_config(example_station()), "mqtt://127.0.0.1:1", protocol="mqtt5", state_dir=tmp_path
+    )
+    async with AsyncExitStack() as stack:
+        simulated = await start_simulated_station(config, stack)
+        simulated.unit("gas-meter-methane").go_silent()
+        outcomes = {o.device: o for o in await probe(simulated.config)}
+    assert outcomes.keys() == set(config.station.devices)
+    failed = {name for name, outcome in outcomes.items() if not outcome.ok}
+    assert failed == {"gas-meter-methane"}
+    assert {o.point for o in outcomes["vehicle-bay-co"].observations} == {"co"}
+    assert "gas" in table(simulated.config, list(outcomes.values()))
