@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
-from drivers.observation import PollOutcome
+from drivers.observation import BusPoller, PollOutcome
 
 
 class Outcomes:
@@ -37,3 +39,16 @@ class Outcomes:
 
 def values(outcome: PollOutcome) -> dict:
     return {o.point: o.value for o in outcome.observations}
+
+
+@contextlib.asynccontextmanager
+async def running(poller: BusPoller) -> AsyncIterator[Outcomes]:
+    """Run ``poller`` for the block, collecting what it emits; cancelled on the way out."""
+    outcomes = Outcomes()
+    task = asyncio.create_task(poller.run(outcomes))
+    try:
+        yield outcomes
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -22,7 +22,7 @@ from drivers.observation import FaultCategory
 from drivers.serial_port import SerialSettings
 from simulators.modbus_rtu import ModbusRtuSimulator
 from simulators.modbus_unit import SimulatedUnit
-from tests.outcomes import Outcomes, values
+from tests.outcomes import running, values
 
 POINTS = [
     RegisterPoint("gas", RegisterType.HOLDING, 0, scale=0.1, unit="%LEL"),
@@ -46,14 +46,8 @@ async def polling(line: ModbusRtuSimulator, devices, **options):
         "backoff": Backoff(0.05, 0.2),
     } | options
     poller = rtu_poller(settings=SerialSettings(line.port), devices=devices, **settings)
-    outcomes = Outcomes()
-    task = asyncio.create_task(poller.run(outcomes))
-    try:
+    async with running(poller) as outcomes:
         yield outcomes
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import pytest
@@ -15,7 +14,7 @@ from drivers.modbus.tcp import tcp_poller
 from drivers.observation import FaultCategory
 from simulators.modbus_server import ModbusTcpSimulator
 from simulators.modbus_unit import SimulatedUnit
-from tests.outcomes import Outcomes, values
+from tests.outcomes import running, values
 
 POINTS = [
     RegisterPoint("gas", RegisterType.HOLDING, 0, scale=0.1, unit="%LEL"),
@@ -32,14 +31,8 @@ async def polling(server: ModbusTcpSimulator, *units: int):
     poller = tcp_poller(
         host="127.0.0.1", port=server.port, timeout=0.3, devices=devices, backoff=Backoff(0.05, 0.2)
     )
-    outcomes = Outcomes()
-    task = asyncio.create_task(poller.run(outcomes))
-    try:
+    async with running(poller) as outcomes:
         yield outcomes
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ detector, a polled 9-byte binary CO module) and from a profile written here
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import pytest
@@ -21,7 +20,7 @@ from gateway.config import load_config
 from gateway.config.line_profiles import SerialLineProfile
 from gateway.paths import example_station
 from simulators.serial_sensor import SerialSensorSimulator
-from tests.outcomes import Outcomes, values
+from tests.outcomes import running, values
 
 EXAMPLE = load_config(example_station())
 METHANE = EXAMPLE.line_profile_of("gas-meter-methane").line_protocol()
@@ -63,15 +62,8 @@ async def sensor(tmp_path, protocol: LineProtocol, **values_to_set):
         timeout=0.3,
         backoff=Backoff(0.05, 0.2),
     )
-    outcomes = Outcomes()
-    async with simulator:
-        task = asyncio.create_task(poller.run(outcomes))
-        try:
-            yield simulator, poller, outcomes
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async with simulator, running(poller) as outcomes:
+        yield simulator, poller, outcomes
 
 
 async def test_a_streaming_ascii_sensor_gives_readings_with_units_and_flags(tmp_path):

@@ -70,16 +70,9 @@ class DelimitedFramer:
         buffer, out = self._buffer + data, []
         while buffer:
             if self._start:
-                at = buffer.find(self._start)
-                if at < 0:
-                    keep = _partial_marker(buffer, self._start)
-                    if len(buffer) > keep:
-                        out.append(Rejected("noise outside a frame", buffer[: len(buffer) - keep]))
-                    buffer = buffer[len(buffer) - keep :]
+                buffer, found = _skip_to(self._start, buffer, out)
+                if not found:
                     break
-                if at > 0:
-                    out.append(Rejected("noise outside a frame", buffer[:at]))
-                    buffer = buffer[at:]
             body_from = len(self._start)
             end = buffer.find(self._end, body_from)
             if self._start:
@@ -135,17 +128,8 @@ class FixedFramer:
     def feed(self, data: bytes) -> list[Piece]:
         buffer, out = self._buffer + data, []
         while buffer:
-            at = buffer.find(self._header)
-            if at < 0:
-                keep = _partial_marker(buffer, self._header)
-                if len(buffer) > keep:
-                    out.append(Rejected("noise outside a frame", buffer[: len(buffer) - keep]))
-                buffer = buffer[len(buffer) - keep :]
-                break
-            if at > 0:
-                out.append(Rejected("noise outside a frame", buffer[:at]))
-                buffer = buffer[at:]
-            if len(buffer) < self._length:
+            buffer, found = _skip_to(self._header, buffer, out)
+            if not found or len(buffer) < self._length:
                 break
             candidate = buffer[: self._length]
             if self._check and (why := self._check(candidate)):
@@ -164,3 +148,20 @@ class FixedFramer:
 
 
 Framer = DelimitedFramer | FixedFramer
+
+
+def _skip_to(marker: bytes, buffer: bytes, out: list[Piece]) -> tuple[bytes, bool]:
+    """Reject the noise before ``marker``; whether the buffer now starts with it.
+
+    Without a marker in sight, a tail that may be its beginning is kept for
+    the next read.
+    """
+    at = buffer.find(marker)
+    if at < 0:
+        keep = _partial_marker(buffer, marker)
+        if len(buffer) > keep:
+            out.append(Rejected("noise outside a frame", buffer[: len(buffer) - keep]))
+        return buffer[len(buffer) - keep :], False
+    if at > 0:
+        out.append(Rejected("noise outside a frame", buffer[:at]))
+    return buffer[at:], True
