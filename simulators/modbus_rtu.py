@@ -6,7 +6,8 @@ other end. Each unit's misbehaviour is applied to its outgoing frame in the
 server's ``trace_packet`` hook (an RTU frame's first byte is its unit): a
 silent or absent unit's answer is dropped, a bad CRC is a flipped CRC byte,
 noise replaces the answer with random bytes, and a wrong-length answer is a
-well-formed frame with a valid CRC and one value fewer.
+well-formed frame with a valid CRC and one value fewer; a late answer is
+sent by the line itself after the unit's delay.
 """
 
 from __future__ import annotations
@@ -117,4 +118,7 @@ class ModbusRtuSimulator:
             return self._random.randbytes(len(packet))
         if unit.behaviour is Behaviour.WRONG_LENGTH:
             return one_value_short(packet)
+        if unit.behaviour is Behaviour.LATE:
+            self.line.send_to_gateway(packet, after=unit.late_by)
+            return b""
         return packet

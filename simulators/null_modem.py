@@ -91,6 +91,14 @@ class NullModem:
                 os.unlink(link)
         self._ends = None
 
+    def send_to_gateway(self, data: bytes, after: float) -> None:
+        """Bytes the device end sends ``after`` seconds from now (a slow slave's late answer)."""
+        if self._ends is None:
+            return
+        gateway = self._ends[0]
+        handle = asyncio.get_running_loop().call_later(after, self._carry, gateway, data)
+        self._deliveries.add(handle)
+
     def _pump(self, source: _End, target: _End) -> None:
         try:
             data = os.read(source.master, 4096)
@@ -99,6 +107,10 @@ class NullModem:
         except OSError:
             asyncio.get_running_loop().remove_reader(source.master)
             return
+        self._carry(target, data)
+
+    def _carry(self, target: _End, data: bytes) -> None:
+        """Deliver ``data`` at the far end, as fast as the line's baud rate allows."""
         if not self._char_time:
             self._deliver(target, data)
             return

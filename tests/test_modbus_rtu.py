@@ -173,3 +173,29 @@ async def test_an_unplugged_adapter_is_a_bus_fault_until_it_is_plugged_back(line
 
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
+
+
+async def test_a_late_answer_is_never_taken_for_the_answer_to_the_next_request(tmp_path):
+    """RTU answers carry no request id: a slow slave's answer arriving after the timeout would
+    otherwise be read as the answer to the next read of that unit, and one point's value
+    would be published under another's name (a false alarm, or a hidden one)."""
+    apart = [
+        RegisterPoint("gas", RegisterType.HOLDING, 0, scale=0.1, unit="%LEL"),
+        RegisterPoint("co", RegisterType.HOLDING, 40, unit="ppm"),
+    ]
+    unit = SimulatedUnit(1, apart)
+    unit.set("gas", 11.1)
+    unit.set("co", 222)
+    unit.answer_late(0.11)  # just after the 0.1 s timeout
+    slow = ModbusDevice("dev1", 1, 0.1, tuple(plan_reads(apart, coalesce=False)))
+    async with (
+        ModbusRtuSimulator([unit], tmp_path) as line,
+        polling(line, [slow], timeout=0.1, silent_backoff_max=None) as outcomes,
+    ):
+        for _ in range(20):
+            await outcomes.next_where(lambda o: True)
+        unit.answer_normally()
+        await outcomes.next_where(lambda o: o.ok)
+    answered = [values(o) for o in outcomes.items if o.ok]
+    assert answered
+    assert all(v == {"gas": 11.1, "co": 222} for v in answered), answered

@@ -91,13 +91,26 @@ class ModbusDevice:
         return schedules
 
 
+def _no_quiet(_request: ReadRequest) -> float:
+    return 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class LinePolicy:
-    """How a bus treats its line and the units that do not answer (see the module docstring)."""
+    """How a bus treats its line and the units that do not answer (see the module docstring).
+
+    ``quiet_after_timeout`` is how long the line is kept quiet after a request got
+    no valid answer. RTU answers carry no request id: a slow unit's answer that
+    arrives during the next request would be taken for that request's answer,
+    one point's value under another's name. pymodbus drops bytes that arrive
+    while no request is pending and empties its buffer when it sends, so a late
+    answer that lands in the quiet time is lost instead of misread.
+    """
 
     retries: int = 0
     gap: float = 0.0
     silent_backoff_max: float | None = None
+    quiet_after_timeout: Callable[[ReadRequest], float] = _no_quiet
 
 
 ExplainNoAnswer = Callable[[ReadRequest, int], Fault]
@@ -309,14 +322,16 @@ class ModbusPoller:
         for _ in range(attempts):
             if (wait := self._line_idle_at + self._policy.gap - loop.time()) > 0:
                 await asyncio.sleep(wait)
+            quiet = 0.0
             try:
                 return await self._read(request, unit)
             except ModbusIOException:
                 if not self._client.connected:
                     raise ConnectionException(self.endpoint) from None
                 fault = self._explain_no_answer(request, unit)
+                quiet = self._policy.quiet_after_timeout(request)
             finally:
-                self._line_idle_at = loop.time()
+                self._line_idle_at = loop.time() + quiet
         assert fault is not None
         raise _NoValidAnswer(fault)
 

@@ -134,10 +134,17 @@ def rtu_poller(
         trace_packet=watch.trace,
         **settings.pyserial_options(),  # type: ignore[arg-type]
     )
+
+    def quiet_after_timeout(request: ReadRequest) -> float:
+        """A unit slower than ``timeout`` gets as long again, plus its answer's time on the wire."""
+        answer = answer_frame_bytes(request.register.is_bit, request.count) * MODBUS_CHAR_BITS
+        return timeout + answer / settings.baudrate
+
     policy = LinePolicy(
         retries=retries,
         gap=silent_interval(settings.baudrate) if gap is None else gap,
         silent_backoff_max=silent_backoff_max,
+        quiet_after_timeout=quiet_after_timeout,
     )
     return ModbusPoller(
         endpoint=f"serial port {settings.describe()}",
