@@ -210,6 +210,9 @@ def _check_names(scenario: Scenario, config: LoadedConfig, lines: LineMap, issue
             issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(map(str, path)), problem))
 
     for device, points in scenario.initial.items():
+        if problem := device_problem(config, device):
+            issue(("initial", device), problem)
+            continue
         for point in points:
             issue(("initial", device, point), device_problem(config, device, point))
     names: dict[str, int] = {}
@@ -221,7 +224,10 @@ def _check_names(scenario: Scenario, config: LoadedConfig, lines: LineMap, issue
             names.setdefault(step.name, index)
         action = getattr(step, step.action)
         if isinstance(action, SetAction | RampAction | NoiseAction):
-            issue((*at, step.action, "point"), device_problem(config, action.device, action.point))
+            if problem := device_problem(config, action.device):
+                issue((*at, step.action, "device"), problem)
+            else:
+                issue((*at, step.action, "point"), device_problem(config, action.device, action.point))
         elif isinstance(action, FaultAction):
             issue((*at, "fault", "device"), fault_problem(config, action.device, action.fault))
         elif step.action in ("unplug", "replug"):
