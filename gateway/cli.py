@@ -267,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        # `sim` parses its own arguments (a file or an action word first); argparse's
+        # REMAINDER would not pass it a leading option such as -h.
+        return _cmd_sim(argparse.Namespace(args=argv[1:]))
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

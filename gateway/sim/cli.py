@@ -1,13 +1,7 @@
 """``outpost sim``: run a simulated station, control it, or play a scenario against it.
 
-    outpost sim CONFIG [--write-config OUT.yaml] [--broker URL | --embedded-broker] [--state-dir DIR]
-    outpost sim set DEVICE POINT VALUE
-    outpost sim fault DEVICE silent|bad-checksum|noise|exception|wrong-length|normal
-    outpost sim unplug BUS  |  outpost sim replug BUS  |  outpost sim status
-    outpost sim scenario FILE [--expect] [--json] [--broker URL] [--work-dir DIR]
-
-``outpost sim CONFIG`` takes a positional file where the other forms take an
-action word, so the first word chooses the parser.
+The forms are in :data:`USAGE`. ``outpost sim CONFIG`` takes a positional file
+where the other forms take an action word, so the first word chooses the parser.
 """
 
 from __future__ import annotations
@@ -27,6 +21,13 @@ from gateway.logs import setup_logging
 from gateway.sim import control_server
 from gateway.sim.controls import Fault, StationControls, bring_to_rest
 
+USAGE = """
+    outpost sim CONFIG [--write-config OUT.yaml] [--broker URL | --embedded-broker] [--state-dir DIR]
+    outpost sim set DEVICE POINT VALUE
+    outpost sim fault DEVICE silent|bad-checksum|noise|exception|wrong-length|normal
+    outpost sim unplug BUS  |  outpost sim replug BUS  |  outpost sim status
+    outpost sim scenario FILE [--expect] [--json] [--broker URL] [--work-dir DIR]
+"""
 ACTIONS = ("set", "fault", "unplug", "replug", "status", "scenario")
 
 
@@ -42,6 +43,7 @@ def _state_file_option(parser: argparse.ArgumentParser) -> None:
 def _run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outpost sim",
+        usage="\n       ".join(line.strip() for line in USAGE.strip().splitlines()),
         description="Simulate every device of a station file until Ctrl-C.",
         epilog="Control a running simulation: outpost sim set|fault|unplug|replug|status ...; "
         "play a scenario: outpost sim scenario FILE --expect",
