@@ -130,3 +130,19 @@ expect:
         "simulated there (possible: silent, exception, normal)",
         "broken.yaml:7: expect.0.after: no step named 'leak' (steps named: none)",
     ]
+
+
+@pytest.mark.slow
+def test_the_scenario_command_brings_its_own_broker_and_reports_latencies_as_json():
+    kitchen = bundled_config_dir() / "scenarios" / "kitchen-gas-leak.yaml"
+    result = outpost("sim", "scenario", str(kitchen), "--expect", "--json", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["passed"] is True
+    raised = report["results"][0]
+    assert (raised["what"], raised["after"], raised["ok"]) == (
+        "kitchen-gas.gas raised first-stage",
+        "leak",
+        True,
+    )
+    assert 0 < raised["latency_s"] <= 5
