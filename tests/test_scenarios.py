@@ -146,3 +146,25 @@ def test_the_scenario_command_brings_its_own_broker_and_reports_latencies_as_jso
         True,
     )
     assert 0 < raised["latency_s"] <= 5
+
+
+def test_a_bad_override_is_named_in_the_scenario_not_in_the_merged_station(tmp_path):
+    scenario = write(
+        tmp_path / "override.yaml",
+        """name: Bad override
+station: STATION
+overrides:
+  devices:
+    kitchen-gas:
+      poll_interval: fast
+steps:
+  - {at: 1s, set: {device: kitchen-gas, point: gas, value: 30}}
+expect:
+  - {alarm: kitchen-gas.gas, transition: raised, within: 3s}
+""",
+    )
+    result = outpost("sim", "scenario", str(scenario))
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "override.yaml:6: overrides.devices.kitchen-gas.poll_interval: must be a duration"
+    ), result.stderr

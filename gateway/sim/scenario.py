@@ -190,6 +190,7 @@ def load_scenario(path: Path, work_dir: Path) -> LoadedScenario:
     if scenario is None:
         raise ConfigError(issues)
     source = (path.parent / scenario.station).resolve() if scenario.station else example_station()
+    load_config(source)  # the station's own problems, at their own lines
     station_data, _ = load_yaml(source)
     station_data = merged(relocatable(station_data or {}, source), scenario.overrides)
     station_file = write_yaml(
@@ -197,11 +198,25 @@ def load_scenario(path: Path, work_dir: Path) -> LoadedScenario:
         work_dir / f"{path.stem}.station.yaml",
         comment=f"{source} with the overrides of {path.name}",
     )
-    config = load_config(station_file)
+    try:
+        config = load_config(station_file)
+    except ConfigError as exc:
+        raise ConfigError(_in_overrides(issue, station_file, lines) for issue in exc.issues) from None
     _check_names(scenario, config, lines, issues)
     if issues:
         raise ConfigError(issues)
     return LoadedScenario(path, scenario, station_file, station_data, config)
+
+
+def _in_overrides(issue: ConfigIssue, station_file: Path, lines: LineMap) -> ConfigIssue:
+    """A problem of the merged station, pointed at the scenario's ``overrides`` that caused it."""
+    if issue.file != station_file:
+        return issue  # in a profile: its own file and line
+    path = tuple(int(p) if p.isdigit() else p for p in issue.key.split(".")) if issue.key else ()
+    _, line = lines.line_of(("overrides", *path))
+    return ConfigIssue(
+        lines.file, line, f"overrides.{issue.key}" if issue.key else "overrides", issue.message
+    )
 
 
 def _check_names(scenario: Scenario, config: LoadedConfig, lines: LineMap, issues: list[ConfigIssue]) -> None:
