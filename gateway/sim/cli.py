@@ -195,9 +195,11 @@ def _scenario(args: argparse.Namespace) -> int:
         return 1
     announce = (lambda _line: None) if args.json else (lambda line: print(line, flush=True))
     report = asyncio.run(_play(loaded, args.broker, work_dir, announce))
+    if report.passed and args.work_dir is None:
+        report.gateway_log = ""
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())
     if report.passed and args.work_dir is None:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(work_dir, ignore_errors=True)  # a failed run keeps its files for a look
     return 1 if args.expect and not report.passed else 0
 
 

@@ -33,6 +33,7 @@ class Platform:
     topic: str
     tls: tuple[Path, Path, Path] | None = None  # ca, client cert, client key
     messages: list[Received] = field(default_factory=list)
+    listeners: list[Callable[[Received], None]] = field(default_factory=list)  # told of each message
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task | None = None
 
@@ -70,9 +71,12 @@ class Platform:
             body = {"raw": bytes(message.payload).hex()}  # type: ignore[arg-type]
         if not isinstance(body, dict):
             body = {"raw": body}
+        received = Received(str(message.topic), body, message.retain, time.time())
         async with self._changed:
-            self.messages.append(Received(str(message.topic), body, message.retain, time.time()))
+            self.messages.append(received)
             self._changed.notify_all()
+        for listener in self.listeners:
+            listener(received)
 
     async def stop(self) -> None:
         if self._task:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -17,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.platform_view import describe
 from gateway.sim.controls import StationControls, bring_to_rest
 from gateway.sim.expectations import Verdict, judge_expected, judge_never, note_late_arrivals
 from gateway.sim.gateway_config import gateway_config, merged, write_yaml
 from gateway.sim.gateway_process import GatewayProcess
-from gateway.sim.platform import Platform, device_status
+from gateway.sim.platform import Platform, Received, device_status
 from gateway.sim.player import Player
 from gateway.sim.scenario import LoadedScenario
 from gateway.simulation import start_simulated_station
@@ -66,7 +68,7 @@ class Report:
         lines += [verdict.line() for verdict in self.verdicts]
         if self.error:
             lines.append(f"ERROR  {self.error}")
-        lines.append(f"{'PASSED' if self.passed else 'FAILED'}  gateway log: {self.gateway_log}")
+        lines.append("PASSED" if self.passed else f"FAILED  gateway log: {self.gateway_log}")
         return "\n".join(lines)
 
 
@@ -133,8 +135,13 @@ async def run_scenario(
             for device in station.config.station.devices:
                 await platform.wait_for(device_status(device, "ok"), timeout=ready_timeout)
         except TimeoutError:
-            report.error = f"the station was not up within {ready_timeout:g}s (all devices ok)"
+            tail = "\n".join(gateway.output().splitlines()[-10:])
+            report.error = (
+                f"the station was not up within {ready_timeout:g}s (all devices ok); gateway log:\n{tail}"
+            )
             return report
+        prefix = station.config.station.topic_prefix
+        platform.listeners.append(lambda m: _show(m, prefix, announce))
         player = Player(scenario, controls, _Peers(broker, gateway), announce=announce)
         await _play_and_judge(player, platform, report)
         report.timeline = [
@@ -153,6 +160,14 @@ async def _play_and_judge(player: Player, platform: Platform, report: Report) ->
     note_late_arrivals(expected, scenario.expect, platform, player)
     claimed = {v.claimed_id for v in expected if v.claimed_id}
     report.verdicts = expected + judge_never(scenario.never, platform, player, claimed)
+
+
+def _show(message: Received, prefix: str, announce: Callable[[str], None]) -> None:
+    """Alarms and device states as the platform receives them, for a person watching a run."""
+    if message.topic.endswith("/alarm") or "/device/" in message.topic:
+        announce(
+            f"          platform <- {describe(message.topic, json.dumps(message.payload).encode(), prefix)}"
+        )
 
 
 async def _stop(gateway: GatewayProcess) -> None:

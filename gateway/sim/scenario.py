@@ -161,10 +161,6 @@ class Scenario(Strict):
     never: list[AlarmMatch] = Field(default_factory=list)
     hold: Seconds = 1.0  # how long to keep listening after the last step and expectation
 
-    @property
-    def duration(self) -> float:
-        return max(step.at + getattr(getattr(step, step.action), "over", 0.0) for step in self.steps)
-
 
 @dataclass(frozen=True)
 class LoadedScenario:
