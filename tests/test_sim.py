@@ -4,6 +4,7 @@ writes run unedited by ``outpost run``, and the station driven through the contr
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from contextlib import AsyncExitStack
@@ -81,6 +82,9 @@ async def test_a_simulated_station_runs_the_gateway_unedited_and_obeys_the_contr
 
         assert (await sim("fault", "pump-pit-gas", "silent", *control)).returncode == 0
         await platform.wait_for(device_status("pump-pit-gas", "offline", "no response"), timeout=15)
+        status = json.loads((await sim("status", *control)).stdout)
+        assert status["devices"]["pump-pit-gas"] == "silent"
+        assert status["buses"]["rs485"].startswith("modbus-rtu on pty")
         assert (await sim("fault", "pump-pit-gas", "normal", *control)).returncode == 0
         await platform.wait_for(device_status("pump-pit-gas", "ok"), timeout=15, after=len(platform.messages))
 
