@@ -133,7 +133,11 @@ async def run_scenario(
         stack.push_async_callback(_stop, gateway)
         try:
             for device in station.config.station.devices:
-                await platform.wait_for(device_status(device, "ok"), timeout=ready_timeout)
+                # Not retained: a broker may still hold the statuses of an earlier run.
+                fresh = device_status(device, "ok")
+                await platform.wait_for(
+                    lambda m, fresh=fresh: fresh(m) and not m.retain, timeout=ready_timeout
+                )
         except TimeoutError:
             tail = "\n".join(gateway.output().splitlines()[-10:])
             report.error = (
