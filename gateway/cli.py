@@ -39,11 +39,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 1
     from gateway.runtime import run_gateway
 
-    asyncio.run(_until_signalled(run_gateway(config)))
+    asyncio.run(run_until_signalled(run_gateway(config)))
     return 0
 
 
-async def _until_signalled(job: Coroutine[None, None, None]) -> None:
+async def run_until_signalled(job: Coroutine[None, None, None]) -> None:
     """Run ``job`` until SIGTERM (systemd stop) or SIGINT (Ctrl-C), then cancel it cleanly."""
     task = asyncio.ensure_future(job)
     loop = asyncio.get_running_loop()
@@ -86,8 +86,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
     setup_logging(args.log_level)
-    asyncio.run(_until_signalled(run_demo(broker=args.broker, once=args.once)))
+    asyncio.run(run_until_signalled(run_demo(broker=args.broker, once=args.once)))
     return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from gateway.sim.cli import main as sim_main
+
+    return sim_main(args.args)
 
 
 def _cmd_command(args: argparse.Namespace) -> int:
@@ -248,10 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="exit after one scripted gas leak")
     demo.add_argument("--log-level", default="WARNING")
     demo.set_defaults(handler=_cmd_demo)
+
+    sim = commands.add_parser(
+        "sim",
+        add_help=False,
+        help="simulate a station (sim CONFIG), control it (sim set|fault|unplug|replug), "
+        "play a scenario (sim scenario FILE --expect); sim -h for details",
+    )
+    sim.add_argument("args", nargs=argparse.REMAINDER)
+    sim.set_defaults(handler=_cmd_sim)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        # `sim` parses its own arguments (a file or an action word first); argparse's
+        # REMAINDER would not pass it a leading option such as -h.
+        return _cmd_sim(argparse.Namespace(args=argv[1:]))
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

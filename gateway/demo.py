@@ -38,29 +38,49 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class EmbeddedBroker:
+    """An amqtt broker on a loopback port that can be stopped and started again on that port.
+
+    A scenario's broker outage stops and restarts it; amqtt keeps no state
+    across a restart, unlike a broker with persistence.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or _free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self._broker = None
+
+    async def start(self) -> None:
+        try:
+            from amqtt.broker import Broker
+        except ImportError:
+            raise SystemExit(
+                "the embedded broker needs the demo extra: pip install 'outpost[demo]' "
+                "(or give --broker mqtt://host:1883)"
+            ) from None
+        self._broker = Broker(
+            {
+                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
+                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            }
+        )
+        await self._broker.start()
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.shutdown()
+            self._broker = None
+
+
 @contextlib.asynccontextmanager
 async def embedded_broker():
     """An amqtt broker on a free loopback port; yields its URL."""
-    try:
-        from amqtt.broker import Broker
-    except ImportError:
-        raise SystemExit(
-            "the embedded broker needs the demo extra: pip install 'outpost[demo]' "
-            "(or give --broker mqtt://host:1883)"
-        ) from None
-
-    port = _free_port()
-    broker = Broker(
-        {
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
-    )
+    broker = EmbeddedBroker()
     await broker.start()
     try:
-        yield f"mqtt://127.0.0.1:{port}"
+        yield broker.url
     finally:
-        await broker.shutdown()
+        await broker.stop()
 
 
 async def _platform_view(url: str, prefix: str, ready: asyncio.Event, seen: list[str]) -> None:

@@ -1,15 +1,14 @@
 """Prometheus metrics and a health endpoint on a local address.
 
 Metric families come from prometheus-client. They are served, with
-``/healthz`` (JSON, for ``outpost status`` and for monitoring), by a small
-asyncio HTTP responder in the gateway's own event loop:
+``/healthz`` (JSON, for ``outpost status`` and for monitoring), by the small
+asyncio HTTP responder of :mod:`gateway.local_http`, in the gateway's own event loop:
 prometheus-client's own server runs in a thread and has no health route,
 and two routes do not justify a web framework on a Pi.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -17,6 +16,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.local_http import Request, Response, start_local_server
 
 log = logging.getLogger(__name__)
 
@@ -62,33 +63,17 @@ async def serve(
     """
     host, _, port = listen.rpartition(":")
 
-    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            path = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else ""
-            if path == "/metrics":
-                refresh()
-                status, kind, body = "200 OK", CONTENT_TYPE_LATEST, metrics.exposition()
-            elif path == "/healthz":
-                report = health()
-                status = "200 OK" if report.get("healthy") else "503 Service Unavailable"
-                kind, body = "application/json", json.dumps(report, indent=2).encode()
-            else:
-                status, kind, body = "404 Not Found", "text/plain", b"try /metrics or /healthz\n"
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError, IndexError, UnicodeDecodeError):
-            pass
-        finally:
-            writer.close()
+    async def respond(request: Request) -> Response:
+        if request.path == "/metrics":
+            refresh()
+            return Response("200 OK", CONTENT_TYPE_LATEST, metrics.exposition())
+        if request.path == "/healthz":
+            report = health()
+            status = "200 OK" if report.get("healthy") else "503 Service Unavailable"
+            return Response(status, "application/json", json.dumps(report, indent=2).encode())
+        return Response("404 Not Found", "text/plain", b"try /metrics or /healthz\n")
 
-    server = await asyncio.start_server(respond, host, int(port))
+    server = await start_local_server(host, int(port), respond)
     log.info("metrics and health on http://%s/metrics and /healthz", listen)
     async with server:
         await server.serve_forever()

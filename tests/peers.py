@@ -1,4 +1,8 @@
-"""Real peers for the tests: a Mosquitto broker, a platform subscriber, the gateway process."""
+"""Real peers for the tests: a Mosquitto broker, a platform subscriber, the gateway process.
+
+The platform subscriber and the gateway process are the ones ``outpost sim scenario`` uses
+(:mod:`gateway.sim`); they are re-exported here for the tests.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,21 @@ import asyncio
 import contextlib
 import getpass
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import aiomqtt
 import yaml
+
+from gateway.sim.gateway_process import GatewayProcess
+from gateway.sim.platform import Platform, Received, alarm, device_status
+
+__all__ = ["GatewayProcess", "Platform", "Received", "alarm", "device_status"]
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "config" / "profiles"
@@ -157,102 +163,6 @@ class Mosquitto:
             self.process = None
 
 
-@dataclass
-class Received:
-    topic: str
-    payload: dict
-    retain: bool
-    at: float  # time.time() when it arrived
-
-
-@dataclass
-class Platform:
-    """Subscribes as the district platform would and remembers everything it receives.
-
-    Its session is persistent (QoS 1, clean session off), so what is published
-    while it reconnects after a broker restart still reaches it.
-    """
-
-    url: str
-    topic: str
-    tls: tuple[Path, Path, Path] | None = None  # ca, client cert, client key
-    messages: list[Received] = field(default_factory=list)
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    _task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        ready = asyncio.Event()
-        self._task = asyncio.create_task(self._run(ready))
-        await asyncio.wait_for(ready.wait(), 10)
-
-    async def _run(self, ready: asyncio.Event) -> None:
-        host, port = self.url.split("://", 1)[1].rsplit(":", 1)
-        tls = None
-        if self.tls:
-            ca, cert, key = self.tls
-            tls = aiomqtt.TLSParameters(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
-        identifier = f"platform-{free_port()}"
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    host, int(port), identifier=identifier, clean_session=False, tls_params=tls
-                ) as client:
-                    await client.subscribe(self.topic, qos=1)
-                    ready.set()
-                    async for message in client.messages:
-                        try:
-                            body = json.loads(message.payload) if message.payload else {}
-                        except ValueError:  # not JSON (e.g. garbage a test sends to a command topic)
-                            body = {"raw": bytes(message.payload).hex()}
-                        if not isinstance(body, dict):
-                            body = {"raw": body}
-                        async with self._changed:
-                            self.messages.append(
-                                Received(str(message.topic), body, message.retain, time.time())
-                            )
-                            self._changed.notify_all()
-            except aiomqtt.MqttError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None
-                await asyncio.sleep(0.2)  # broker restarting in a test: resubscribe
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def wait_for(
-        self, predicate: Callable[[Received], bool], timeout: float = 10.0, after: int = 0
-    ) -> Received:
-        """The first message (from index ``after``) matching ``predicate``."""
-
-        def found() -> Received | None:
-            return next((m for m in self.messages[after:] if predicate(m)), None)
-
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(found), timeout)
-        result = found()
-        assert result is not None
-        return result
-
-    def matching(self, predicate: Callable[[Received], bool]) -> list[Received]:
-        return [m for m in self.messages if predicate(m)]
-
-
-def alarm(key_suffix: str, transition: str | None = None) -> Callable[[Received], bool]:
-    def predicate(message: Received) -> bool:
-        body = message.payload
-        return (
-            message.topic.endswith("/alarm")
-            and body.get("alarm_key", "").endswith(key_suffix)
-            and (transition is None or body.get("transition") == transition)
-        )
-
-    return predicate
-
-
 def write_station(
     directory: Path,
     *,
@@ -297,53 +207,6 @@ def write_station(
     path = directory / "station.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-class GatewayProcess:
-    """``outpost run`` as its own process, exactly as systemd starts it."""
-
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
-        self.config = config
-        self.log = log
-        self.env = env or {}
-        self.process: subprocess.Popen | None = None
-
-    def start(self, *options: str) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gateway.cli",
-                    "run",
-                    str(self.config),
-                    "--log-level",
-                    "INFO",
-                    *options,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=REPO,
-            )
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process is None:
-            return 0
-        self.process.send_signal(sig)
-        try:
-            code = self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()  # never leak a gateway; the test still fails below
-            self.process.wait()
-            raise
-        finally:
-            self.process = None
-        return code
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @dataclass

@@ -15,19 +15,9 @@ from gateway.probe import probe, table
 from gateway.runtime import Gateway
 from gateway.simulation import start_simulated_station, with_broker
 from tests.peers import Platform, alarm
+from tests.peers import device_status as status
 
 RTU_DEVICES = ("kitchen-gas", "boiler-gas", "corridor-smoke-1", "corridor-smoke-2", "pump-pit-gas")
-
-
-def status(device: str, state: str, reason: str = ""):
-    def predicate(message) -> bool:
-        return (
-            message.topic.endswith(f"/device/{device}/status")
-            and message.payload.get("status") == state
-            and reason in (message.payload.get("reason") or "")
-        )
-
-    return predicate
 
 
 @pytest.fixture

@@ -1,0 +1,255 @@
+"""Scenario files: a timeline of what happens to a simulated station, and what must follow.
+
+```yaml
+name: Kitchen gas leak
+station: ../station.example.yaml      # relative to this file; default: the example station
+seed: 7                               # noise is drawn from this: every run plays the same values
+overrides:                            # merged over the station file (shorter polls, smaller floods)
+  devices: {kitchen-gas: {poll_interval: 500ms}}
+initial:                              # values before the gateway starts
+  kitchen-gas: {gas: 0}
+steps:
+  - {at: 1s, name: leak, ramp: {device: kitchen-gas, point: gas, from: 2, to: 30, over: 2s}}
+  - {at: 5s, set: {device: kitchen-gas, point: gas, value: 1}}
+expect:
+  - {alarm: kitchen-gas.gas, transition: raised, grade: first-stage, after: leak, within: 5s}
+never:
+  - {alarm: boiler-gas}                 # no false alarm from the boiler room
+```
+
+Validated like the station file: every problem names the file, line and key.
+Device, point, bus and fault names are checked against the station (with the
+overrides applied), and ``after`` against the step names, before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from gateway.config import ConfigError, LoadedConfig, load_config
+from gateway.config.errors import ConfigIssue
+from gateway.config.types import Identifier, Seconds, Strict
+from gateway.config.validation import validate
+from gateway.config.yaml_source import LineMap, load_yaml
+from gateway.events import Transition
+from gateway.levels import Grade
+from gateway.paths import example_station
+from gateway.sim.controls import Fault, bus_problem, device_problem, fault_problem
+from gateway.sim.gateway_config import merged, relocatable, write_yaml
+
+Positive = Annotated[Seconds, Field(gt=0)]
+
+
+class SetAction(Strict):
+    device: Identifier
+    point: Identifier
+    value: float | bool
+
+
+class RampAction(Strict):
+    """``from`` to ``to`` in a straight line over ``over``, a new value every ``every``."""
+
+    device: Identifier
+    point: Identifier
+    start: float = Field(alias="from")
+    to: float
+    over: Positive
+    every: Positive = 0.25
+
+
+class NoiseAction(Strict):
+    """Uniform noise of ``amplitude`` around ``around`` for ``over``; then back to ``around``."""
+
+    device: Identifier
+    point: Identifier
+    around: float
+    amplitude: float = Field(gt=0)
+    over: Positive
+    every: Positive = 0.25
+
+
+class FaultAction(Strict):
+    device: Identifier
+    fault: Fault
+
+
+ACTIONS = ("set", "ramp", "noise", "fault", "unplug", "replug", "broker", "gateway")
+
+
+class Step(Strict):
+    """At ``at`` seconds after the station is up, exactly one thing happens."""
+
+    at: Seconds
+    name: Identifier | None = None
+    set: SetAction | None = None
+    ramp: RampAction | None = None
+    noise: NoiseAction | None = None
+    fault: FaultAction | None = None
+    unplug: Identifier | None = None
+    replug: Identifier | None = None
+    broker: Literal["stop", "start"] | None = None
+    gateway: Literal["kill", "restart"] | None = None  # kill: SIGKILL, as a power cut
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Self:
+        given = [name for name in ACTIONS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "step",
+                "a step does exactly one of {actions}; this one has {given}",
+                {"actions": ", ".join(ACTIONS), "given": ", ".join(given) or "none"},
+            )
+        return self
+
+    @property
+    def action(self) -> str:
+        return next(name for name in ACTIONS if getattr(self, name) is not None)
+
+    def describe(self) -> str:
+        value = getattr(self, self.action)
+        if isinstance(value, Strict):
+            details = " ".join(f"{k}={v}" for k, v in value.model_dump(by_alias=True).items())
+            return f"{self.action} {details}"
+        return f"{self.action} {value}"
+
+
+class AlarmMatch(Strict):
+    """Alarm events of one alarm (``kitchen-gas.gas``) or of every alarm of a device (``boiler-gas``)."""
+
+    alarm: str = Field(min_length=1)
+    transition: Transition | None = None
+    grade: Grade | None = None
+    after: Identifier | None = None  # a step's name; default: the start of the timeline
+
+    def matches(self, payload: dict[str, Any]) -> bool:
+        key = payload.get("alarm_key", "")
+        rest = key.split(".", 1)[1] if "." in key else key  # without the station id
+        return (
+            (rest == self.alarm or rest.startswith(f"{self.alarm}."))
+            and (self.transition is None or payload.get("transition") == self.transition)
+            and (self.grade is None or payload.get("grade") == self.grade)
+        )
+
+    def describe(self) -> str:
+        parts = [self.alarm, self.transition or "any transition"]
+        if self.grade:
+            parts.append(self.grade)
+        return " ".join(parts)
+
+
+class Expect(AlarmMatch):
+    """This event must reach the platform within ``within`` of the step ``after``."""
+
+    transition: Transition
+    within: Positive
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    station: Path | None = None
+    seed: int = 0
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    initial: dict[Identifier, dict[Identifier, float | bool]] = Field(default_factory=dict)
+    steps: list[Step] = Field(min_length=1)
+    expect: list[Expect] = Field(min_length=1)
+    never: list[AlarmMatch] = Field(default_factory=list)
+    hold: Seconds = 1.0  # how long to keep listening after the last step and expectation
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    path: Path
+    scenario: Scenario
+    station_file: Path  # the station with the overrides applied, profiles_dir absolute
+    station_data: dict[str, Any]
+    config: LoadedConfig
+
+    def step_names(self) -> set[str]:
+        return {step.name for step in self.scenario.steps if step.name}
+
+
+def load_scenario(path: Path, work_dir: Path) -> LoadedScenario:
+    """Read and check ``path``; the station with its overrides is written into ``work_dir``.
+
+    Raises :class:`ConfigError` listing every problem.
+    """
+    path = Path(path)
+    data, lines = load_yaml(path)
+    issues: list[ConfigIssue] = []
+    scenario = validate(Scenario, data, lines, issues)
+    if scenario is None:
+        raise ConfigError(issues)
+    source = (path.parent / scenario.station).resolve() if scenario.station else example_station()
+    load_config(source)  # the station's own problems, at their own lines
+    station_data, _ = load_yaml(source)
+    station_data = merged(relocatable(station_data or {}, source), scenario.overrides)
+    station_file = write_yaml(
+        station_data,
+        work_dir / f"{path.stem}.station.yaml",
+        comment=f"{source} with the overrides of {path.name}",
+    )
+    try:
+        config = load_config(station_file)
+    except ConfigError as exc:
+        raise ConfigError(_in_overrides(issue, station_file, lines) for issue in exc.issues) from None
+    _check_names(scenario, config, lines, issues)
+    if issues:
+        raise ConfigError(issues)
+    return LoadedScenario(path, scenario, station_file, station_data, config)
+
+
+def _in_overrides(issue: ConfigIssue, station_file: Path, lines: LineMap) -> ConfigIssue:
+    """A problem of the merged station, pointed at the scenario's ``overrides`` that caused it."""
+    if issue.file != station_file:
+        return issue  # in a profile: its own file and line
+    path = tuple(int(p) if p.isdigit() else p for p in issue.key.split(".")) if issue.key else ()
+    _, line = lines.line_of(("overrides", *path))
+    return ConfigIssue(
+        lines.file, line, f"overrides.{issue.key}" if issue.key else "overrides", issue.message
+    )
+
+
+def _check_names(scenario: Scenario, config: LoadedConfig, lines: LineMap, issues: list[ConfigIssue]) -> None:
+    def issue(path: tuple, problem: str | None) -> None:
+        if problem is not None:
+            issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(map(str, path)), problem))
+
+    for device, points in scenario.initial.items():
+        if problem := device_problem(config, device):
+            issue(("initial", device), problem)
+            continue
+        for point in points:
+            issue(("initial", device, point), device_problem(config, device, point))
+    names: dict[str, int] = {}
+    for index, step in enumerate(scenario.steps):
+        at = ("steps", index)
+        if step.name is not None:
+            if step.name in names:
+                issue((*at, "name"), f"step name {step.name!r} is already step {names[step.name]}'s")
+            names.setdefault(step.name, index)
+        action = getattr(step, step.action)
+        if isinstance(action, SetAction | RampAction | NoiseAction):
+            if problem := device_problem(config, action.device):
+                issue((*at, step.action, "device"), problem)
+            else:
+                issue((*at, step.action, "point"), device_problem(config, action.device, action.point))
+        elif isinstance(action, FaultAction):
+            issue((*at, "fault", "device"), fault_problem(config, action.device, action.fault))
+        elif step.action in ("unplug", "replug"):
+            issue((*at, step.action), bus_problem(config, action))
+    sources = {*config.station.devices, "station", *(f"zone-{zone}" for zone in config.station.zones)}
+    for section, entries in (("expect", scenario.expect), ("never", scenario.never)):
+        for index, entry in enumerate(entries):
+            source = entry.alarm.split(".", 1)[0]
+            if source not in sources:
+                known = ", ".join(sorted(sources))
+                issue((section, index, "alarm"), f"no alarm source {source!r} (sources: {known})")
+            if entry.after is not None and entry.after not in names:
+                known = ", ".join(names) or "none"
+                issue((section, index, "after"), f"no step named {entry.after!r} (steps named: {known})")
