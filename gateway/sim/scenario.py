@@ -150,6 +150,8 @@ class Expect(AlarmMatch):
 
 
 class Scenario(Strict):
+    """A whole scenario file; see the module docstring for an example."""
+
     name: str
     description: str = ""
     station: Path | None = None
@@ -164,14 +166,13 @@ class Scenario(Strict):
 
 @dataclass(frozen=True)
 class LoadedScenario:
+    """A checked scenario with the station it runs against (overrides applied, loaded)."""
+
     path: Path
     scenario: Scenario
     station_file: Path  # the station with the overrides applied, profiles_dir absolute
     station_data: dict[str, Any]
     config: LoadedConfig
-
-    def step_names(self) -> set[str]:
-        return {step.name for step in self.scenario.steps if step.name}
 
 
 def load_scenario(path: Path, work_dir: Path) -> LoadedScenario:
