@@ -19,7 +19,7 @@ def gas_alarms(platform) -> list[Received]:
     return platform.matching(lambda m: m.topic.endswith("/alarm") and m.payload.get("kind") == "gas")
 
 
-async def wait_for_alarm_count(platform, count: int, timeout: float = 30.0) -> None:
+async def wait_for_alarm_count(platform, count: int, timeout: float = 60.0) -> None:
     await platform.wait_for(lambda _m: len(gas_alarms(platform)) >= count, timeout=timeout)
 
 
