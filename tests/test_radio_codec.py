@@ -150,3 +150,14 @@ def test_messages_round_trip(text, number):
     assert isinstance(packet, aprs.Message)
     assert packet.number == number
     assert packet.text == text.rstrip("\r\n")[: aprs.MAX_MESSAGE_TEXT] or len(text) > aprs.MAX_MESSAGE_TEXT
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-89.99, 89.99), st.floats(-179.99, 179.99))
+def test_mic_e_positions_round_trip(lat, lon):
+    longitude, offset, west = mic_e.encode_longitude(lon)
+    destination = mic_e.encode_destination(lat, 0b000, lon_offset=offset, west=west)
+    report = mic_e.decode(destination, b"`" + longitude + b"\x1c\x1c\x1c>/")
+    assert report.emergency
+    assert report.position.lat == pytest.approx(lat, abs=0.0002)
+    assert report.position.lon == pytest.approx(lon, abs=0.0002)

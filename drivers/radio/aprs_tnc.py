@@ -21,7 +21,7 @@ from collections import Counter
 
 from drivers.radio import aprs
 from drivers.radio.ax25 import Address, Ax25Error, UiFrame
-from drivers.radio.delivery import Delivery, RetrySchedule, deliver
+from drivers.radio.delivery import Delivery, Outcome, RetrySchedule, deliver
 from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind
 from drivers.radio.kiss import KissDecoder, KissFrame, encode
 from drivers.radio.link import StreamLink
@@ -145,7 +145,8 @@ class AprsTnc:
             delivery = await deliver(to, number, lambda: self._send(info), answer, self._schedule)
         finally:
             del self._waiting[(to, number)]
-        log.warning("%s: message %s to %s: %s", self.name, number, to, delivery.outcome.value)
+        level = logging.INFO if delivery.outcome is Outcome.ACKNOWLEDGED else logging.WARNING
+        log.log(level, "%s: message %s to %s: %s", self.name, number, to, delivery.outcome.value)
         return delivery
 
     async def send_bulletin(self, text: str, ident: str = "0") -> None:

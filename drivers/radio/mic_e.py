@@ -137,3 +137,19 @@ def encode_destination(lat: float, message_bits: int = 0b000, *, lon_offset: boo
         )
         chars.append(chr(ord("P") + int(digit)) if high else digit)
     return "".join(chars)
+
+
+def encode_longitude(lon: float) -> tuple[bytes, bool, bool]:
+    """The three longitude bytes of the information field, the +100 offset flag and the West flag."""
+    hundredths_total = round(abs(lon) * 60 * 100)
+    degrees, hundredths = divmod(hundredths_total, 6000)
+    minutes, hundredths = divmod(hundredths, 100)
+    if degrees < 10:
+        d, offset = degrees + 90, True
+    elif degrees < 100:
+        d, offset = degrees, False
+    elif degrees < 110:
+        d, offset = degrees - 20, True
+    else:
+        d, offset = degrees - 100, True
+    return bytes([d + 28, minutes + 28, hundredths + 28]), offset, lon < 0
