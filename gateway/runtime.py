@@ -392,6 +392,7 @@ class Gateway:
             "alarms_active": [a.alarm_key for a in self.engine.active_alarms()],
             "exercise": self.engine.exercise,
             "outbox": outbox,
+            "radios": self.radio_hub.health() if self.radio_hub is not None else {},
         }
 
     def status_line(self) -> str:

@@ -132,3 +132,36 @@ async def test_mic_e_emergency_through_a_serial_kiss_tnc(tmp_path, mosquitto, pl
     assert details["position"]["age_s"] == 0.0
     assert details["via"] == [] or details["via"]
     assert raised.payload["cap"]["category"] == "Rescue"
+
+
+async def test_broadcast_reaches_the_group_per_radio_and_everyone_as_a_bulletin(
+    tmp_path, mosquitto, platform, air
+):
+    config = radios(air)
+    config["retry"] = {"initial": "4s", "maximum": "8s", "attempts": 2}
+    config["registry"]["N0AWAY-1"] = {"name": "Off the air", "team": "rescue-1"}
+    config["groups"]["rescue-1"].append("N0AWAY-1")
+    async with (
+        radio_gateway(tmp_path, mosquitto.url, config, platform) as gateway,
+        AprsRadio(RADIO_CALL, "127.0.0.1", air.radio.kiss_port) as radio,
+    ):
+        result = await command(
+            gateway.config, "broadcast", "text=Flood warning: move to high ground", "group=rescue-1",
+            "--timeout", "90",
+        )  # fmt: skip
+        assert result["ok"], result
+        per_radio = result["result"]["radios"]
+        assert per_radio[RADIO_CALL]["outcome"] == "acknowledged"
+        assert per_radio["N0AWAY-1"] == {
+            "outcome": "gave_up",
+            "attempts": 2,
+            "seconds": pytest.approx(12, abs=3),
+        }
+        assert result["result"]["acknowledged"] == 1
+        heard = await radio.wait_for(message_to_radio)
+        assert heard.packet.text == "Flood warning: move to high ground"
+
+        everyone = await command(gateway.config, "broadcast", "text=All clear at 18:00")
+        assert everyone["result"]["bridges"] == {"vhf": "bulletin sent"}
+        bulletin = await radio.wait_for(lambda h: isinstance(h.packet, aprs.Message) and h.packet.bulletin)
+        assert bulletin.packet.text == "All clear at 18:00"

@@ -22,7 +22,7 @@ from collections import Counter
 from drivers.radio import aprs
 from drivers.radio.ax25 import Address, Ax25Error, UiFrame
 from drivers.radio.delivery import Delivery, Outcome, RetrySchedule, deliver
-from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind
+from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind, kept
 from drivers.radio.kiss import KissDecoder, KissFrame, encode
 from drivers.radio.link import StreamLink
 
@@ -111,14 +111,19 @@ class AprsTnc:
                 kind = RadioEventKind.TEXT
                 if self._keywords is not None and self._keywords.search(text):
                     kind = RadioEventKind.EMERGENCY
-                await emit(self._event(kind, source, text=text, **common))
+                if not await kept(emit, self._event(kind, source, text=text, **common), log):
+                    self.counts["not kept"] += 1
+                    return
                 if number is not None:
                     await self._send(aprs.ack(source, number))
             case aprs.PositionReport(position=position, status=status):
                 self.counts["position"] += 1
                 kind = RadioEventKind.EMERGENCY if status == "Emergency" else RadioEventKind.POSITION
                 text = f"Mic-E {status}" if status else position.comment
-                await emit(self._event(kind, source, text=text, position=position, **common))
+                if not await kept(
+                    emit, self._event(kind, source, text=text, position=position, **common), log
+                ):
+                    self.counts["not kept"] += 1
             case _:
                 self.counts["not for this station"] += 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,3 +48,22 @@ class RadioEvent:
 
 RadioEmit = Callable[[RadioEvent], Awaitable[None]]
 """The gateway's side: returns once the event is durably queued, raises if it could not be."""
+
+
+async def kept(emit: RadioEmit, event: RadioEvent, log: logging.Logger) -> bool:
+    """Hand ``event`` to the gateway; whether it was kept (only then may the radio be acknowledged).
+
+    A failure is logged and reported, never fatal to the bridge: the radio, not
+    acknowledged, sends the press again.
+    """
+    try:
+        await emit(event)
+    except Exception:
+        log.exception(
+            "%s: the gateway could not keep %s from %s; not acknowledged",
+            event.bridge,
+            event.kind,
+            event.radio,
+        )
+        return False
+    return True

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from drivers.radio.delivery import Delivery, Outcome
-from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind
+from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind, kept
 from drivers.radio.link import LinkDown, StreamLink
 from drivers.radio.position import Position
 from drivers.serial_line.framing import DelimitedFramer, Frame
@@ -161,7 +161,9 @@ class LineRadio:
             except ValueError as exc:
                 self._reject(f"bad field: {exc}", frame.raw)
                 return
-            await emit(event)  # returns once durably queued; raises if not, and no ack goes out
+            if not await kept(emit, event, log):  # no acknowledgement: the far end sends it again
+                self.counts["not kept"] += 1
+                return
         if self.protocol.ack is not None:
             with contextlib.suppress(LinkDown):
                 await self.link.send(self.protocol.fill(self.protocol.ack, values))

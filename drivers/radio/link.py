@@ -60,6 +60,7 @@ class StreamLink:
         self._backoff = backoff or Backoff(0.5, 10.0)
         self._writer: asyncio.StreamWriter | None = None
         self._send_lock = asyncio.Lock()
+        self.up = asyncio.Event()  # set while connected
 
     @property
     def connected(self) -> bool:
@@ -86,6 +87,7 @@ class StreamLink:
             log.info("radio link %s connected", self.endpoint.describe())
             delays = self._backoff.delays()
             self._writer = writer
+            self.up.set()
             await on_state(True, f"{self.endpoint.describe()} connected")
             down_reported = False
             try:
@@ -95,6 +97,7 @@ class StreamLink:
                 reason = str(exc) or type(exc).__name__
             finally:
                 self._writer = None
+                self.up.clear()
                 writer.close()
             log.warning("radio link %s lost: %s", self.endpoint.describe(), reason)
             await on_state(False, f"{self.endpoint.describe()} lost: {reason}")

@@ -616,9 +616,10 @@ class AlarmEngine:
             target.radio = radio
             self._dirty = True
 
-    def alarm_of(self, device: str, name: str) -> Alarm | None:
+    def alarm_of(self, device: str, name: str) -> tuple[Alarm | None, RadioDetails | None]:
+        """An external alarm's occurrence, and the radio details merged into it so far."""
         target = self._by_key.get(self._key(device, name))
-        return target.alarm if target is not None else None
+        return (target.alarm, target.radio) if target is not None else (None, None)
 
     # -- operators' requests --------------------------------------------------------
     def _target(self, key: str) -> tuple[Condition, Alarm]:

@@ -10,7 +10,7 @@ from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.line_profiles import SerialLineProfile
 from gateway.config.models import SERIAL_BUSES, DeviceConfig, SerialLineBus, StationConfig
 from gateway.config.profiles import AlarmRule, Profile
-from gateway.config.radios import KISS_BRIDGES, LineRadioBridge, LineRadioProtocolConfig
+from gateway.config.radios import KISS_BRIDGES, KissSerialBridge, LineRadioBridge, LineRadioProtocolConfig
 from gateway.config.validation import validate
 from gateway.config.yaml_source import LineMap, load_yaml
 from gateway.paths import bundled_config_dir
@@ -196,14 +196,22 @@ def _check_profile(profile: AnyProfile, lines: LineMap, issues: list[ConfigIssue
 
 def _check_serial_ports(station: StationConfig, lines: LineMap, issues: list[ConfigIssue]) -> None:
     owner: dict[str, str] = {}
-    for name, bus in station.buses.items():
-        if not isinstance(bus, SERIAL_BUSES):
-            continue
-        if bus.port in owner:
-            path = ("buses", name, "port")
-            message = f"port {bus.port} is already bus {owner[bus.port]}'s"
+    users: list[tuple[tuple[str, ...], str, str]] = [  # (key path, port, whose)
+        (("buses", name, "port"), bus.port, f"bus {name}")
+        for name, bus in station.buses.items()
+        if isinstance(bus, SERIAL_BUSES)
+    ]
+    for name, bridge in (station.radios.bridges if station.radios else {}).items():
+        if isinstance(bridge, KissSerialBridge):
+            users.append((("radios", "bridges", name, "port"), bridge.port, f"radio bridge {name}"))
+        elif isinstance(bridge, LineRadioBridge) and bridge.serial is not None:
+            path = ("radios", "bridges", name, "serial", "port")
+            users.append((path, bridge.serial.port, f"radio bridge {name}"))
+    for path, port, whose in users:
+        if port in owner:
+            message = f"port {port} is already {owner[port]}'s"
             issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
-        owner.setdefault(bus.port, name)
+        owner.setdefault(port, whose)
 
 
 def _check_device(

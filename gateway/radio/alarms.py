@@ -96,11 +96,10 @@ class RadioAlarms:
 
     def _press(self, event: RadioEvent) -> list[Envelope]:
         device = radio_device(event.radio)
-        alarm = self._engine.alarm_of(device, SOS_ALARM)
+        alarm, previous = self._engine.alarm_of(device, SOS_ALARM)
         last = self._last_press.get(device)
         self._last_press[device] = event.received_monotonic
         active = alarm is not None and alarm.active
-        previous = alarm.last.radio if alarm is not None and alarm.last is not None else None
         presses = (previous.presses + 1) if active and previous is not None else 1
         details = self.details(event, presses)
         within = last is not None and event.received_monotonic - last <= self._config.dedupe_window

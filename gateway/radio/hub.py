@@ -105,6 +105,13 @@ class RadioHub:
         """One long-running job per bridge, for the supervisor."""
         return {name: (lambda d=driver: d.run(emit)) for name, driver in self.drivers.items()}
 
+    def health(self) -> dict[str, Any]:
+        """Per bridge: connected or not, and what became of the frames it heard (rejections counted)."""
+        return {
+            name: {"connected": driver.link.connected, "frames": dict(driver.counts)}
+            for name, driver in self.drivers.items()
+        }
+
     def _bridge_for(self, radio: str) -> Driver | None:
         name = self.registry.last_bridge.get(radio.upper())
         if name in self.drivers:
