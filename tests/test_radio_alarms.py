@@ -109,7 +109,23 @@ def test_a_radio_alarm_survives_a_restart_and_can_be_acknowledged_after_it(tmp_p
         after.engine.acknowledge(KEY, "duty")
 
 
-def test_link_faults_raise_and_clear_a_device_fault(tmp_path):
+def test_a_code_table_level_sets_the_grade(tmp_path):
+    radios = Radios(tmp_path)
+    [burglary] = alarms(
+        radios.hear(RadioEventKind.EMERGENCY, 0, radio="1234", code="130", level="second-stage")
+    )
+    assert (burglary.grade.value, burglary.level.value) == ("second-stage", "orange")
+    assert burglary.radio.code == "130"
+
+
+def test_link_faults_raise_and_clear_a_device_fault_also_across_a_restart(tmp_path):
+    radios = Radios(tmp_path, store=True)
+    assert radios.hear(RadioEventKind.LINK, 0, radio="vhf", link_ok=True) == []
+    radios.hear(RadioEventKind.LINK, 1, radio="vhf", link_ok=False, text="lost")
+    radios.engine.save()
+    radios = Radios(tmp_path, store=True)
+    [cleared] = alarms(radios.hear(RadioEventKind.LINK, 2, radio="vhf", link_ok=True, text="connected"))
+    assert (cleared.alarm_key, cleared.transition.value) == ("cs-0001.radio-bridge-vhf.link", "cleared")
     radios = Radios(tmp_path)
     assert radios.hear(RadioEventKind.LINK, 0, radio="vhf", link_ok=True) == []
     [fault] = alarms(radios.hear(RadioEventKind.LINK, 1, radio="vhf", link_ok=False, text="lost"))

@@ -161,7 +161,8 @@ async def test_broadcast_reaches_the_group_per_radio_and_everyone_as_a_bulletin(
         heard = await radio.wait_for(message_to_radio)
         assert heard.packet.text == "Flood warning: move to high ground"
 
-        everyone = await command(gateway.config, "broadcast", "text=All clear at 18:00")
-        assert everyone["result"]["bridges"] == {"vhf": "bulletin sent"}
+        everyone = await command(gateway.config, "broadcast", "text=All clear at 18:00", "--timeout", "60")
+        assert everyone["result"]["bridges"]["vhf"]["outcome"] == "sent"
+        assert everyone["result"]["bridges"]["vhf"]["attempts"] == 2  # bulletins are repeated
         bulletin = await radio.wait_for(lambda h: isinstance(h.packet, aprs.Message) and h.packet.bulletin)
         assert bulletin.packet.text == "All clear at 18:00"

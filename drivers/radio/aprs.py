@@ -147,6 +147,7 @@ def addressee_field(call: str) -> str:
 
 def message(addressee: str, text: str, number: str | None = None) -> bytes:
     """A message (or, to ``BLNx``, a bulletin) as an information field."""
+    text = "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in text)  # one line on the air
     text = text.replace("{", "(").replace("|", "/").replace("~", "-")[:MAX_MESSAGE_TEXT]
     suffix = f"{{{number}" if number else ""
     return f":{addressee_field(addressee)}:{text}{suffix}".encode()

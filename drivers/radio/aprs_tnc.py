@@ -14,9 +14,12 @@ Outgoing: directed messages retransmitted until acknowledged
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import re
+import secrets
+import time
 from collections import Counter
 
 from drivers.radio import aprs
@@ -24,7 +27,7 @@ from drivers.radio.ax25 import Address, Ax25Error, UiFrame
 from drivers.radio.delivery import Delivery, Outcome, RetrySchedule, deliver
 from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind, kept
 from drivers.radio.kiss import KissDecoder, KissFrame, encode
-from drivers.radio.link import StreamLink
+from drivers.radio.link import LinkDown, StreamLink
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,9 @@ class AprsTnc:
         self._schedule = schedule
         self._path = tuple(Address.parse(p) for p in path)
         self._kiss_port = kiss_port
-        self._numbers = itertools.count(1)
+        # Radios drop a message number they have just seen from the same sender: a restarted
+        # gateway must not start again at 1.
+        self._numbers = itertools.count(secrets.randbelow(90000) + 1)
         self._waiting: dict[tuple[str, str], asyncio.Future[bool]] = {}
         self.counts: Counter[str] = Counter()  # frames by what became of them
 
@@ -74,7 +79,7 @@ class AprsTnc:
                         self._reject("kiss", piece.reason, piece.data)
 
         async def state(ok: bool, reason: str) -> None:
-            await emit(self._event(RadioEventKind.LINK, self.name, text=reason, link_ok=ok))
+            await kept(emit, self._event(RadioEventKind.LINK, self.name, text=reason, link_ok=ok), log)
 
         await self.link.run(serve, state)
 
@@ -154,6 +159,18 @@ class AprsTnc:
         log.log(level, "%s: message %s to %s: %s", self.name, number, to, delivery.outcome.value)
         return delivery
 
-    async def send_bulletin(self, text: str, ident: str = "0") -> None:
-        """A bulletin (``BLN0``): every radio shows it; bulletins are not acknowledged."""
-        await self._send(aprs.message(f"BLN{ident}", text))
+    async def send_bulletin(self, text: str, ident: str = "0") -> Delivery:
+        """A bulletin (``BLN0``) every radio shows; not acknowledged, so it goes out ``attempts``
+        times on the retry schedule (a radio that missed one copy hears the next)."""
+        started = time.monotonic()
+        info = aprs.message(f"BLN{ident}", text)
+        sent = 0
+        delays = self._schedule.backoff.delays()
+        for attempt in range(self._schedule.attempts):
+            if attempt:
+                await asyncio.sleep(next(delays))
+            with contextlib.suppress(LinkDown):
+                await self._send(info)
+                sent += 1
+        outcome = Outcome.SENT if sent else Outcome.LINK_DOWN
+        return Delivery(f"BLN{ident}", outcome, sent, time.monotonic() - started)

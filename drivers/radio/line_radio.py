@@ -81,7 +81,20 @@ class LineRadio:
         self.protocol = protocol
         self._heartbeat_timeout = heartbeat_timeout
         self.counts: Counter[str] = Counter()
-        self._faulty = False  # a link fault has been reported and not yet cleared
+        self._link_ok: bool | None = None  # what was last reported (None: nothing yet)
+
+    async def _report_link(self, emit: RadioEmit, ok: bool, reason: str) -> None:
+        """Say it when the link changes: down on loss or silence, up on the first line heard.
+
+        The first line after a start reports the link up too, so a fault saved
+        before a restart is cleared once the receiver is heard again.
+        """
+        if ok == self._link_ok:
+            return
+        self._link_ok = ok
+        if not ok:
+            log.warning("%s: %s", self.name, reason)
+        await kept(emit, self._event(RadioEventKind.LINK, self.name, text=reason, link_ok=ok), log)
 
     async def run(self, emit: RadioEmit) -> None:
         heard = asyncio.Event()
@@ -99,9 +112,8 @@ class LineRadio:
                             self._reject(piece.reason, piece.data)
 
             async def state(ok: bool, reason: str) -> None:
-                if not ok and not self._faulty:  # back up only once lines are heard again
-                    self._faulty = True
-                    await emit(self._event(RadioEventKind.LINK, self.name, text=reason, link_ok=False))
+                if not ok:  # up again only once lines are heard
+                    await self._report_link(emit, False, reason)
 
             await self.link.run(serve, state)
         finally:
@@ -110,22 +122,17 @@ class LineRadio:
                 await watchdog
 
     async def _watch_heartbeat(self, heard: asyncio.Event, emit: RadioEmit) -> None:
-        """A link fault when nothing is heard for the timeout; the all-clear when lines come back."""
+        """A link fault when nothing is heard for the timeout; the all-clear when lines come."""
         while True:
             try:
                 async with asyncio.timeout(self._heartbeat_timeout):
                     await heard.wait()
             except TimeoutError:
-                if not self._faulty:
-                    self._faulty = True
-                    reason = f"nothing heard for {self._heartbeat_timeout:g}s (heartbeat timeout)"
-                    log.warning("%s: %s", self.name, reason)
-                    await emit(self._event(RadioEventKind.LINK, self.name, text=reason, link_ok=False))
+                reason = f"nothing heard for {self._heartbeat_timeout:g}s (heartbeat timeout)"
+                await self._report_link(emit, False, reason)
                 continue
             heard.clear()
-            if self._faulty:
-                self._faulty = False
-                await emit(self._event(RadioEventKind.LINK, self.name, text="heard again", link_ok=True))
+            await self._report_link(emit, True, "lines heard")
 
     def _reject(self, reason: str, data: bytes) -> None:
         self.counts["rejected"] += 1

@@ -157,7 +157,9 @@ class AlarmEngine:
     def _restore(self, state: dict[str, Any]) -> None:
         for key, saved in state.get("alarms", {}).items():
             alarm = Alarm.from_dict(saved)
-            target = self._by_key.get(key) or self._external_condition(key, alarm)
+            target = self._by_key.get(key)
+            if target is None and saved.get("external"):
+                target = self._external_condition(key, alarm)
             if target is not None:
                 target.restore(alarm)
         exercise = state.get("exercise", {})
@@ -165,9 +167,9 @@ class AlarmEngine:
         self._exercise_devices |= set(exercise.get("devices", [])) & set(self._devices)
 
     def _external_condition(self, key: str, alarm: Alarm) -> Condition | None:
-        """The condition of a saved alarm that came from outside the engine (a radio press)."""
+        """The condition of a saved alarm that came from outside the engine (a radio press, a link)."""
         last = alarm.last
-        if last is None or last.radio is None:
+        if last is None:
             return None
         name = key.removeprefix(f"{self._station}.{last.source.device}.")
         return self._add(
@@ -186,7 +188,11 @@ class AlarmEngine:
         """Write the alarm state if it changed; call once the events are safely in the outbox."""
         if self._store is None or not self._dirty:
             return
-        alarms = {key: c.alarm.to_dict() for key, c in self._by_key.items() if c.alarm is not None}
+        alarms = {
+            key: {**c.alarm.to_dict(), "external": c.external is not None}
+            for key, c in self._by_key.items()
+            if c.alarm is not None
+        }
         exercise = {"station": self._exercise_station, "devices": sorted(self._exercise_devices)}
         self._store.save({"alarms": alarms, "exercise": exercise})
         self._dirty = False

@@ -127,18 +127,15 @@ class RadioHub:
 
     async def broadcast(self, text: str, group: str | None) -> dict[str, Any]:
         if group is None:
-            sent: dict[str, str] = {}
-            for name, driver in self.drivers.items():
-                if isinstance(driver, AprsTnc):
-                    try:
-                        await driver.send_bulletin(text)
-                        sent[name] = "bulletin sent"
-                    except ConnectionError as exc:
-                        sent[name] = f"not sent: {exc}"
-                else:
-                    sent[name] = (await driver.send_message("ALL", text)).outcome.value
+            names = list(self.drivers)
+            sent = await asyncio.gather(
+                *(
+                    d.send_bulletin(text) if isinstance(d, AprsTnc) else d.send_message("ALL", text)
+                    for d in self.drivers.values()
+                )
+            )
             log.warning("warning broadcast to all radios: %s", text)
-            return {"text": text, "bridges": sent}
+            return {"text": text, "bridges": {n: d.as_dict() for n, d in zip(names, sent, strict=True)}}
         radios = self.registry.group(group)
         if radios is None:
             known = ", ".join(self.config.groups) or "none"
