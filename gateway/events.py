@@ -92,6 +92,40 @@ class AlarmSource(BaseModel):
     location: str
 
 
+class RadioPosition(BaseModel):
+    """A radio's last known position and how old it is at the time of the event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lat: float
+    lon: float
+    at: Timestamp = Field(description="when the radio reported it")
+    age_s: float = Field(description="seconds between the report and this event")
+    speed_kmh: float | None = None
+    course: int | None = None
+
+
+class RadioDetails(BaseModel):
+    """Who pressed, through which bridge, and what the radio sent (radio alarms only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    radio: str = Field(description="callsign or radio id as the wire gives it")
+    known: bool = Field(description="false when the radio is not in the station's registry")
+    member: str | None = None
+    team: str | None = None
+    role: str | None = None
+    bridge: str
+    channel: str
+    text: str = ""
+    code: str | None = None
+    position: RadioPosition | None = None
+    signal: dict[str, float] = Field(default_factory=dict, description="e.g. rssi, snr, when given")
+    via: list[str] = Field(default_factory=list, description="digipeaters the frame came through")
+    raw_hex: str = Field(default="", description="the frame as received, hex")
+    presses: int = Field(default=1, description="copies of this press merged into the alarm")
+
+
 class CapFields(BaseModel):
     """What a platform needs to emit a CAP 1.2 alert without guessing."""
 
@@ -113,7 +147,7 @@ class AlarmEvent(Envelope):
     grade: Grade
     condition: str = Field(
         description="HI, HIHI, LO, LOLO, RATE (rate of rise), DEVICE (the device's own alarm bit), "
-        "COMM, IMPLAUSIBLE, CONFIRMED (zone), FLOOD, NORMAL"
+        "COMM, IMPLAUSIBLE, CONFIRMED (zone), FLOOD, RADIO (a radio's emergency), NORMAL"
     )
     state: AlarmState
     status: EventStatus = EventStatus.ACTUAL
@@ -132,6 +166,7 @@ class AlarmEvent(Envelope):
     raised_at: Timestamp
     message: str = Field(description="one line for a person")
     cap: CapFields
+    radio: RadioDetails | None = None
 
 
 class DeviceHealth(StrEnum):
@@ -224,6 +259,18 @@ class CommandResult(Envelope):
     result: dict[str, Any] = Field(default_factory=dict)
 
 
+class RadioTraffic(Envelope):
+    """A radio's message for the station's people, or how a message to radios was delivered."""
+
+    schema_: Literal["outpost.radio/1"] = Field(default="outpost.radio/1", alias="schema")
+    event: Literal["message", "delivery"]
+    radio: RadioDetails | None = Field(default=None, description="the sender of a message")
+    text: str
+    deliveries: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per radio: outcome, attempts, seconds"
+    )
+
+
 class DeviceReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -269,6 +316,7 @@ PAYLOADS: dict[str, type[Envelope]] = {
     "outpost.cmd_result/1": CommandResult,
     "outpost.report/1": StationReport,
     "outpost.telemetry/1": TelemetryEvent,
+    "outpost.radio/1": RadioTraffic,
 }
 
 

@@ -8,12 +8,14 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
 from drivers.modbus.poller import ModbusPoller, WriteFailed
 from drivers.modbus.registers import RegisterType
 from drivers.observation import BusPoller, PollOutcome
+from drivers.radio.events import RadioEvent
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine, CommandRefused
 from gateway.alarms.reports import CountBook, ReportClock, bus_reports
@@ -37,6 +39,8 @@ from gateway.events import (
     DeviceReport,
     DeviceSummary,
     Envelope,
+    RadioDetails,
+    RadioTraffic,
     Reading,
     StationReport,
     StationStatusEvent,
@@ -46,6 +50,9 @@ from gateway.events import (
 from gateway.ids import SequenceStore
 from gateway.metrics import Metrics, serve
 from gateway.outbox import Message, Outbox
+from gateway.radio.alarms import SOS_KIND, RadioAlarms
+from gateway.radio.hub import RadioHub
+from gateway.radio.registry import RadioRegistry
 from gateway.service import Notifier, Progress, feed_watchdog
 from gateway.stamp import Stamper
 from gateway.supervisor import supervise
@@ -83,7 +90,11 @@ class Gateway:
 
     def __init__(self, config: LoadedConfig, radio: RadioBroadcaster | None = None) -> None:
         self.config = config
-        self.radio = radio
+        self._radio_given = radio
+        self.radio: RadioBroadcaster | None = radio
+        self.radio_hub: RadioHub | None = None
+        self.radio_alarms: RadioAlarms | None = None
+        self._background: set[asyncio.Task] = set()
         station = config.station
         station.state_dir.mkdir(parents=True, exist_ok=True)
         self.boot_id = str(uuid.uuid4())
@@ -133,6 +144,19 @@ class Gateway:
         self.commands = CommandProcessor(
             verifier=verifier, allow_unsigned=station.commands.allow_unsigned, target=self
         )
+        self._configure_radios(config)
+
+    def _configure_radios(self, config: LoadedConfig) -> None:
+        """Radio bridges, the registry and press handling, when the station has a ``radios`` section."""
+        radios = config.station.radios
+        if radios is None:
+            self.radio_hub = self.radio_alarms = None
+            self.radio = self._radio_given
+            return
+        registry = RadioRegistry(radios)
+        self.radio_hub = RadioHub(radios, registry, config.radio_protocols)
+        self.radio_alarms = RadioAlarms(radios, self.engine, registry, self.stamp)
+        self.radio = self._radio_given or self.radio_hub
 
     def _make_uplink(self) -> MqttUplink:
         station = self.config.station
@@ -225,10 +249,48 @@ class Gateway:
                 events.append(self._telemetry(outcome))
         await self.publish(events)
 
+    async def on_radio(self, event: RadioEvent) -> None:
+        """Every radio event; returns once what it caused is in the outbox.
+
+        The bridge acknowledges a press to the radio only after this returns, so a
+        press the gateway could not keep is never acknowledged (the radio repeats it).
+        """
+        assert self.radio_alarms is not None
+        await self.publish(self.radio_alarms.handle(event))
+
+    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
+        """Work that outlives the command that started it (answers to radios wait for their acks)."""
+
+        async def logged() -> None:
+            try:
+                await job
+            except Exception:
+                log.exception("background work failed")
+
+        task = asyncio.ensure_future(logged())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _answer_radio(self, radio: RadioDetails) -> None:
+        """The acknowledgement text to the radio that pressed; the outcome goes to the platform."""
+        assert self.radio_hub is not None
+        text = self.radio_hub.config.ack_text
+        delivery = await self.radio_hub.send(radio.radio, text, bridge=radio.bridge)
+        traffic = RadioTraffic(
+            event="delivery", text=text, deliveries={delivery.radio: delivery.as_dict()}, **self.stamp()
+        )
+        await self.publish([traffic])
+
     async def _on_command(self, incoming: Incoming) -> None:
         name = incoming.topic.rsplit("/", 1)[-1]
         if name == "result":
             return  # our own answers share the command topic level
+        if name == "broadcast":  # waits for radios' acknowledgements: never hold up other commands
+            self._in_background(self._answer_command(name, incoming))
+            return
+        await self._answer_command(name, incoming)
+
+    async def _answer_command(self, name: str, incoming: Incoming) -> None:
         command_id, (ok, detail) = await self.commands.process(name, incoming.payload)
         self.metrics.commands.labels("done" if ok else "refused").inc()
         result = CommandResult(
@@ -254,7 +316,13 @@ class Gateway:
                 uptime = round(time.monotonic() - self.started_monotonic, 1)
                 return {"pong": True, "version": __version__, "boot_id": self.boot_id, "uptime_s": uptime}
             case "ack", AlarmArgs(alarm_key=key, by=by):
-                await self.publish(self.engine.acknowledge(key, by))
+                events = self.engine.acknowledge(key, by)
+                await self.publish(events)
+                pressed = [e.radio for e in events if isinstance(e, AlarmEvent) and e.kind == SOS_KIND]
+                for radio in filter(None, pressed):
+                    self._in_background(self._answer_radio(radio))
+                if pressed:
+                    return {"answering_radios": [r.radio for r in pressed if r]}
             case "shelve", ShelveArgs(alarm_key=key, by=by, minutes=minutes):
                 await self.publish(self.engine.shelve(key, minutes * 60, by))
             case "unshelve", AlarmArgs(alarm_key=key, by=by):
@@ -324,6 +392,7 @@ class Gateway:
             "alarms_active": [a.alarm_key for a in self.engine.active_alarms()],
             "exercise": self.engine.exercise,
             "outbox": outbox,
+            "radios": self.radio_hub.health() if self.radio_hub is not None else {},
         }
 
     def status_line(self) -> str:
@@ -375,6 +444,9 @@ class Gateway:
             )
         if self.influx is not None:
             self._field_tasks.append(group.create_task(supervise("influxdb", self.influx.run)))
+        if self.radio_hub is not None:
+            for name, job in self.radio_hub.jobs(self.on_radio).items():
+                self._field_tasks.append(group.create_task(supervise(f"radio {name}", job)))
 
     async def reload(self) -> None:
         """Re-read the configuration; apply it if valid, keep the running one if not.
@@ -454,6 +526,9 @@ class Gateway:
                 self.notifier.send("READY=1", f"STATUS={self.status_line()}")
         finally:
             self.notifier.send("STOPPING=1")
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             await self.outbox.close()
 
 

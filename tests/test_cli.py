@@ -16,6 +16,7 @@ def test_schema_command_writes_one_file_per_payload(tmp_path):
         "outpost.alarms_active.v1.schema.json",
         "outpost.cmd_result.v1.schema.json",
         "outpost.device_status.v1.schema.json",
+        "outpost.radio.v1.schema.json",
         "outpost.report.v1.schema.json",
         "outpost.status.v1.schema.json",
         "outpost.telemetry.v1.schema.json",

@@ -16,7 +16,7 @@ from gateway.alarms.rate import RateOfRiseDetector
 from gateway.alarms.thresholds import ThresholdLadder
 from gateway.config.alarm_policy import Zone
 from gateway.config.profiles import AlarmRule
-from gateway.events import DeviceHealth
+from gateway.events import AlarmSource, DeviceHealth, RadioDetails
 from gateway.levels import CapCategory
 
 DEVICE_CONDITION = "DEVICE"
@@ -25,6 +25,7 @@ RATE_CONDITION = "RATE"
 IMPLAUSIBLE_CONDITION = "IMPLAUSIBLE"
 CONFIRMED_CONDITION = "CONFIRMED"
 FLOOD_CONDITION = "FLOOD"
+RADIO_CONDITION = "RADIO"
 NORMAL_CONDITION = "NORMAL"
 FAULT_ALARM = "fault"
 FLOOD_KIND = "alarm_flood"
@@ -46,10 +47,14 @@ class Condition:
     zone: Zone | None = None
     alarm: Alarm | None = None
     chattering: bool = False
+    # An alarm judged outside the engine (a radio press, a radio link): where it comes from.
+    external: AlarmSource | None = None
+    latch: bool = False
+    radio: RadioDetails | None = None
 
     @property
     def latched(self) -> bool:
-        return bool(self.rule and self.rule.latched)
+        return self.latch or bool(self.rule and self.rule.latched)
 
     @property
     def category(self) -> CapCategory | None:

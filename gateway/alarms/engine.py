@@ -62,6 +62,7 @@ from gateway.events import (
     DeviceStatusEvent,
     Envelope,
     EventStatus,
+    RadioDetails,
     Transition,
     utc_now,
 )
@@ -155,17 +156,43 @@ class AlarmEngine:
     # -- persistence ----------------------------------------------------------------
     def _restore(self, state: dict[str, Any]) -> None:
         for key, saved in state.get("alarms", {}).items():
-            if (target := self._by_key.get(key)) is not None:
-                target.restore(Alarm.from_dict(saved))
+            alarm = Alarm.from_dict(saved)
+            target = self._by_key.get(key)
+            if target is None and saved.get("external"):
+                target = self._external_condition(key, alarm)
+            if target is not None:
+                target.restore(alarm)
         exercise = state.get("exercise", {})
         self._exercise_station = exercise.get("station", self._exercise_station)
         self._exercise_devices |= set(exercise.get("devices", [])) & set(self._devices)
+
+    def _external_condition(self, key: str, alarm: Alarm) -> Condition | None:
+        """The condition of a saved alarm that came from outside the engine (a radio press, a link)."""
+        last = alarm.last
+        if last is None:
+            return None
+        name = key.removeprefix(f"{self._station}.{last.source.device}.")
+        return self._add(
+            Condition(
+                key,
+                last.source.device,
+                name,
+                last.kind,
+                external=last.source,
+                latch=last.latched,
+                radio=last.radio,
+            )
+        )
 
     def save(self) -> None:
         """Write the alarm state if it changed; call once the events are safely in the outbox."""
         if self._store is None or not self._dirty:
             return
-        alarms = {key: c.alarm.to_dict() for key, c in self._by_key.items() if c.alarm is not None}
+        alarms = {
+            key: {**c.alarm.to_dict(), "external": c.external is not None}
+            for key, c in self._by_key.items()
+            if c.alarm is not None
+        }
         exercise = {"station": self._exercise_station, "devices": sorted(self._exercise_devices)}
         self._store.save({"alarms": alarms, "exercise": exercise})
         self._dirty = False
@@ -448,6 +475,8 @@ class AlarmEngine:
         return EventStatus.ACTUAL
 
     def _source(self, target: Condition, point: str | None) -> AlarmSource:
+        if target.external is not None:
+            return target.external
         device = self._config.station.devices.get(target.device)
         if device is not None:
             return AlarmSource(
@@ -510,6 +539,7 @@ class AlarmEngine:
             raised_at=first.raised_at if first else observed_at,
             message=text,
             cap=cap_fields(target.kind, target.category, alarm.grade, condition, alarm.active),
+            radio=target.radio,
             **self._flags(target, alarm),
             **stamp,
         )
@@ -540,9 +570,62 @@ class AlarmEngine:
                     target.kind, target.category, alarm.grade, alarm.last.condition, alarm.active
                 ),
                 "message": text,
+                "radio": target.radio,
             }
         )
         return self._made(target, event)
+
+    # -- alarms judged elsewhere ----------------------------------------------------
+    def external(
+        self,
+        device: str,
+        name: str,
+        *,
+        kind: str,
+        grade: Grade | None,
+        condition: str,
+        text: str,
+        source: AlarmSource,
+        observed_at: datetime,
+        now: float,
+        latched: bool = False,
+        radio: RadioDetails | None = None,
+        repeat: bool = False,
+    ) -> list[Envelope]:
+        """An alarm whose condition another part of the gateway judges (a radio's press, a link).
+
+        It lives in the same lifecycle as every other alarm: acknowledgement,
+        shelving, latching until reset, the snapshot and the saved state. ``grade``
+        None says the condition is normal again. ``repeat`` says the source asks
+        for attention again (a radio pressed once more): an alarm already active
+        is announced again (``realarmed``) and needs a fresh acknowledgement.
+        """
+        key = self._key(device, name)
+        target = self._by_key.get(key)
+        if target is None:
+            target = self._add(Condition(key, device, name, kind, external=source, latch=latched))
+        target.external, target.radio = source, radio or target.radio
+        events = self._update(
+            target, grade=grade, condition=condition, observed_at=observed_at, now=now, text=text
+        )
+        alarm = target.alarm
+        if repeat and not events and alarm is not None and alarm.active:
+            alarm.acknowledged_by = None
+            alarm.annunciated_at = observed_at
+            events = [self._restamped(target, Transition.REALARMED, text)]
+        return self._through_flood_gate(events, observed_at, now)
+
+    def note_repeat(self, device: str, name: str, radio: RadioDetails) -> None:
+        """A copy of the latest press, merged: counted in the alarm, announced with its next event."""
+        target = self._by_key.get(self._key(device, name))
+        if target is not None and target.alarm is not None:
+            target.radio = radio
+            self._dirty = True
+
+    def alarm_of(self, device: str, name: str) -> tuple[Alarm | None, RadioDetails | None]:
+        """An external alarm's occurrence, and the radio details merged into it so far."""
+        target = self._by_key.get(self._key(device, name))
+        return (target.alarm, target.radio) if target is not None else (None, None)
 
     # -- operators' requests --------------------------------------------------------
     def _target(self, key: str) -> tuple[Condition, Alarm]:
@@ -590,7 +673,8 @@ class AlarmEngine:
 
     def _still_present(self, target: Condition) -> bool:
         rule = target.rule
-        assert rule is not None
+        if rule is None:
+            return False  # an external alarm (a radio press) is a moment, not a lasting condition
         values = self._devices[target.device].values
         bits = any(values.get(bit) for bit in rule.device_bits)
         rising = target.rate is not None and target.rate.active

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.modbus.registers import RegisterPoint, RegisterType
@@ -10,6 +10,7 @@ from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.line_profiles import SerialLineProfile
 from gateway.config.models import SERIAL_BUSES, DeviceConfig, SerialLineBus, StationConfig
 from gateway.config.profiles import AlarmRule, Profile
+from gateway.config.radios import KISS_BRIDGES, KissSerialBridge, LineRadioBridge, LineRadioProtocolConfig
 from gateway.config.validation import validate
 from gateway.config.yaml_source import LineMap, load_yaml
 from gateway.paths import bundled_config_dir
@@ -30,6 +31,7 @@ class LoadedConfig:
     station: StationConfig
     profiles: dict[str, AnyProfile]
     rules: dict[str, dict[str, AlarmRule]]
+    radio_protocols: dict[str, LineRadioProtocolConfig] = field(default_factory=dict)  # by bridge
 
     def profile_of(self, device: str) -> AnyProfile:
         return self.profiles[self.station.devices[device].profile]
@@ -89,6 +91,14 @@ class LoadedConfig:
             )
         for name, zone in station.zones.items():
             lines.append(f"  zone {name}: {zone.confirm} of {', '.join(zone.devices)} -> {zone.grade}")
+        if station.radios is not None:
+            radios = station.radios
+            lines.append(
+                f"radios: {len(radios.registry)} registered, {len(radios.groups)} group(s), "
+                f"callsign {radios.callsign or '-'}"
+            )
+            for name, bridge in radios.bridges.items():
+                lines.append(f"  radio bridge {name:<14} {bridge.type}")
         return "\n".join(lines)
 
 
@@ -120,9 +130,10 @@ def load_config(path: Path | str) -> LoadedConfig:
         _check_device(name, device, station, profiles, missing, search, lines, issues)
         if device.profile in profiles:
             rules[name] = _effective_rules(name, device, profiles[device.profile], lines, issues)
+    radio_protocols = _check_radios(station, search, lines, issues)
     if issues:
         raise ConfigError(issues)
-    return LoadedConfig(path, station, profiles, rules)
+    return LoadedConfig(path, station, profiles, rules, radio_protocols)
 
 
 def _profile_dirs(path: Path, station: StationConfig) -> list[Path]:
@@ -185,14 +196,22 @@ def _check_profile(profile: AnyProfile, lines: LineMap, issues: list[ConfigIssue
 
 def _check_serial_ports(station: StationConfig, lines: LineMap, issues: list[ConfigIssue]) -> None:
     owner: dict[str, str] = {}
-    for name, bus in station.buses.items():
-        if not isinstance(bus, SERIAL_BUSES):
-            continue
-        if bus.port in owner:
-            path = ("buses", name, "port")
-            message = f"port {bus.port} is already bus {owner[bus.port]}'s"
+    users: list[tuple[tuple[str, ...], str, str]] = [  # (key path, port, whose)
+        (("buses", name, "port"), bus.port, f"bus {name}")
+        for name, bus in station.buses.items()
+        if isinstance(bus, SERIAL_BUSES)
+    ]
+    for name, bridge in (station.radios.bridges if station.radios else {}).items():
+        if isinstance(bridge, KissSerialBridge):
+            users.append((("radios", "bridges", name, "port"), bridge.port, f"radio bridge {name}"))
+        elif isinstance(bridge, LineRadioBridge) and bridge.serial is not None:
+            path = ("radios", "bridges", name, "serial", "port")
+            users.append((path, bridge.serial.port, f"radio bridge {name}"))
+    for path, port, whose in users:
+        if port in owner:
+            message = f"port {port} is already {owner[port]}'s"
             issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
-        owner.setdefault(bus.port, name)
+        owner.setdefault(port, whose)
 
 
 def _check_device(
@@ -306,3 +325,47 @@ def _check_zones(station: StationConfig, lines: LineMap, issues: list[ConfigIssu
             path = ("zones", name, "confirm")
             message = f"needs {zone.confirm} detectors but the zone has {len(zone.devices)}"
             issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
+
+
+def _check_radios(
+    station: StationConfig, search: list[Path], lines: LineMap, issues: list[ConfigIssue]
+) -> dict[str, LineRadioProtocolConfig]:
+    """KISS bridges need the gateway's callsign, line bridges a protocol, groups known radios."""
+    radios = station.radios
+    if radios is None:
+        return {}
+
+    def issue(path: tuple, message: str) -> None:
+        issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(map(str, path)), message))
+
+    protocols: dict[str, LineRadioProtocolConfig] = {}
+    for name, bridge in radios.bridges.items():
+        if isinstance(bridge, KISS_BRIDGES) and radios.callsign is None:
+            issue(("radios", "callsign"), f"bridge {name} speaks APRS: give the gateway's callsign")
+        if not isinstance(bridge, LineRadioBridge):
+            continue
+        if bridge.protocol is not None:
+            protocols[name] = bridge.protocol
+            continue
+        assert bridge.profile is not None
+        file = _find_profile(bridge.profile, search)
+        if file is None:
+            known = ", ".join(_available_profiles(search)) or "none"
+            issue(
+                ("radios", "bridges", name, "profile"), f"no profile {bridge.profile!r} (available: {known})"
+            )
+            continue
+        try:
+            data, profile_lines = load_yaml(file)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        protocol = validate(LineRadioProtocolConfig, data, profile_lines, issues)
+        if protocol is not None:
+            protocols[name] = protocol
+    registered = {radio.upper() for radio in radios.registry}
+    for group, members in radios.groups.items():
+        for index, radio in enumerate(members):
+            if radio.upper() not in registered:
+                issue(("radios", "groups", group, index), f"radio {radio!r} is not in radios.registry")
+    return protocols

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, ByteSize, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from drivers.serial_port import Parity
 from gateway.config.alarm_policy import AlarmPolicy, ReportsConfig, Zone
 from gateway.config.profiles import AlarmOverride
+from gateway.config.radios import RadiosConfig
+from gateway.config.serial import SerialPortConfig
 from gateway.config.types import (
     Address,
     Identifier,
@@ -93,16 +94,6 @@ class ModbusTcpBus(Strict):
     host: str
     port: Port = 502
     timeout: Seconds = 1.0
-
-
-class SerialPortConfig(Strict):
-    """A serial port and its character format (9600 8N1 unless said otherwise)."""
-
-    port: str = Field(min_length=1)
-    baudrate: Annotated[int, in_range(300, 1_000_000)] = 9600
-    data_bits: Literal[7, 8] = 8
-    parity: Parity = Parity.NONE
-    stop_bits: Literal[1, 2] = 1
 
 
 class ModbusRtuBus(SerialPortConfig):
@@ -227,6 +218,7 @@ class StationConfig(Strict):
     zones: dict[Identifier, Zone] = Field(default_factory=dict)
     reports: ReportsConfig = ReportsConfig()
     exercise: bool = False  # the whole station is in a drill from the start
+    radios: RadiosConfig | None = None  # radio bridges and the radio registry
     profiles_dir: Path | None = None
     state_dir: Path = Path("/var/lib/outpost")
 

@@ -8,6 +8,7 @@ from gateway.events import (
     CommandResult,
     DeviceStatusEvent,
     Envelope,
+    RadioTraffic,
     StationReport,
     StationStatusEvent,
     TelemetryEvent,
@@ -50,6 +51,8 @@ def message_for(event: Envelope, prefix: str) -> Message:
             return Message(Priority.REPORT, f"{prefix}/report", payload)
         case TelemetryEvent(device=device):
             return Message(Priority.TELEMETRY, telemetry_topic(prefix, device), payload)
+        case RadioTraffic():
+            return Message(Priority.STATUS, f"{prefix}/radio", payload)
         case CommandResult():
             return Message(Priority.STATUS, result_topic(prefix), payload)
     raise TypeError(f"no topic for {type(event).__name__}")

@@ -1,0 +1,1 @@
+"""Two-way radio wire protocols: KISS, AX.25 and APRS for TNCs, and text line protocols."""
