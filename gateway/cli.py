@@ -200,6 +200,34 @@ def _describe_health(health: dict) -> str:
     return "\n".join(lines)
 
 
+def _cmd_fleet(args: argparse.Namespace) -> int:
+    from gateway.fleet.run import FleetSettings, describe, run_fleet
+
+    setup_logging(args.log_level)
+    settings = FleetSettings(
+        broker=args.broker,
+        stations=args.stations,
+        duration=args.duration,
+        telemetry_interval=args.telemetry_interval,
+        report_interval=args.report_interval,
+        alarm_burst=args.alarm_burst,
+        reconnect_storm=args.reconnect_storm,
+        template=args.config,
+        connect_rate=args.connect_rate,
+    )
+    try:
+        report = asyncio.run(run_fleet(settings, keep_retained=args.keep_retained))
+    except ValueError as exc:
+        print(f"outpost fleet: {exc}", file=sys.stderr)
+        return 2
+    print(describe(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"JSON: {args.json}")
+    delivery = report["delivery"]
+    return 0 if delivery["alarms_received"] == delivery["alarms_sent"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outpost", description="Station edge gateway.")
     parser.add_argument("--version", action="version", version=f"outpost {__version__}")
@@ -242,6 +270,25 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--key-file", type=Path, help="the station's command key")
     command.add_argument("--timeout", type=float, default=10.0)
     command.set_defaults(handler=_cmd_command)
+
+    fleet = commands.add_parser("fleet", help="simulate many stations' MQTT traffic and measure the broker")
+    fleet.add_argument("--stations", type=int, default=100)
+    fleet.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
+    fleet.add_argument("--telemetry-interval", type=float, default=60.0, help="per device (default 60 s)")
+    fleet.add_argument("--report-interval", type=float, default=300.0, help="station reports (default 300 s)")
+    fleet.add_argument("--alarm-burst", type=int, default=0, help="alarms every station raises at once")
+    fleet.add_argument(
+        "--reconnect-storm", type=float, default=0.0, help="share of stations whose link drops at once (0..1)"
+    )
+    fleet.add_argument(
+        "--connect-rate", type=float, default=200.0, help="stations coming online per second (0: at once)"
+    )
+    fleet.add_argument("--broker", default="mqtt://127.0.0.1:1883")
+    fleet.add_argument("--config", type=Path, help="template station file (default: the example station)")
+    fleet.add_argument("--json", type=Path, help="also write the figures to this file")
+    fleet.add_argument("--keep-retained", action="store_true", help="leave the stations' retained state")
+    fleet.add_argument("--log-level", default="WARNING")
+    fleet.set_defaults(handler=_cmd_fleet)
 
     demo = commands.add_parser("demo", help="a simulated station, broker and platform view in one")
     demo.add_argument("--broker", help="external broker URL (default: an embedded broker)")
