@@ -30,6 +30,7 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed peers
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.fleet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

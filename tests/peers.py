@@ -103,7 +103,8 @@ class Mosquitto:
     """A private Mosquitto on a loopback port, with persistence, that tests can restart.
 
     ``password_file`` turns anonymous access off; ``tls`` (ca, cert, key paths)
-    makes the listener TLS with client certificates required (mutual TLS).
+    makes the listener TLS with client certificates required (mutual TLS);
+    ``options`` are further lines of mosquitto.conf (e.g. ``max_queued_messages 100000``).
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class Mosquitto:
         *,
         password_file: Path | None = None,
         tls: tuple[Path, Path, Path] | None = None,
+        options: tuple[str, ...] = (),
     ) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: run scripts/install-peers (make test does)")
@@ -133,6 +135,7 @@ class Mosquitto:
             lines.append(f"allow_anonymous false\npassword_file {password_file}")
         else:
             lines.append("allow_anonymous true")
+        lines.extend(options)
         self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen | None = None
         self.log_file = directory / "mosquitto.log"
