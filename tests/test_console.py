@@ -57,6 +57,13 @@ async def test_console_shows_a_gas_alarm_and_acknowledges_it(station, platform):
         shown = await read_until(console.stdout, ALARM_KEY, "active_ack")
         assert "active alarms: 1" in shown
 
+        # Exercise mode and a broadcast go out signed too; this station has no radio bridge to broadcast on.
+        console.stdin.write(b"exercise on\nbroadcast Evacuate the east wing\n")
+        await console.stdin.drain()
+        await read_until(console.stdout, "<- cs-test: exercise ok")
+        refused = await read_until(console.stdout, "<- cs-test: broadcast REFUSED")
+        assert "-> cs-test: broadcast text=Evacuate the east wing" in refused
+
         console.stdin.write(b"quit\n")
         await console.stdin.drain()
         async with asyncio.timeout(20):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -113,12 +115,11 @@ class Console:
         self._stop.set()
 
     async def _read_commands(self) -> None:
+        if not _interactive(sys.stdin):
+            return  # standard input is a file, /dev/null or closed: watch only
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
-        try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        except (ValueError, OSError):
-            return  # standard input is a regular file or closed: watch only
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         while line := await reader.readline():
             await self.handle(line.decode(errors="replace"))
 
@@ -168,6 +169,16 @@ class Console:
             return
         outcome = "ok" if result.get("ok") else f"REFUSED: {result.get('error')}"
         self._out(f"<- {request.station}: {request.name} {outcome}")
+
+
+def _interactive(stream) -> bool:
+    """A terminal, a pipe or a socket: what the event loop can wait on for typed commands."""
+    try:
+        fileno = stream.fileno()
+        mode = os.fstat(fileno).st_mode
+    except (AttributeError, OSError, ValueError):
+        return False
+    return os.isatty(fileno) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 class _Done(Exception):
