@@ -13,6 +13,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from gateway import __version__
 from gateway.alarms.cap import cap_fields
@@ -27,6 +28,7 @@ from gateway.events import (
     DeviceReport,
     DeviceStatusEvent,
     DeviceSummary,
+    Envelope,
     Reading,
     StationReport,
     StationStatusEvent,
@@ -69,6 +71,13 @@ def devices_of(config: LoadedConfig) -> list[DeviceTemplate]:
     return devices
 
 
+class Outgoing(NamedTuple):
+    """A message and the ``id`` inside it, which the platform's receipt is matched by."""
+
+    message: Message
+    id: str
+
+
 class _Sequence:
     """The per-station ``seq``: in memory, since a simulated station has no restarts to survive."""
 
@@ -93,10 +102,10 @@ class StationPayloads:
         self._boot_count = 0
         self._active: dict[str, ActiveAlarm] = {}
 
-    def _message(self, event) -> Message:
-        return message_for(event, self.prefix)
+    def _message(self, event: Envelope) -> Outgoing:
+        return Outgoing(message_for(event, self.prefix), event.id)
 
-    def status(self, state: str) -> Message:
+    def status(self, state: str) -> Outgoing:
         """The retained birth (``online``) or Last Will (``offline``)."""
         if state == "online":
             self._boot_count += 1
@@ -114,10 +123,10 @@ class StationPayloads:
             )
         )
 
-    def snapshot(self) -> Message:
+    def snapshot(self) -> Outgoing:
         return self._message(ActiveAlarmsSnapshot(alarms=list(self._active.values()), **self._stamp()))
 
-    def device_statuses(self) -> list[Message]:
+    def device_statuses(self) -> list[Outgoing]:
         now = utc_now()
         return [
             self._message(
@@ -128,7 +137,7 @@ class StationPayloads:
             for device in self.devices
         ]
 
-    def telemetry(self, device: DeviceTemplate) -> Message:
+    def telemetry(self, device: DeviceTemplate) -> Outgoing:
         readings = {
             point: Reading(value=round(self._rng.uniform(0.0, 5.0), 2), unit=unit)
             for point, unit in device.units.items()
@@ -139,7 +148,7 @@ class StationPayloads:
             )
         )
 
-    def report(self) -> Message:
+    def report(self) -> Outgoing:
         devices = [
             DeviceReport(device=d.summary.id, status=DeviceHealth.OK, reason=None, bus=d.summary.bus)
             for d in self.devices
@@ -156,7 +165,7 @@ class StationPayloads:
             )
         )
 
-    def raise_alarm(self, device: DeviceTemplate) -> Message:
+    def raise_alarm(self, device: DeviceTemplate) -> Outgoing:
         """A second-stage alarm of ``device``'s first rule; the snapshot lists it until ``clear_alarms``."""
         now = utc_now()
         stamp = self._stamp()
@@ -180,7 +189,7 @@ class StationPayloads:
         )
         return self._message(event)
 
-    def clear_alarms(self) -> list[Message]:
+    def clear_alarms(self) -> list[Outgoing]:
         """A ``cleared`` event for every active alarm, and the emptied snapshot's turn comes next."""
         messages = []
         by_id = {d.summary.id: d for d in self.devices}

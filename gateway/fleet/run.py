@@ -28,9 +28,9 @@ from pathlib import Path
 from gateway.config import load_config
 from gateway.config.models import DEFAULT_PREFIX
 from gateway.fleet.link import Link, LinkError
-from gateway.fleet.payloads import DeviceTemplate, StationPayloads, devices_of
+from gateway.fleet.payloads import DeviceTemplate, Outgoing, StationPayloads, devices_of
 from gateway.fleet.platform import DeliveryTracker, PlatformProcess, kind_of
-from gateway.outbox import Message
+from gateway.outbox import Message, Priority
 from gateway.paths import example_station
 from gateway.stats import percentiles
 from gateway.uplink.mqtt import Broker
@@ -61,8 +61,8 @@ class _Figures:
     """What the stations' side measures."""
 
     publish_latency: list[float]
-    startup_latency: list[float]  # the births of the initial connect storm
-    alarm_latency: list[float]
+    startup_latency: list[float]  # the births while the stations come online
+    by_kind: dict[str, list[float]]  # after start-up
     connect_latency: list[float]
     storm_connect_latency: list[float]
     connects: int = 0
@@ -104,7 +104,7 @@ class _Station:
             link = Link(
                 f"outpost-{self.id}",
                 Broker.parse(self._settings.broker),
-                will=self.payloads.status("offline"),
+                will=self.payloads.status("offline").message,
             )
             started = time.perf_counter()
             try:
@@ -129,19 +129,21 @@ class _Station:
         ):
             self.publish(message)
 
-    def publish(self, message: Message) -> None:
+    def publish(self, outgoing: Outgoing) -> None:
         assert self.link is not None
-        body = json.loads(message.payload)
-        message_id, kind = body["id"], kind_of(message.topic)
+        message, message_id = outgoing
+        kind = kind_of(message.topic)
         figures = self._figures
         tracker = self._tracker
 
         startup = figures.startup
 
         def acknowledged(latency: float) -> None:
-            (figures.startup_latency if startup else figures.publish_latency).append(latency)
-            if kind == "alarm":
-                figures.alarm_latency.append(latency)
+            if startup:
+                figures.startup_latency.append(latency)
+            else:
+                figures.publish_latency.append(latency)
+                figures.by_kind.setdefault(kind, []).append(latency)
             tracker.acknowledged(message_id, kind)
             figures.last_ack = time.perf_counter()
 
@@ -256,7 +258,7 @@ async def _clear_retained(stations: list[_Station], links: set[Link]) -> None:
         if station.link is None or not station.link.connected:
             continue
         for topic in station.retained_topics:
-            station.link.publish(Message(0, topic, b"", qos=1, retain=True))  # type: ignore[arg-type]
+            station.link.publish(Message(Priority.STATUS, topic, b"", qos=1, retain=True))
     await asyncio.gather(*(link.flushed() for link in links))
 
 
@@ -267,7 +269,7 @@ async def run_fleet(settings: FleetSettings, *, keep_retained: bool = False) -> 
     if settings.alarm_burst > len(devices):
         raise ValueError(f"--alarm-burst is at most the {len(devices)} devices of the template station")
     links: set[Link] = set()
-    figures = _Figures([], [], [], [], [])
+    figures = _Figures([], [], {}, [], [])
     names = {settings.station_id.format(n=i + 1) for i in range(settings.stations)}
     tracker = DeliveryTracker()
     platform = PlatformProcess(settings.broker, settings.prefix.format(station="+") + "/#", names)
@@ -348,7 +350,9 @@ def _report(
             "refused": sum(station.link.refused for station in stations if station.link is not None),
         },
         "publish_latency": percentiles(figures.publish_latency),
-        "alarm_publish_latency": percentiles(figures.alarm_latency),
+        "publish_latency_by_kind": {
+            kind: percentiles(values) for kind, values in sorted(figures.by_kind.items())
+        },
         "startup_publish_latency": percentiles(figures.startup_latency),
         "delivery": {
             "received": delivered,
@@ -380,7 +384,11 @@ def _report(
 def describe(report: dict) -> str:
     """The figures for a person."""
     s, p, d, c = report["settings"], report["published"], report["delivery"], report["connections"]
-    lat, dlat, alat = report["publish_latency"], d["latency"], report["alarm_publish_latency"]
+    lat, dlat = report["publish_latency"], d["latency"]
+    kinds = "  ".join(
+        f"{kind} {figures['p50_ms']}/{figures['p99_ms']}"
+        for kind, figures in report["publish_latency_by_kind"].items()
+    )
     slat = report["startup_publish_latency"]
     ratio = "n/a" if d["ratio"] is None else f"{d['ratio'] * 100:.3f} %"
     lines = [
@@ -391,7 +399,7 @@ def describe(report: dict) -> str:
         f"({', '.join(f'{k} {v}' for k, v in p['by_kind'].items())})",
         f"publish -> PUBACK   p50 {lat['p50_ms']} ms  p95 {lat['p95_ms']} ms  p99 {lat['p99_ms']} ms  "
         f"max {lat['max_ms']} ms",
-        f"alarms -> PUBACK    p50 {alat['p50_ms']} ms  p99 {alat['p99_ms']} ms",
+        f"  by kind, p50/p99 ms: {kinds}",
         f"start-up births     p50 {slat['p50_ms']} ms  p99 {slat['p99_ms']} ms "
         "(while the stations come online)",
         f"platform   received {d['received']}/{d['sent']} ({ratio}), lost {d['lost']}, "
