@@ -276,11 +276,16 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
         template=args.config,
         connect_rate=args.connect_rate,
     )
+    from gateway.fleet.link import LinkError
+
     try:
         report = asyncio.run(run_fleet(settings, keep_retained=args.keep_retained))
     except ValueError as exc:
         print(f"outpost fleet: {exc}", file=sys.stderr)
         return 2
+    except (LinkError, RuntimeError, TimeoutError) as exc:
+        print(f"outpost fleet: {exc or type(exc).__name__}", file=sys.stderr)
+        return 3
     print(describe(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

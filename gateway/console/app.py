@@ -140,9 +140,10 @@ class Console:
             await self._send(request)
 
     def _key(self, station: str) -> bytes | None:
+        """``--key-dir``'s STATION.key, else the one key file when it is this station's (or all there is)."""
         if self._key_dir is not None and (self._key_dir / f"{station}.key").exists():
             return read_key(self._key_dir / f"{station}.key")
-        if self.target.key_file is not None and station in (self.target.station, None):
+        if self.target.key_file is not None and self.target.station in (station, None):
             return read_key(self.target.key_file)
         return None
 
