@@ -45,6 +45,8 @@ async def test_two_hundred_stations_deliver_every_alarm(mosquitto, tmp_path):
         "2",
         "--reconnect-storm",
         "0.1",
+        "--connect-rate",
+        "100",  # two seconds of births: a platform subscriber on a busy 2-core machine keeps up
         "--keep-retained",
         "--json",
         str(report_file),
