@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -60,6 +61,7 @@ class Link:
         self._receive_maximum = receive_maximum
         self._keepalive = keepalive
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._client: paho.Client | None = None
         self._pending: dict[int, tuple[float, OnAck | None]] = {}
         self._idle = asyncio.Event()
@@ -176,6 +178,13 @@ class Link:
 
     # paho callbacks. ``connect`` runs in an executor thread and may call the socket ones from there.
 
+    def _on_loop(self, function, *args) -> None:
+        """Now, on the loop's thread (every publish); through the loop from the connect thread."""
+        if threading.get_ident() == self._loop_thread:
+            function(*args)
+        else:
+            self._loop.call_soon_threadsafe(function, *args)
+
     def _socket_open(self, client: paho.Client, _userdata, sock) -> None:
         # A station writes its birth and retained state back to back: without NODELAY, Nagle's
         # algorithm holds each small write for the broker's delayed ACK (tens of ms).
@@ -185,7 +194,7 @@ class Link:
             if self._client is client:
                 client.loop_read()
 
-        self._loop.call_soon_threadsafe(self._loop.add_reader, sock.fileno(), readable)
+        self._on_loop(self._loop.add_reader, sock.fileno(), readable)
 
     def _socket_close(self, _client: paho.Client, _userdata, sock) -> None:
         fileno = sock.fileno()
@@ -198,7 +207,7 @@ class Link:
             if self._client is client:
                 client.loop_write()
 
-        self._loop.call_soon_threadsafe(self._loop.add_writer, sock.fileno(), writable)
+        self._on_loop(self._loop.add_writer, sock.fileno(), writable)
 
     def _unregister_write(self, _client: paho.Client, _userdata, sock) -> None:
         self._loop.remove_writer(sock.fileno())
