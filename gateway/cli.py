@@ -275,6 +275,7 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
         reconnect_storm=args.reconnect_storm,
         template=args.config,
         connect_rate=args.connect_rate,
+        station_id=args.station_id,
     )
     from gateway.fleet.link import LinkError
 
@@ -331,7 +332,10 @@ def _add_operator_tools(commands) -> None:
     fleet.add_argument(
         "--connect-rate", type=float, default=200.0, help="stations coming online per second (0: at once)"
     )
-    fleet.add_argument("--broker", default="mqtt://127.0.0.1:1883")
+    fleet.add_argument(
+        "--station-id", default="fleet-{n:04d}", help="station ids, n counting from 1 (default fleet-{n:04d})"
+    )
+    fleet.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="default mqtt://127.0.0.1:1883")
     fleet.add_argument("--config", type=Path, help="template station file (default: the example station)")
     fleet.add_argument("--json", type=Path, help="also write the figures to this file")
     fleet.add_argument("--keep-retained", action="store_true", help="leave the stations' retained state")

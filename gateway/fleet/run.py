@@ -19,6 +19,7 @@ import asyncio
 import heapq
 import json
 import random
+import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from gateway.stats import percentiles
 from gateway.uplink.mqtt import Broker
 
 BURST_AT, STORM_AT, CLEAR_AT = 0.30, 0.45, 0.60  # moments of the run, as shares of its duration
+STATION_ID = re.compile(r"[a-z0-9_-]+")  # as the station file requires; ids become topic levels
 EVENT_EFFECT = 5.0  # seconds after a fleet-wide event that a publish does not count as steady
 
 
@@ -273,6 +275,12 @@ async def run_fleet(settings: FleetSettings, *, keep_retained: bool = False) -> 
     """Run the fleet and return its figures (the JSON of ``--json``)."""
     config = load_config(settings.template or example_station())
     devices = devices_of(config)
+    try:
+        names_seen = {settings.station_id.format(n=n) for n in (1, 2)}
+    except (KeyError, IndexError, ValueError):
+        names_seen = set()
+    if len(names_seen) < 2 or not all(STATION_ID.fullmatch(name) for name in names_seen):
+        raise ValueError("--station-id must contain {n} and make ids of a-z, 0-9, - and _")
     if settings.alarm_burst > len(devices):
         raise ValueError(f"--alarm-burst is at most the {len(devices)} devices of the template station")
     links: set[Link] = set()
