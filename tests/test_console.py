@@ -24,7 +24,7 @@ async def station(tmp_path, mosquitto, platform):
         yield running
 
 
-async def test_console_shows_a_gas_alarm_and_acknowledges_it(station, platform):
+async def test_console_shows_a_gas_alarm_and_acknowledges_it(station, platform, mosquitto):
     console = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "gateway.cli", "console", "--config", str(station.config_path)),
@@ -78,3 +78,5 @@ async def test_console_shows_a_gas_alarm_and_acknowledges_it(station, platform):
     assert once.returncode == 0, once.stderr
     assert f"ORANGE active_ack    {ALARM_KEY}" in once.stdout
     assert "station cs-test  ONLINE" in once.stdout
+    every = await asyncio.to_thread(outpost, "console", "--broker", mosquitto.url, "--station", "+", "--once")
+    assert f"ORANGE active_ack    {ALARM_KEY}" in every.stdout  # watching every station of the broker

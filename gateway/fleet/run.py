@@ -63,11 +63,11 @@ class FleetSettings:
 class _Figures:
     """What the stations' side measures."""
 
-    publish_latency: list[float]
-    startup_latency: list[float]  # the births while the stations come online
-    by_kind: dict[str, list[float]]  # after start-up
-    connect_latency: list[float]
-    storm_connect_latency: list[float]
+    publish_latency: list[float] = field(default_factory=list)  # after start-up
+    startup_latency: list[float] = field(default_factory=list)  # the births while stations come online
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # after start-up
+    connect_latency: list[float] = field(default_factory=list)
+    storm_connect_latency: list[float] = field(default_factory=list)
     connects: int = 0
     drops: int = 0
     connect_failures: int = 0
@@ -284,7 +284,7 @@ async def run_fleet(settings: FleetSettings, *, keep_retained: bool = False) -> 
     if settings.alarm_burst > len(devices):
         raise ValueError(f"--alarm-burst is at most the {len(devices)} devices of the template station")
     links: set[Link] = set()
-    figures = _Figures([], [], {}, [], [])
+    figures = _Figures()
     names = {settings.station_id.format(n=i + 1) for i in range(settings.stations)}
     tracker = DeliveryTracker()
     platform = PlatformProcess(settings.broker, settings.prefix.format(station="+") + "/#", names)
