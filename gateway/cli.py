@@ -155,18 +155,14 @@ def _cmd_console(args: argparse.Namespace) -> int:
     target = _target(args, "console")
     if target is None:
         return 2
-    asyncio.run(
-        _until_signalled(
-            run_console(
-                target,
-                operator=args.operator or getpass.getuser(),
-                key_dir=args.key_dir,
-                once=args.once,
-                duration=args.duration,
-            )
-        )
+    job = run_console(
+        target,
+        operator=args.operator or getpass.getuser(),
+        key_dir=args.key_dir,
+        once=args.once,
+        duration=args.duration,
     )
-    return 0
+    return _run_operator_tool(job, "console", target.broker, 0)
 
 
 def _cmd_walktest(args: argparse.Namespace) -> int:
@@ -181,12 +177,20 @@ def _cmd_walktest(args: argparse.Namespace) -> int:
     def out(text: str) -> None:
         print(text, flush=True)
 
-    asyncio.run(
-        _until_signalled(
-            run_walktest(target, walk, report_dir=args.report_dir, duration=args.duration, out=out)
-        )
-    )
-    return 0 if not walk.missing else 1
+    job = run_walktest(target, walk, report_dir=args.report_dir, duration=args.duration, out=out)
+    return _run_operator_tool(job, "walktest", target.broker, 0) or (1 if walk.missing else 0)
+
+
+def _run_operator_tool(job: Coroutine[None, None, object], tool: str, broker: str, success: int) -> int:
+    """Run until done or signalled; a broker that cannot be reached is one line, exit status 3."""
+    import aiomqtt
+
+    try:
+        asyncio.run(_until_signalled(job))  # type: ignore[arg-type]
+    except aiomqtt.MqttError as exc:
+        print(f"outpost {tool}: broker {broker}: {exc}", file=sys.stderr)
+        return 3
+    return success
 
 
 def _station_options(parser: argparse.ArgumentParser, station_help: str = "station id") -> None:

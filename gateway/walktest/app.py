@@ -42,6 +42,8 @@ async def _listen(target: OperatorTarget, walk: WalkTest, out: Callable[[str], N
         tls_params=aiomqtt.TLSParameters() if broker.tls else None,
     ) as client:
         await client.subscribe(f"{target.prefix()}/alarm", qos=1)
+        walk.started_at = datetime.now(UTC)
+        walk.listening = True
         out(
             f"walk test of station {walk.station}: {len(walk.devices)} devices; "
             "trigger each sensor and button now (Ctrl-C ends and writes the report)"
@@ -64,18 +66,26 @@ async def run_walktest(
     report_dir: Path,
     duration: float | None = None,
     out: Callable[[str], None] = print,
-) -> tuple[Path, Path]:
-    """Listen until ``duration`` is over or the task is cancelled; always writes the report."""
+) -> None:
+    """Listen until ``duration`` is over or the task is cancelled (Ctrl-C).
+
+    The report is written whenever listening had begun, also when a lost
+    broker ends the walk test early: what was heard until then is on record.
+    """
     try:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(duration):
                 await _listen(target, walk, out)
     finally:
-        walk.ended_at = datetime.now(UTC)
-        json_path, html_path = write_reports(walk, report_dir)
-        out(f"{len(walk.reached)} of {len(walk.devices)} devices reached the platform")
-        for check in walk.missing:
-            out(f"NOT REACHED  {check.device:<20} {check.location}")
-        out(f"report: {json_path}")
-        out(f"report: {html_path}")
-    return json_path, html_path
+        if walk.listening:
+            _finish(walk, report_dir, out)
+
+
+def _finish(walk: WalkTest, report_dir: Path, out: Callable[[str], None]) -> None:
+    walk.ended_at = datetime.now(UTC)
+    json_path, html_path = write_reports(walk, report_dir)
+    out(f"{len(walk.reached)} of {len(walk.devices)} devices reached the platform")
+    for check in walk.missing:
+        out(f"NOT REACHED  {check.device:<20} {check.location}")
+    out(f"report: {json_path}")
+    out(f"report: {html_path}")

@@ -53,8 +53,9 @@ class WalkTest:
             name: DeviceCheck(name, device.profile, device.bus, device.location)
             for name, device in config.station.devices.items()
         }
-        self.started_at = datetime.now(UTC)
+        self.started_at = datetime.now(UTC)  # reset when listening begins
         self.ended_at: datetime | None = None
+        self.listening = False
 
     def observe(self, body: dict[str, Any], retained: bool = False) -> DeviceCheck | None:
         """Take in one message from the station; returns the device it reached for the first time."""
