@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.config import LoadedConfig
+from gateway.events import rfc3339
 
 COUNTS = {"raised", "level_changed", "realarmed"}  # an activation, not its clearing or handling
 
@@ -39,7 +40,7 @@ class DeviceCheck:
             "bus": self.bus,
             "location": self.location,
             "reached": self.reached,
-            "reached_at": self.reached_at.isoformat(timespec="milliseconds") if self.reached_at else None,
+            "reached_at": rfc3339(self.reached_at) if self.reached_at else None,
             "event": self.event,
             "faults": self.faults,
         }
@@ -101,8 +102,8 @@ class WalkTest:
             "schema": "outpost.walktest/1",
             "station": self.station,
             "name": self.name,
-            "started_at": self.started_at.isoformat(timespec="milliseconds"),
-            "ended_at": self.ended_at.isoformat(timespec="milliseconds") if self.ended_at else None,
+            "started_at": rfc3339(self.started_at),
+            "ended_at": rfc3339(self.ended_at) if self.ended_at else None,
             "complete": not self.missing,
             "reached": [check.device for check in self.reached],
             "missing": [check.device for check in self.missing],
