@@ -10,10 +10,14 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.config import ConfigError, load_config
 from gateway.logs import setup_logging
+
+if TYPE_CHECKING:
+    from gateway.operator import OperatorTarget
 
 DEFAULT_CONFIG = Path("/etc/outpost/station.yaml")
 
@@ -90,7 +94,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _target(args: argparse.Namespace, tool: str):
+def _target(args: argparse.Namespace, tool: str) -> OperatorTarget | None:
     """The station an operator's tool talks to, or None after saying what is wrong."""
     from gateway.operator import resolve_target
 
@@ -162,7 +166,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
         once=args.once,
         duration=args.duration,
     )
-    return _run_operator_tool(job, "console", target.broker, 0)
+    return _run_operator_tool(job, "console", target.broker)
 
 
 def _cmd_walktest(args: argparse.Namespace) -> int:
@@ -178,19 +182,19 @@ def _cmd_walktest(args: argparse.Namespace) -> int:
         print(text, flush=True)
 
     job = run_walktest(target, walk, report_dir=args.report_dir, duration=args.duration, out=out)
-    return _run_operator_tool(job, "walktest", target.broker, 0) or (1 if walk.missing else 0)
+    return _run_operator_tool(job, "walktest", target.broker) or (1 if walk.missing else 0)
 
 
-def _run_operator_tool(job: Coroutine[None, None, object], tool: str, broker: str, success: int) -> int:
+def _run_operator_tool(job: Coroutine[None, None, None], tool: str, broker: str) -> int:
     """Run until done or signalled; a broker that cannot be reached is one line, exit status 3."""
     import aiomqtt
 
     try:
-        asyncio.run(_until_signalled(job))  # type: ignore[arg-type]
+        asyncio.run(_until_signalled(job))
     except aiomqtt.MqttError as exc:
         print(f"outpost {tool}: broker {broker}: {exc}", file=sys.stderr)
         return 3
-    return success
+    return 0
 
 
 def _station_options(parser: argparse.ArgumentParser, station_help: str = "station id") -> None:
@@ -266,6 +270,7 @@ def _describe_health(health: dict) -> str:
 
 
 def _cmd_fleet(args: argparse.Namespace) -> int:
+    from gateway.fleet.link import LinkError
     from gateway.fleet.run import FleetSettings, describe, run_fleet
 
     setup_logging(args.log_level)
@@ -281,8 +286,6 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
         connect_rate=args.connect_rate,
         station_id=args.station_id,
     )
-    from gateway.fleet.link import LinkError
-
     try:
         report = asyncio.run(run_fleet(settings, keep_retained=args.keep_retained))
     except ValueError as exc:

@@ -275,6 +275,10 @@ async def run_fleet(settings: FleetSettings, *, keep_retained: bool = False) -> 
     """Run the fleet and return its figures (the JSON of ``--json``)."""
     config = load_config(settings.template or example_station())
     devices = devices_of(config)
+    if settings.stations < 1 or settings.duration <= 0 or settings.telemetry_interval <= 0:
+        raise ValueError("--stations, --duration and --telemetry-interval must be positive")
+    if not 0 <= settings.reconnect_storm <= 1 or settings.alarm_burst < 0:
+        raise ValueError("--reconnect-storm is a share from 0 to 1, --alarm-burst a count")
     try:
         names_seen = {settings.station_id.format(n=n) for n in (1, 2)}
     except (KeyError, IndexError, ValueError):
