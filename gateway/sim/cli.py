@@ -149,6 +149,7 @@ def _simulate(args: argparse.Namespace) -> int:
 async def _serve(config, args: argparse.Namespace) -> None:
     from gateway.demo import embedded_broker
     from gateway.sim.gateway_config import gateway_config, write_yaml
+    from gateway.sim.web import start_web
     from gateway.simulation import start_simulated_station
 
     async with AsyncExitStack() as stack:
@@ -168,7 +169,8 @@ async def _serve(config, args: argparse.Namespace) -> None:
             )
             write_yaml(written, args.write_config, comment=f"{args.config} pointed at `outpost sim`")
             print(f"gateway config: {args.write_config} (outpost run {args.write_config})")
-        server = await control_server.start_control_server(controls, port=args.control_port)
+        pages = await start_web(stack, controls, broker)
+        server = await control_server.start_control_server(controls, port=args.control_port, pages=pages)
         stack.push_async_callback(server.wait_closed)
         stack.callback(server.close)
         url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
@@ -177,6 +179,7 @@ async def _serve(config, args: argparse.Namespace) -> None:
         )
         stack.callback(args.state_file.unlink, missing_ok=True)
         print(f"control: {url} (state file {args.state_file})")
+        print(f"web page: {url}/")
         print("simulation running; press Ctrl-C to stop", flush=True)
         await asyncio.Event().wait()
 

@@ -13,7 +13,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +60,19 @@ def _answer(status: str, body: dict[str, Any]) -> Response:
     return Response(status, "application/json", json.dumps(body).encode() + b"\n")
 
 
-async def start_control_server(controls: StationControls, host: str = "127.0.0.1", port: int = 0):
-    """Serve ``POST /<action>`` (JSON) and ``GET /status``; returns the asyncio server."""
+async def start_control_server(
+    controls: StationControls,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    pages: Mapping[str, Callable[[], Awaitable[Response]]] | None = None,
+):
+    """Serve ``POST /<action>`` (JSON) and ``GET /status``, and ``GET`` of each of ``pages``
+    (the web page, :mod:`gateway.sim.web`); returns the asyncio server."""
 
     async def handle(request: Request) -> Response:
         name = request.path.strip("/")
+        if request.method == "GET" and pages and name in pages:
+            return await pages[name]()
         if request.method == "GET" and name == "status":
             return _answer("200 OK", status(controls))
         action = ACTIONS.get(name)
