@@ -13,6 +13,7 @@ so it runs exactly as in service; :meth:`SimulatedRadios.press` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 from contextlib import AsyncExitStack
@@ -35,6 +36,7 @@ from simulators.null_modem import NullModem
 
 _CALLSIGN = re.compile(r"^[A-Z0-9]{1,6}(-(1[0-5]|[0-9]))?$")
 PANIC = 120  # Contact ID "panic": what a pendant's button sends
+HEARTBEAT = "1011           @    "  # a Sur-Gard receiver's link test
 
 
 class RadioError(ValueError):
@@ -240,8 +242,31 @@ async def start_simulated_radios(
             bridges[name] = bridge.model_copy(
                 update={"serial": bridge.serial.model_copy(update={"port": pty.port})}
             )
-        channels[name] = LineChannel(peer, protocol, accounts(config), pty)
+        channel = LineChannel(peer, protocol, accounts(config), pty)
+        if bridge.heartbeat_timeout and any(
+            r.event == "heartbeat" and re.match(r.match, HEARTBEAT) for r in protocol.rules
+        ):
+            beating = asyncio.create_task(_heartbeat(peer, bridge.heartbeat_timeout / 3))
+            channel.tasks.add(beating)
+            stack.push_async_callback(_cancelled, beating)
+        channels[name] = channel
     return SimulatedRadios(config, channels), config.model_copy(update={"bridges": bridges})
+
+
+async def _heartbeat(peer: LineRadioPeer, every: float) -> None:
+    """The receiver's link test, as often as a real one: a simulated station at rest
+    raises no radio-link fault, however long it runs."""
+    while True:
+        with contextlib.suppress(TimeoutError, OSError):  # not connected yet, or gone
+            await peer.connected(timeout=every)
+            await peer.send(HEARTBEAT)
+        await asyncio.sleep(every)
+
+
+async def _cancelled(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _pty(stack: AsyncExitStack, ptys: Path, name: str) -> NullModem:

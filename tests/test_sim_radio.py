@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.peers import REPO, GatewayProcess, free_port
-from tests.radio_station import KEY, PREFIX, bridges_connected, radio_alarm
+from tests.radio_station import KEY, PREFIX, _get_json, bridges_connected, radio_alarm
 from tests.test_sim import _start_sim, sim
 
 
@@ -25,6 +25,7 @@ def radio_station(directory: Path) -> tuple[Path, str]:
     data["station"]["id"] = "cs-test"
     data["commands"] = {"key_file": str(directory / "command.key")}
     data["service"] = {"metrics_listen": listen}
+    data["radios"]["bridges"]["pendants"]["heartbeat_timeout"] = "3s"  # a heartbeat every second
     path = directory / "station.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return path, listen
@@ -37,7 +38,14 @@ async def test_presses_and_texts_through_the_control_endpoint_reach_the_platform
     out, state_file = tmp_path / "gateway.yaml", tmp_path / "sim.json"
     control = ("--state-file", str(state_file))
     process, lines = await _start_sim(
-        str(station), "--write-config", str(out), "--broker", mosquitto.url, *control
+        str(station),
+        "--write-config",
+        str(out),
+        "--broker",
+        mosquitto.url,
+        "--state-dir",
+        str(tmp_path / "state"),
+        *control,
     )
     async with AsyncExitStack() as stack:
         stack.callback(lambda: process.returncode is None and process.kill())
@@ -54,11 +62,14 @@ async def test_presses_and_texts_through_the_control_endpoint_reach_the_platform
         assert bridges["vhf"]["port"] != 8001
         assert bridges["pendants"]["serial"]["port"] != "/dev/ttyUSB2"
         assert bridges["pendants"]["profile"] == "surgard-contact-id"  # the rest is the station's
+        assert yaml.safe_load(out.read_text())["state_dir"] == str(tmp_path / "state")
 
         gateway = GatewayProcess(out, tmp_path / "gateway.log")
         gateway.start()
         stack.callback(gateway.stop)
         await bridges_connected(listen, timeout=30)
+        # The simulated receiver sends its link test, so a station at rest has no link fault.
+        await until_health(listen, lambda h: h["radios"]["pendants"]["frames"].get("heartbeat", 0) >= 2)
 
         pressed = await sim("press", "BH4ABC-7", *control)
         assert pressed.returncode == 0, pressed.stderr
@@ -94,5 +105,17 @@ async def test_presses_and_texts_through_the_control_endpoint_reach_the_platform
         status = json.loads((await sim("status", *control)).stdout)
         assert status["radios"]["vhf"].startswith("KISS TNC emulator on 127.0.0.1:")
 
+        assert not platform.matching(lambda m: "radio-bridge-" in m.payload.get("alarm_key", ""))
+
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 30) == 0
+
+
+async def until_health(listen: str, predicate, timeout: float = 15.0) -> dict:
+    """Until the gateway's ``/healthz`` satisfies ``predicate`` (it has no push to wait on)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            health = await asyncio.to_thread(_get_json, f"http://{listen}/healthz")
+            if predicate(health):
+                return health
+            await asyncio.sleep(0.1)
