@@ -17,9 +17,14 @@ never:
   - {alarm: boiler-gas}                 # no false alarm from the boiler room
 ```
 
+With radios: steps ``press: BH4ABC-7``, ``message: {radio, text}`` and
+``ack: {alarm: radio-bh4abc-7.sos}`` (the platform's ack command), and a
+``hear:`` list of what a simulated handheld must hear (``{radio, text, after,
+within}``), judged on the handheld rather than at the platform.
+
 Validated like the station file: every problem names the file, line and key.
-Device, point, bus and fault names are checked against the station (with the
-overrides applied), and ``after`` against the step names, before anything runs.
+Device, point, bus, fault and radio names are checked against the station (with
+the overrides applied), and ``after`` against the step names, before anything runs.
 """
 
 from __future__ import annotations
