@@ -159,6 +159,8 @@ class AlarmMatch(Strict):
     alarm: str = Field(min_length=1)
     transition: Transition | None = None
     grade: Grade | None = None
+    kind: str | None = None  # e.g. radio_sos
+    latched: bool | None = None
     after: Identifier | None = None  # a step's name; default: the start of the timeline
 
     def matches(self, payload: dict[str, Any]) -> bool:
@@ -168,12 +170,18 @@ class AlarmMatch(Strict):
             (rest == self.alarm or rest.startswith(f"{self.alarm}."))
             and (self.transition is None or payload.get("transition") == self.transition)
             and (self.grade is None or payload.get("grade") == self.grade)
+            and (self.kind is None or payload.get("kind") == self.kind)
+            and (self.latched is None or payload.get("latched") is self.latched)
         )
 
     def describe(self) -> str:
         parts = [self.alarm, self.transition or "any transition"]
         if self.grade:
             parts.append(self.grade)
+        if self.kind:
+            parts.append(self.kind)
+        if self.latched is not None:
+            parts.append("latched" if self.latched else "not latched")
         return " ".join(parts)
 
 
