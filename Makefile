@@ -31,6 +31,7 @@ bench: $(BIN)/.installed peers
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.serial_bus
+	$(BIN)/python -m bench.fleet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import tempfile
 import time
@@ -31,23 +30,13 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.common import RESULTS, percentiles, publish
+from bench.common import RESULTS, percentiles, process_usage, publish
 from gateway.config import load_config
 from simulators.modbus_server import ModbusTcpSimulator
 from simulators.modbus_unit import SimulatedUnit
 from tests.peers import GatewayProcess, Mosquitto, Platform, write_station
 
 LEAK, CLEAR = 60.0, 2.0
-
-
-def process_usage(pid: int) -> dict[str, float]:
-    """RSS (MiB) and user+system CPU seconds of ``pid``, from /proc."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    return {"rss_mib": round(rss_kib / 1024, 1), "cpu_seconds": round(cpu, 2)}
 
 
 async def broker_baseline(url: str, samples: int = 200) -> list[float]:

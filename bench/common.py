@@ -1,30 +1,17 @@
-"""What every benchmark shares: percentiles and writing its figures."""
+"""What every benchmark shares: percentiles, process usage and writing its figures."""
 
 from __future__ import annotations
 
 import json
-import statistics
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.stats import percentiles
+
+__all__ = ["RESULTS", "percentiles", "process_usage", "publish"]
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50/p95/p99, mean and max of durations in seconds, as milliseconds."""
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {
-        "n": len(values),
-        "p50_ms": round(pick(0.50) * 1000, 1),
-        "p95_ms": round(pick(0.95) * 1000, 1),
-        "p99_ms": round(pick(0.99) * 1000, 1),
-        "mean_ms": round(statistics.fmean(values) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
 
 
 def publish(result: dict, path: Path, print_table: Callable[[dict], None]) -> None:
@@ -33,3 +20,13 @@ def publish(result: dict, path: Path, print_table: Callable[[dict], None]) -> No
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"JSON: {path}")
+
+
+def process_usage(pid: int) -> dict[str, float]:
+    """RSS (MiB) and user+system CPU seconds of ``pid``, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    return {"rss_mib": round(rss_kib / 1024, 1), "cpu_seconds": round(cpu, 2)}

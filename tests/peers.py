@@ -109,7 +109,8 @@ class Mosquitto:
     """A private Mosquitto on a loopback port, with persistence, that tests can restart.
 
     ``password_file`` turns anonymous access off; ``tls`` (ca, cert, key paths)
-    makes the listener TLS with client certificates required (mutual TLS).
+    makes the listener TLS with client certificates required (mutual TLS);
+    ``options`` are further lines of mosquitto.conf (e.g. ``max_queued_messages 100000``).
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class Mosquitto:
         *,
         password_file: Path | None = None,
         tls: tuple[Path, Path, Path] | None = None,
+        options: tuple[str, ...] = (),
     ) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: run scripts/install-peers (make test does)")
@@ -139,6 +141,7 @@ class Mosquitto:
             lines.append(f"allow_anonymous false\npassword_file {password_file}")
         else:
             lines.append("allow_anonymous true")
+        lines.extend(options)
         self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen | None = None
         self.log_file = directory / "mosquitto.log"

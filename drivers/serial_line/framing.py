@@ -43,7 +43,22 @@ def _partial_marker(buffer: bytes, marker: bytes) -> int:
     return 0
 
 
-class DelimitedFramer:
+class _Buffered:
+    """What both framers share: the bytes of a frame not yet complete."""
+
+    _buffer: bytes = b""
+
+    @property
+    def pending(self) -> bytes:
+        return self._buffer
+
+    def flush(self) -> list[Piece]:
+        """Give up on the bytes of an unfinished frame (a poll's answer window closed)."""
+        pending, self._buffer = self._buffer, b""
+        return [Rejected("incomplete frame", pending)] if pending else []
+
+
+class DelimitedFramer(_Buffered):
     """Frames that end with ``end`` and, if given, begin with ``start`` (text sensors).
 
     A start marker seen again before the end means the earlier frame was cut
@@ -60,11 +75,6 @@ class DelimitedFramer:
         self._start = start
         self._max = max_length
         self._check = check
-        self._buffer = b""
-
-    @property
-    def pending(self) -> bytes:
-        return self._buffer
 
     def feed(self, data: bytes) -> list[Piece]:
         buffer, out = self._buffer + data, []
@@ -99,13 +109,8 @@ class DelimitedFramer:
             return Rejected(why, raw)
         return Frame(raw, body)
 
-    def flush(self) -> list[Piece]:
-        """Give up on the bytes of an unfinished frame (a poll's answer window closed)."""
-        pending, self._buffer = self._buffer, b""
-        return [Rejected("incomplete frame", pending)] if pending else []
 
-
-class FixedFramer:
+class FixedFramer(_Buffered):
     """Fixed-length binary frames that begin with ``header``.
 
     A candidate whose check fails may have started at a header look-alike in
@@ -119,11 +124,6 @@ class FixedFramer:
         self._header = header
         self._length = length
         self._check = check
-        self._buffer = b""
-
-    @property
-    def pending(self) -> bytes:
-        return self._buffer
 
     def feed(self, data: bytes) -> list[Piece]:
         buffer, out = self._buffer + data, []
@@ -140,11 +140,6 @@ class FixedFramer:
             buffer = buffer[self._length :]
         self._buffer = buffer
         return out
-
-    def flush(self) -> list[Piece]:
-        """Give up on the bytes of an unfinished frame (a poll's answer window closed)."""
-        pending, self._buffer = self._buffer, b""
-        return [Rejected("incomplete frame", pending)] if pending else []
 
 
 Framer = DelimitedFramer | FixedFramer

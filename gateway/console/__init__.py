@@ -1,0 +1,1 @@
+"""The duty officer's console (``outpost console``)."""

@@ -1,0 +1,1 @@
+"""Fleet tools: many simulated stations against one broker (``outpost fleet``)."""

@@ -1,0 +1,80 @@
+"""Where an operator's tools (``outpost cmd``, ``console``, ``walktest``) find a station's broker and key.
+
+From a station file (``--config``), or from ``--broker``/``--station``/``--key-file``;
+what is given explicitly wins over the file. Kept in one place so that every
+tool resolves a station the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.config import LoadedConfig, load_config
+from gateway.config.models import DEFAULT_PREFIX
+
+
+@dataclass(frozen=True)
+class OperatorTarget:
+    broker: str
+    station: str | None  # None: every station (the MQTT wildcard ``+``)
+    prefix_template: str  # e.g. ``outpost/v1/{station}``
+    key_file: Path | None
+    username: str | None = None
+    password: str | None = None
+    config: LoadedConfig | None = None
+
+    def prefix(self, station: str | None = None) -> str:
+        """The topic prefix of ``station`` (default: this target's; ``+`` for every station)."""
+        return self.prefix_template.format(station=station or self.station or "+")
+
+    def station_of(self, topic: str) -> str | None:
+        """Which station a topic belongs to, by the prefix template."""
+        head, placeholder, tail = self.prefix_template.partition("{station}")
+        if not placeholder:
+            return self.station if topic.startswith(head + "/") else None
+        if not topic.startswith(head):
+            return None
+        rest = topic[len(head) :]
+        station, _, after = rest.partition("/")
+        if tail.strip("/") and not ("/" + after).startswith(tail):
+            return None
+        return station or None
+
+
+def resolve_target(
+    *,
+    config_path: Path | None,
+    broker: str | None,
+    station: str | None,
+    prefix: str | None,
+    key_file: Path | None,
+) -> OperatorTarget:
+    """Combine a station file with explicit options; ValueError says what is missing.
+
+    Raises :class:`gateway.config.ConfigError` for an invalid station file.
+    """
+    username = password = None
+    config = None
+    template = None
+    if config_path is not None:
+        config = load_config(config_path)
+        station_config = config.station
+        broker = broker or station_config.mqtt.brokers[0]
+        station = station or station_config.station.id
+        template = station_config.mqtt.topic_prefix
+        key_file = key_file or station_config.commands.key_file
+        username, password = station_config.mqtt.username, station_config.mqtt.password()
+    if not broker:
+        raise ValueError("give --config, or --broker and --station")
+    if prefix is not None:
+        template = prefix  # a template with {station}, or one station's literal prefix
+    return OperatorTarget(
+        broker=broker,
+        station=None if station in (None, "+") else station,
+        prefix_template=template or DEFAULT_PREFIX,
+        key_file=key_file,
+        username=username,
+        password=password,
+        config=config,
+    )

@@ -1,0 +1,1 @@
+"""Commissioning walk test (``outpost walktest``)."""
