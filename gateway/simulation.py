@@ -5,7 +5,8 @@ device built from the device's own profile, and returns the same
 configuration pointed at those simulators: a Modbus TCP server on loopback
 for a ``modbus-tcp`` bus; for a ``modbus-rtu`` bus, the units multi-dropped
 on a pty line; for a ``serial-line`` bus, the sensor on a pty of its own. The
-ptys deliver bytes no faster than the configured baud rate. Used by
+ptys deliver bytes no faster than the configured baud rate. Radio bridges get
+their simulators from :mod:`gateway.simulated_radios`. Used by
 ``outpost demo``, the tests and the benchmarks: the gateway runs exactly as
 in production.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from gateway.config import LoadedConfig
 from gateway.config.models import ModbusRtuBus, ModbusTcpBus, MqttConfig, SerialLineBus
+from gateway.simulated_radios import SimulatedRadios, start_simulated_radios
 from simulators.modbus_rtu import ModbusRtuSimulator
 from simulators.modbus_server import ModbusTcpSimulator
 from simulators.modbus_unit import SimulatedUnit
@@ -32,6 +34,7 @@ class SimulatedStation:
     config: LoadedConfig
     units: dict[str, SimulatedUnit | SerialSensorSimulator]
     servers: dict[str, BusSimulator]
+    radios: SimulatedRadios | None = None  # with a ``radios`` section: a simulator per bridge
 
     def unit(self, device: str) -> SimulatedUnit | SerialSensorSimulator:
         return self.units[device]
@@ -74,8 +77,14 @@ async def start_simulated_station(config: LoadedConfig, stack: AsyncExitStack) -
                 server = ModbusTcpSimulator(bus_units)
         servers[bus_name] = await stack.enter_async_context(server)
         buses[bus_name] = _pointed_at(bus, server)
-    station = config.station.model_copy(update={"buses": buses})
-    return SimulatedStation(replace(config, station=station), units, servers)
+    update: dict = {"buses": buses}
+    radios = None
+    if config.station.radios is not None:
+        radios, update["radios"] = await start_simulated_radios(
+            config.station.radios, config.radio_protocols, ptys, stack
+        )
+    station = config.station.model_copy(update=update)
+    return SimulatedStation(replace(config, station=station), units, servers, radios)
 
 
 def _modbus_unit(config: LoadedConfig, device: str) -> SimulatedUnit:

@@ -168,3 +168,31 @@ expect:
     assert result.stderr.startswith(
         "override.yaml:6: overrides.devices.kitchen-gas.poll_interval: must be a duration"
     ), result.stderr
+
+
+def test_radio_names_in_a_scenario_are_checked_against_the_registry(tmp_path):
+    scenario = tmp_path / "radios.yaml"
+    scenario.write_text(
+        f"""name: Wrong radios
+station: {bundled_config_dir() / "station.radio.example.yaml"}
+steps:
+  - {{at: 1s, name: press, press: BH4XXX-1}}
+  - {{at: 2s, message: {{radio: "1234", text: hello}}}}
+  - {{at: 3s, ack: {{alarm: radio-nobody.sos}}}}
+expect:
+  - {{alarm: radio-bh4abc-7.sos, transition: raised, after: press, within: 3s}}
+hear:
+  - {{radio: BH4DEF-9, text: Help, after: acked, within: 3s}}
+"""
+    )
+    problems = outpost("sim", "scenario", str(scenario)).stderr.splitlines()
+    assert problems[:4] == [
+        "radios.yaml:4: steps.0.press: no simulated radio 'BH4XXX-1' "
+        "(radios: BH4ABC-7, BH4DEF-9, BH4GHI-5, 1234)",
+        "radios.yaml:5: steps.1.message.radio: no handheld that sends texts '1234' "
+        "(radios: BH4ABC-7, BH4DEF-9, BH4GHI-5)",
+        "radios.yaml:6: steps.2.ack.alarm: no alarm source 'radio-nobody' (sources: radio-1234, "
+        "radio-bh4abc-7, radio-bh4def-9, radio-bh4ghi-5, radio-bridge-handheld-tnc, "
+        "radio-bridge-pendants, radio-bridge-vhf, station)",
+        "radios.yaml:10: hear.0.after: no step named 'acked' (steps named: press)",
+    ]

@@ -41,8 +41,15 @@ async def send_command(
     username: str | None = None,
     password: str | None = None,
     timeout: float = 10.0,
+    protocol: str = "mqtt5",
 ) -> dict[str, Any]:
-    """Publish one command and return the gateway's ``outpost.cmd_result/1`` answer."""
+    """Publish one command and return the gateway's ``outpost.cmd_result/1`` answer.
+
+    With ``protocol="mqtt311"`` (a broker that speaks nothing newer, as the embedded
+    one of ``outpost sim``) the command goes without MQTT 5 properties: the gateway
+    answers on the result topic all the same, and the answer is found by its id.
+    """
+    v5 = protocol == "mqtt5"
     command_id = secrets.token_hex(8)
     body = sign(key, station, name, args, command_id) if key else {"id": command_id, "args": args}
     broker = Broker.parse(broker_url)
@@ -56,11 +63,13 @@ async def send_command(
         broker.port,
         username=username,
         password=password,
-        protocol=aiomqtt.ProtocolVersion.V5,
+        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
         tls_params=aiomqtt.TLSParameters() if broker.tls else None,
     ) as client:
         await client.subscribe(answers, qos=1)
-        await client.publish(f"{prefix}/cmd/{name}", json.dumps(body), qos=1, properties=properties)
+        await client.publish(
+            f"{prefix}/cmd/{name}", json.dumps(body), qos=1, properties=properties if v5 else None
+        )
         async with asyncio.timeout(timeout):
             async for message in client.messages:
                 try:

@@ -26,9 +26,10 @@ USAGE = """
     outpost sim set DEVICE POINT VALUE
     outpost sim fault DEVICE silent|bad-checksum|noise|exception|wrong-length|normal
     outpost sim unplug BUS  |  outpost sim replug BUS  |  outpost sim status
+    outpost sim press RADIO [--mic-e]  |  outpost sim message RADIO TEXT
     outpost sim scenario FILE [--expect] [--json] [--broker URL] [--work-dir DIR]
 """
-ACTIONS = ("set", "fault", "unplug", "replug", "status", "scenario")
+ACTIONS = ("set", "fault", "unplug", "replug", "status", "press", "message", "scenario")
 
 
 def _state_file_option(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +46,7 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="outpost sim",
         usage="\n       ".join(line.strip() for line in USAGE.strip().splitlines()),
         description="Simulate every device of a station file until Ctrl-C.",
-        epilog="Control a running simulation: outpost sim set|fault|unplug|replug|status ...; "
+        epilog="Control a running simulation: outpost sim set|fault|unplug|replug|press|message|status ...; "
         "play a scenario: outpost sim scenario FILE --expect",
     )
     parser.add_argument("config", type=Path, help="the station YAML")
@@ -73,6 +74,12 @@ def _action_parser() -> argparse.ArgumentParser:
     for name, text in (("unplug", "pull a serial bus's adapter"), ("replug", "plug it back in")):
         actions.add_parser(name, help=text).add_argument("bus")
     actions.add_parser("status", help="what is simulated, where, and how each device answers")
+    press = actions.add_parser("press", help="a simulated radio's emergency key")
+    press.add_argument("radio", help="a callsign (handheld) or an account (pendant) of the registry")
+    press.add_argument("--mic-e", action="store_true", help="a Mic-E Emergency report, not a message")
+    message = actions.add_parser("message", help="a text from a simulated handheld to the gateway")
+    message.add_argument("radio")
+    message.add_argument("text")
     for sub in actions.choices.values():
         _state_file_option(sub)
     scenario = actions.add_parser("scenario", help="play a scenario file and judge its expectations")
@@ -116,6 +123,10 @@ def _control(args: argparse.Namespace) -> int:
         body = {"device": args.device, "fault": args.fault}
     elif args.action in ("unplug", "replug"):
         body = {"bus": args.bus}
+    elif args.action == "press":
+        body = {"radio": args.radio, "mic_e": args.mic_e}
+    elif args.action == "message":
+        body = {"radio": args.radio, "text": args.text}
     else:
         body = None
     try:
@@ -162,6 +173,8 @@ async def _serve(config, args: argparse.Namespace) -> None:
         bring_to_rest(controls)
         for name in station.servers:
             print(f"simulated bus {name}: {station.describe(name)}")
+        for name in station.radios.channels if station.radios else ():
+            print(f"simulated radio bridge {name}: {station.radios.describe(name)}")
         if args.write_config is not None:
             data, _ = load_yaml(args.config)
             written = gateway_config(

@@ -1,7 +1,7 @@
 """The loopback control endpoint of a running ``outpost sim``, and its client.
 
 ``outpost sim`` listens on 127.0.0.1 (a free port unless told), prints the URL
-and writes it to a small state file; ``outpost sim set/fault/unplug/replug``
+and writes it to a small state file; ``outpost sim set/fault/unplug/replug/press/message``
 read that file and POST one JSON request each. Loopback only: whoever can
 reach it can make the simulated station misbehave, which is its purpose.
 """
@@ -52,8 +52,25 @@ async def _replug(controls: StationControls, body: dict[str, Any]) -> str:
     return f"bus {body['bus']} plugged back in"
 
 
-# One entry per action; a radio's ``press`` goes here when the radio simulator exists.
-ACTIONS: dict[str, Action] = {"set": _set, "fault": _fault, "unplug": _unplug, "replug": _replug}
+async def _press(controls: StationControls, body: dict[str, Any]) -> str:
+    return await controls.press(body["radio"], mic_e=bool(body.get("mic_e", False)))
+
+
+async def _message(controls: StationControls, body: dict[str, Any]) -> str:
+    if not isinstance(body["text"], str) or not body["text"]:
+        raise ControlError("text must be a non-empty string")
+    return await controls.message(body["radio"], body["text"])
+
+
+# One entry per action.
+ACTIONS: dict[str, Action] = {
+    "set": _set,
+    "fault": _fault,
+    "unplug": _unplug,
+    "replug": _replug,
+    "press": _press,
+    "message": _message,
+}
 
 
 def _answer(status: str, body: dict[str, Any]) -> Response:
@@ -96,6 +113,9 @@ def status(controls: StationControls) -> dict[str, Any]:
         "station": controls.config.station.station.id,
         "buses": {name: station.describe(name) for name in station.servers},
         "devices": {name: str(unit.behaviour) for name, unit in station.units.items()},
+        "radios": {name: station.radios.describe(name) for name in station.radios.channels}
+        if station.radios
+        else {},
     }
 
 

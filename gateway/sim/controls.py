@@ -4,8 +4,8 @@ The control endpoint (``outpost sim set/fault/unplug/replug``) and the
 scenario player both act through :class:`StationControls`, and a scenario is
 checked with the same :func:`problems` before anything starts, so a typo in a
 device or point name is an error at load time rather than a silent no-op in
-the middle of a run. Radios (``press``) are to be added here as one more
-action beside ``set``, ``fault``, ``unplug`` and ``replug``.
+the middle of a run. Radios are pressed (``press``) and send texts
+(``message``) through the same object.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from gateway.config import LoadedConfig
 from gateway.config.models import ModbusRtuBus, SerialLineBus
+from gateway.simulated_radios import RadioError, accounts, handheld_calls
 from gateway.simulation import SimulatedStation
 from simulators.modbus_unit import SimulatedUnit
 
@@ -76,6 +77,26 @@ def bus_problem(config: LoadedConfig, bus: str) -> str | None:
     return None
 
 
+def radio_problem(config: LoadedConfig, radio: str, *, text: bool = False) -> str | None:
+    """Why ``radio`` cannot be pressed (or, with ``text``, send a message), or None.
+
+    Handhelds are the registry's callsigns (on the KISS bridges), pendants its other
+    ids (on the line-radio bridges); a pendant sends no text.
+    """
+    radios = config.station.radios
+    if radios is None:
+        return "this station has no radios section"
+    kiss = any(b.type in ("kiss-tcp", "kiss-serial") for b in radios.bridges.values())
+    line = any(b.type == "line-radio" for b in radios.bridges.values())
+    handhelds = handheld_calls(radios) if kiss else []
+    pendants = accounts(radios) if line and not text else []
+    if radio.upper() not in handhelds + pendants:
+        known = ", ".join(handhelds + pendants) or "none"
+        what = "handheld that sends texts" if text else "simulated radio"
+        return f"no {what} {radio!r} (radios: {known})"
+    return None
+
+
 def _point_names(config: LoadedConfig, device: str) -> set[str]:
     names = config.profile_of(device).point_names()
     return names | {name for name, a in config.station.actuators.items() if a.device == device}
@@ -124,6 +145,20 @@ class StationControls:
 
     async def replug(self, bus: str) -> None:
         await self._serial(bus).replug()
+
+    async def press(self, radio: str, *, mic_e: bool = False) -> str:
+        """``radio``'s emergency key: what it sends depends on the radio (see SimulatedRadios)."""
+        self._check(radio_problem(self.config, radio))
+        assert self.station.radios is not None
+        try:
+            return await self.station.radios.press(radio, mic_e=mic_e)
+        except RadioError as exc:
+            raise ControlError(str(exc)) from None
+
+    async def message(self, radio: str, text: str) -> str:
+        self._check(radio_problem(self.config, radio, text=True))
+        assert self.station.radios is not None
+        return await self.station.radios.message(radio, text)
 
     def _serial(self, bus: str):
         self._check(bus_problem(self.config, bus))

@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.sim.platform import Platform, Received
 from gateway.sim.player import Player
-from gateway.sim.scenario import AlarmMatch, Expect
+from gateway.sim.scenario import AlarmMatch, Expect, Heard
 
 
 @dataclass
@@ -63,6 +63,25 @@ async def judge_expected(expect: Expect, platform: Platform, player: Player) -> 
     verdict.claimed_id = message.payload.get("id")
     verdict.ok = verdict.latency_s <= expect.within
     verdict.detail = _summary(message)
+    return verdict
+
+
+async def judge_heard(expect: Heard, player: Player) -> Verdict:
+    """What a simulated handheld hears is judged on the handheld (which acks it, as a radio does)."""
+    since = await player.when(expect.after)
+    radios = player.controls.station.radios
+    verdict = Verdict("hear", expect.describe(), expect.after, False, "", within_s=expect.within)
+    assert radios is not None  # checked when the scenario was loaded
+    since_monotonic = time.monotonic() - (time.time() - since)
+    remaining = max(0.0, since + expect.within - time.time())
+    try:
+        heard = await radios.wait_heard(expect.radio, expect.text, since_monotonic, remaining)
+    except TimeoutError:
+        verdict.detail = f"not heard within {expect.within:g}s"
+        return verdict
+    verdict.latency_s = round(heard.at - since_monotonic, 3)
+    verdict.ok = verdict.latency_s <= expect.within
+    verdict.detail = f"heard {heard.frame.tnc2()}"
     return verdict
 
 

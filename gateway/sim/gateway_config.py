@@ -1,7 +1,7 @@
 """The station file a gateway needs to run against a simulated station.
 
 It is the technician's own YAML with only what the simulation changes
-replaced: each bus's host and port (Modbus TCP) or pty path (serial buses),
+replaced: each bus's and radio bridge's host and port (TCP) or pty path (serial),
 ``profiles_dir`` made absolute so the file can live anywhere, and, when asked
 for, the broker and the state directory. ``outpost run`` takes it unedited.
 """
@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from gateway.config.models import ModbusTcpBus
+from gateway.config.radios import KissTcpBridge, LineRadioBridge
 from gateway.simulation import SimulatedStation
 
 
@@ -45,7 +46,28 @@ def pointed_at(data: dict[str, Any], station: SimulatedStation) -> dict[str, Any
             buses[name].update(host=bus.host, port=bus.port)
         else:
             buses[name]["port"] = bus.port
-    return {**data, "buses": buses}
+    result = {**data, "buses": buses}
+    if station.config.station.radios is not None:
+        result["radios"] = _radios_pointed_at(data["radios"], station)
+    return result
+
+
+def _radios_pointed_at(radios: dict[str, Any], station: SimulatedStation) -> dict[str, Any]:
+    """The ``radios`` section with every bridge's host and port or serial path replaced."""
+    assert station.config.station.radios is not None
+    bridges = copy.deepcopy(radios.get("bridges") or {})
+    for name, bridge in station.config.station.radios.bridges.items():
+        if isinstance(bridge, KissTcpBridge):
+            bridges[name].update(host=bridge.host, port=bridge.port)
+        elif isinstance(bridge, LineRadioBridge):
+            if bridge.tcp is not None:
+                bridges[name]["tcp"] = {"host": bridge.tcp.host, "port": bridge.tcp.port}
+            else:
+                assert bridge.serial is not None
+                bridges[name]["serial"] = {**bridges[name]["serial"], "port": bridge.serial.port}
+        else:
+            bridges[name]["port"] = bridge.port
+    return {**radios, "bridges": bridges}
 
 
 def with_broker(data: dict[str, Any], url: str, protocol: str = "mqtt5") -> dict[str, Any]:

@@ -24,12 +24,13 @@ from gateway.sim.scenario import NoiseAction, RampAction, Scenario, Step
 
 
 class Peers(Protocol):
-    """What a step can do beyond the station: the broker and the gateway process."""
+    """What a step can do beyond the station: the broker, the gateway process, the platform."""
 
     async def stop_broker(self) -> None: ...
     async def start_broker(self) -> None: ...
     async def kill_gateway(self) -> None: ...
     async def restart_gateway(self) -> None: ...
+    async def acknowledge(self, alarm: str, by: str) -> str: ...
 
 
 @dataclass
@@ -97,6 +98,12 @@ class Player:
                 await (self.peers.stop_broker() if action == "stop" else self.peers.start_broker())
             case "gateway":
                 await (self.peers.kill_gateway() if action == "kill" else self.peers.restart_gateway())
+            case "press":
+                self.announce(f"          {await controls.press(action)}")
+            case "message":
+                await controls.message(action.radio, action.text)
+            case "ack":
+                self.announce(f"          gateway -> {await self.peers.acknowledge(action.alarm, action.by)}")
         self.played.append(Played(index, step, at))
         if step.name is not None:
             self._event(step.name).set()

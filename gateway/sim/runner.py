@@ -18,13 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.commands.auth import read_key
+from gateway.commands.client import send_command
+from gateway.config import LoadedConfig
 from gateway.platform_view import describe
 from gateway.sim.controls import StationControls, bring_to_rest
-from gateway.sim.expectations import Verdict, judge_expected, judge_never, note_late_arrivals
+from gateway.sim.expectations import Verdict, judge_expected, judge_heard, judge_never, note_late_arrivals
 from gateway.sim.gateway_config import gateway_config, merged, write_yaml
 from gateway.sim.gateway_process import GatewayProcess
 from gateway.sim.platform import Platform, Received, device_status
 from gateway.sim.player import Player
+from gateway.sim.readiness import free_listen, radio_bridges_connected
 from gateway.sim.scenario import LoadedScenario
 from gateway.simulation import start_simulated_station
 
@@ -73,9 +77,10 @@ class Report:
 
 
 class _Peers:
-    def __init__(self, broker: Broker, gateway: GatewayProcess) -> None:
+    def __init__(self, broker: Broker, gateway: GatewayProcess, config: LoadedConfig) -> None:
         self.broker = broker
         self.gateway = gateway
+        self.config = config
 
     async def stop_broker(self) -> None:
         assert self.broker.stop is not None
@@ -90,6 +95,21 @@ class _Peers:
 
     async def restart_gateway(self) -> None:
         self.gateway.start()
+
+    async def acknowledge(self, alarm: str, by: str) -> str:
+        """The platform's signed ``ack`` (unsigned if the station allows it); the gateway's answer."""
+        station = self.config.station
+        key_file = station.commands.key_file
+        answer = await send_command(
+            broker_url=self.broker.url,
+            prefix=station.topic_prefix,
+            station=station.station.id,
+            name="ack",
+            args={"alarm_key": f"{station.station.id}.{alarm}", "by": by},
+            key=read_key(key_file) if key_file else None,
+            protocol=self.broker.protocol,
+        )
+        return f"ack {alarm}: " + ("done" if answer.get("ok") else f"refused ({answer.get('error')})")
 
 
 async def run_scenario(
@@ -121,9 +141,12 @@ async def run_scenario(
             protocol=broker.protocol,
             state_dir=work_dir / "state",
         )
-        # Metrics off: a scenario never competes with a gateway in service for its port.
+        # Metrics off: a scenario never competes with a gateway in service for its port. With
+        # radios, a free loopback port: its /healthz says when every bridge is connected.
+        radios = station.config.station.radios is not None
+        listen = free_listen() if radios else None
         config_file = write_yaml(
-            merged(config, {"service": {"metrics_listen": None}}), work_dir / "gateway.yaml"
+            merged(config, {"service": {"metrics_listen": listen}}), work_dir / "gateway.yaml"
         )
         platform = Platform(broker.url, f"{station.config.station.topic_prefix}/#")
         await platform.start(timeout=30)
@@ -138,15 +161,18 @@ async def run_scenario(
                 await platform.wait_for(
                     lambda m, fresh=fresh: fresh(m) and not m.retain, timeout=ready_timeout
                 )
+            if listen is not None:
+                await radio_bridges_connected(listen, timeout=ready_timeout)
         except TimeoutError:
             tail = "\n".join(gateway.output().splitlines()[-10:])
             report.error = (
-                f"the station was not up within {ready_timeout:g}s (all devices ok); gateway log:\n{tail}"
+                f"the station was not up within {ready_timeout:g}s (all devices ok, radio bridges "
+                f"connected); gateway log:\n{tail}"
             )
             return report
         prefix = station.config.station.topic_prefix
         platform.listeners.append(lambda m: _show(m, prefix, announce))
-        player = Player(scenario, controls, _Peers(broker, gateway), announce=announce)
+        player = Player(scenario, controls, _Peers(broker, gateway, station.config), announce=announce)
         await _play_and_judge(player, platform, report)
         report.timeline = [
             f"t={p.at - (player.started_at or p.at):.2f}s {p.step.describe()}" for p in player.played
@@ -159,11 +185,13 @@ async def _play_and_judge(player: Player, platform: Platform, report: Report) ->
     async with asyncio.TaskGroup() as group:
         group.create_task(player.play())
         judged = [group.create_task(judge_expected(e, platform, player)) for e in scenario.expect]
+        heard = [group.create_task(judge_heard(h, player)) for h in scenario.hear]
     expected = [task.result() for task in judged]
     await asyncio.sleep(scenario.hold)  # a false alarm or a duplicate may still be on its way
     note_late_arrivals(expected, scenario.expect, platform, player)
     claimed = {v.claimed_id for v in expected if v.claimed_id}
-    report.verdicts = expected + judge_never(scenario.never, platform, player, claimed)
+    never = judge_never(scenario.never, platform, player, claimed)
+    report.verdicts = expected + [task.result() for task in heard] + never
 
 
 def _show(message: Received, prefix: str, announce: Callable[[str], None]) -> None:

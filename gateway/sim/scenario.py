@@ -17,9 +17,14 @@ never:
   - {alarm: boiler-gas}                 # no false alarm from the boiler room
 ```
 
+With radios: steps ``press: BH4ABC-7``, ``message: {radio, text}`` and
+``ack: {alarm: radio-bh4abc-7.sos}`` (the platform's ack command), and a
+``hear:`` list of what a simulated handheld must hear (``{radio, text, after,
+within}``), judged on the handheld rather than at the platform.
+
 Validated like the station file: every problem names the file, line and key.
-Device, point, bus and fault names are checked against the station (with the
-overrides applied), and ``after`` against the step names, before anything runs.
+Device, point, bus, fault and radio names are checked against the station (with
+the overrides applied), and ``after`` against the step names, before anything runs.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from gateway.config.yaml_source import LineMap, load_yaml
 from gateway.events import Transition
 from gateway.levels import Grade
 from gateway.paths import example_station
-from gateway.sim.controls import Fault, bus_problem, device_problem, fault_problem
+from gateway.radio.alarms import radio_device
+from gateway.sim.controls import Fault, bus_problem, device_problem, fault_problem, radio_problem
 from gateway.sim.gateway_config import merged, relocatable, write_yaml
 
 Positive = Annotated[Seconds, Field(gt=0)]
@@ -78,7 +84,33 @@ class FaultAction(Strict):
     fault: Fault
 
 
-ACTIONS = ("set", "ramp", "noise", "fault", "unplug", "replug", "broker", "gateway")
+class MessageAction(Strict):
+    """A text from a simulated handheld to the gateway."""
+
+    radio: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=67)
+
+
+class AckAction(Strict):
+    """The platform acknowledges an alarm: a signed ``ack`` command, as the duty officer's."""
+
+    alarm: str = Field(min_length=1)  # without the station id: radio-bh4abc-7.sos
+    by: str = "duty officer"
+
+
+ACTIONS = (
+    "set",
+    "ramp",
+    "noise",
+    "fault",
+    "unplug",
+    "replug",
+    "broker",
+    "gateway",
+    "press",
+    "message",
+    "ack",
+)
 
 
 class Step(Strict):
@@ -94,6 +126,9 @@ class Step(Strict):
     replug: Identifier | None = None
     broker: Literal["stop", "start"] | None = None
     gateway: Literal["kill", "restart"] | None = None  # kill: SIGKILL, as a power cut
+    press: str | None = Field(default=None, min_length=1)  # a simulated radio's emergency key
+    message: MessageAction | None = None
+    ack: AckAction | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Self:
@@ -124,6 +159,8 @@ class AlarmMatch(Strict):
     alarm: str = Field(min_length=1)
     transition: Transition | None = None
     grade: Grade | None = None
+    kind: str | None = None  # e.g. radio_sos
+    latched: bool | None = None
     after: Identifier | None = None  # a step's name; default: the start of the timeline
 
     def matches(self, payload: dict[str, Any]) -> bool:
@@ -133,12 +170,18 @@ class AlarmMatch(Strict):
             (rest == self.alarm or rest.startswith(f"{self.alarm}."))
             and (self.transition is None or payload.get("transition") == self.transition)
             and (self.grade is None or payload.get("grade") == self.grade)
+            and (self.kind is None or payload.get("kind") == self.kind)
+            and (self.latched is None or payload.get("latched") is self.latched)
         )
 
     def describe(self) -> str:
         parts = [self.alarm, self.transition or "any transition"]
         if self.grade:
             parts.append(self.grade)
+        if self.kind:
+            parts.append(self.kind)
+        if self.latched is not None:
+            parts.append("latched" if self.latched else "not latched")
         return " ".join(parts)
 
 
@@ -147,6 +190,18 @@ class Expect(AlarmMatch):
 
     transition: Transition
     within: Positive
+
+
+class Heard(Strict):
+    """A simulated handheld must hear a message with ``text`` within ``within`` of ``after``."""
+
+    radio: str = Field(min_length=1)
+    text: str = Field(min_length=1)  # part of the message's text
+    after: Identifier | None = None
+    within: Positive
+
+    def describe(self) -> str:
+        return f"{self.radio} hears {self.text!r}"
 
 
 class Scenario(Strict):
@@ -160,6 +215,7 @@ class Scenario(Strict):
     initial: dict[Identifier, dict[Identifier, float | bool]] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
     expect: list[Expect] = Field(min_length=1)
+    hear: list[Heard] = Field(default_factory=list)  # what simulated handhelds must hear
     never: list[AlarmMatch] = Field(default_factory=list)
     hold: Seconds = 1.0  # how long to keep listening after the last step and expectation
 
@@ -244,13 +300,38 @@ def _check_names(scenario: Scenario, config: LoadedConfig, lines: LineMap, issue
             issue((*at, "fault", "device"), fault_problem(config, action.device, action.fault))
         elif step.action in ("unplug", "replug"):
             issue((*at, step.action), bus_problem(config, action))
-    sources = {*config.station.devices, "station", *(f"zone-{zone}" for zone in config.station.zones)}
+        elif step.action == "press":
+            issue((*at, "press"), radio_problem(config, action))
+        elif isinstance(action, MessageAction):
+            issue((*at, "message", "radio"), radio_problem(config, action.radio, text=True))
+    sources = _alarm_sources(config)
+
+    def source_issue(path: tuple, alarm: str) -> None:
+        source = alarm.split(".", 1)[0]
+        if source not in sources:
+            issue(path, f"no alarm source {source!r} (sources: {', '.join(sorted(sources))})")
+
+    for index, step in enumerate(scenario.steps):
+        if step.ack is not None:
+            source_issue(("steps", index, "ack", "alarm"), step.ack.alarm)
+    for index, heard in enumerate(scenario.hear):
+        issue(("hear", index, "radio"), radio_problem(config, heard.radio, text=True))
+        if heard.after is not None and heard.after not in names:
+            issue(
+                ("hear", index, "after"), f"no step named {heard.after!r} (steps named: {', '.join(names)})"
+            )
     for section, entries in (("expect", scenario.expect), ("never", scenario.never)):
         for index, entry in enumerate(entries):
-            source = entry.alarm.split(".", 1)[0]
-            if source not in sources:
-                known = ", ".join(sorted(sources))
-                issue((section, index, "alarm"), f"no alarm source {source!r} (sources: {known})")
+            source_issue((section, index, "alarm"), entry.alarm)
             if entry.after is not None and entry.after not in names:
                 known = ", ".join(names) or "none"
                 issue((section, index, "after"), f"no step named {entry.after!r} (steps named: {known})")
+
+
+def _alarm_sources(config: LoadedConfig) -> set[str]:
+    """What an alarm key may start with: devices, the station, zones, radios and radio bridges."""
+    sources = {*config.station.devices, "station", *(f"zone-{zone}" for zone in config.station.zones)}
+    if config.station.radios is not None:
+        sources |= {radio_device(radio) for radio in config.station.radios.registry}
+        sources |= {f"radio-bridge-{bridge}" for bridge in config.station.radios.bridges}
+    return sources
