@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
-import urllib.request
 from pathlib import Path
 
 import yaml
 
+from gateway.sim.readiness import radio_bridges_connected as bridges_connected
 from tests.peers import GatewayProcess, Platform, free_port, outpost
 
 KEY = "6f7574706f73742d746573742d6b6579"
@@ -48,30 +47,6 @@ async def radio_gateway(directory: Path, broker_url: str, radios: dict, platform
         yield gateway
     finally:
         gateway.stop()
-
-
-async def bridges_connected(listen: str, timeout: float = 20.0) -> dict:
-    """Until every radio bridge of the running gateway is connected (its ``/healthz`` says so).
-
-    A TNC passes on what it hears only to connected KISS clients: a press sent
-    before the gateway is attached would be lost, as on a real air with the
-    gateway's cable unplugged.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError, ValueError):
-            health = await asyncio.to_thread(_get_json, f"http://{listen}/healthz")
-            radios = health.get("radios", {})
-            if radios and all(bridge["connected"] for bridge in radios.values()):
-                return health
-        if time.monotonic() > deadline:
-            raise TimeoutError("radio bridges did not connect")
-        await asyncio.sleep(0.1)
-
-
-def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
 
 
 async def command(config: Path, name: str, *args: str) -> dict:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.sim.readiness import get_json
 from tests.peers import REPO, GatewayProcess, free_port
-from tests.radio_station import KEY, PREFIX, _get_json, bridges_connected, radio_alarm
+from tests.radio_station import KEY, PREFIX, bridges_connected, radio_alarm
 from tests.test_sim import _start_sim, sim
 
 
@@ -115,7 +116,7 @@ async def until_health(listen: str, predicate, timeout: float = 15.0) -> dict:
     """Until the gateway's ``/healthz`` satisfies ``predicate`` (it has no push to wait on)."""
     async with asyncio.timeout(timeout):
         while True:
-            health = await asyncio.to_thread(_get_json, f"http://{listen}/healthz")
+            health = await asyncio.to_thread(get_json, f"http://{listen}/healthz")
             if predicate(health):
                 return health
             await asyncio.sleep(0.1)

@@ -32,7 +32,7 @@ async def radio_bridges_connected(listen: str, timeout: float = 30.0, every: flo
     deadline = time.monotonic() + timeout
     while True:
         with contextlib.suppress(OSError, ValueError):
-            health = await asyncio.to_thread(_get_json, f"http://{listen}/healthz")
+            health = await asyncio.to_thread(get_json, f"http://{listen}/healthz")
             radios = health.get("radios", {})
             if radios and all(bridge["connected"] for bridge in radios.values()):
                 return health
@@ -41,6 +41,7 @@ async def radio_bridges_connected(listen: str, timeout: float = 30.0, every: flo
         await asyncio.sleep(every)
 
 
-def _get_json(url: str) -> dict:
+def get_json(url: str) -> dict:
+    """A JSON document from a local HTTP endpoint (the gateway's /healthz)."""
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
