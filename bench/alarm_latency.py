@@ -32,9 +32,9 @@ import aiomqtt
 
 from bench.common import RESULTS, percentiles, process_usage, publish
 from gateway.config import load_config
-from simulators.modbus_server import ModbusTcpSimulator
-from simulators.modbus_unit import SimulatedUnit
-from tests.peers import GatewayProcess, Mosquitto, Platform, write_station
+from simulators.devices.modbus_server import ModbusTcpSimulator
+from simulators.devices.modbus_unit import SimulatedUnit
+from tests.support.peers import GatewayProcess, Mosquitto, Platform, write_station
 
 LEAK, CLEAR = 60.0, 2.0
 

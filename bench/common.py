@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.stats import percentiles
+from simulators.fleet.stats import percentiles
 
 __all__ = ["RESULTS", "percentiles", "process_usage", "publish"]
 

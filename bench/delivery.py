@@ -30,7 +30,7 @@ from bench.common import RESULTS, percentiles, publish
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Priority
 from gateway.uplink.mqtt import MqttUplink
-from tests.peers import Mosquitto
+from tests.support.peers import Mosquitto
 
 PAYLOAD_BYTES = 600  # about one alarm event
 TOPIC = "outpost/v1/bench/alarm"

@@ -1,7 +1,7 @@
 """Fleet sizing: how many stations one broker carries, with what latency and delivery.
 
 Set-up: a private Mosquitto per run; ``outpost fleet``'s engine
-(:func:`gateway.fleet.run.run_fleet`) with N stations in this process and the
+(:func:`simulators.fleet.run.run_fleet`) with N stations in this process and the
 platform subscriber in a child process.
 
 Figures per run: messages per second acknowledged by the broker, publish
@@ -35,8 +35,8 @@ from pathlib import Path
 import aiomqtt
 
 from bench.common import RESULTS, percentiles, process_usage, publish
-from gateway.fleet.run import FleetSettings, run_fleet
-from tests.peers import Mosquitto
+from simulators.fleet.run import FleetSettings, run_fleet
+from tests.support.peers import Mosquitto
 
 TUNED = ("set_tcp_nodelay true", "max_queued_messages 100000")
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]

@@ -20,7 +20,7 @@ sharing a word):
   ``poll_interval``, routine ones every telemetry interval);
 - measured, with the poller the gateway builds for the bus
   (``gateway.buses.build_poller``) against the simulated station's line on a
-  pty paced at the baud rate (``gateway.simulation``), run twice:
+  pty paced at the baud rate (``simulators.station.buses``), run twice:
   at the configured intervals (achieved polls per second, device poll and
   per-tick burst durations, bus busy time / wall time) and saturated (poll
   intervals near zero, every read every cycle: full-cycle duration, the
@@ -68,10 +68,10 @@ from drivers.serial_port import SerialSettings
 from gateway.buses import modbus_devices, serial_settings
 from gateway.config import LoadedConfig, load_config
 from gateway.config.models import ModbusRtuBus
-from gateway.paths import example_station
-from gateway.simulation import start_simulated_station
-from simulators.null_modem import NullModem
-from tests.outcomes import running
+from gateway.config.paths import example_station
+from simulators.devices.null_modem import NullModem
+from simulators.station.buses import start_simulated_station
+from tests.support.outcomes import running
 
 BUS = "rs485"
 SATURATED_INTERVAL = 0.001  # every device always due: the poller runs the line flat out

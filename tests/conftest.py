@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.peers import Mosquitto, Platform
+from tests.support.peers import Mosquitto, Platform
 
 
 @pytest.fixture

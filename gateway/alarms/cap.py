@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gateway.alarms.conditions import RATE_CONDITION
-from gateway.events import CapFields
-from gateway.levels import (
+from gateway.contract.events import CapFields
+from gateway.contract.levels import (
     CAP_CATEGORY_OF_KIND,
     CAP_SEVERITY,
     CapCategory,

@@ -16,8 +16,8 @@ from gateway.alarms.rate import RateOfRiseDetector
 from gateway.alarms.thresholds import ThresholdLadder
 from gateway.config.alarm_policy import Zone
 from gateway.config.profiles import AlarmRule
-from gateway.events import AlarmSource, DeviceHealth, RadioDetails
-from gateway.levels import CapCategory
+from gateway.contract.events import AlarmSource, DeviceHealth, RadioDetails
+from gateway.contract.levels import CapCategory
 
 DEVICE_CONDITION = "DEVICE"
 COMM_CONDITION = "COMM"

@@ -54,7 +54,7 @@ from gateway.alarms.store import AlarmStore
 from gateway.alarms.zones import confirmed, confirming_devices
 from gateway.config import LoadedConfig
 from gateway.config.profiles import AlarmRule
-from gateway.events import (
+from gateway.contract.events import (
     ActiveAlarm,
     AlarmEvent,
     AlarmSource,
@@ -66,7 +66,7 @@ from gateway.events import (
     Transition,
     utc_now,
 )
-from gateway.levels import (
+from gateway.contract.levels import (
     Grade,
 )
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.events import AlarmEvent, AlarmState
-from gateway.levels import Grade
+from gateway.contract.events import AlarmEvent, AlarmState
+from gateway.contract.levels import Grade
 
 
 @dataclass

@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Callable
 
 from gateway.config.alarm_policy import ChatterPolicy, FloodPolicy
-from gateway.events import AlarmEvent, Transition
-from gateway.levels import Grade
+from gateway.contract.events import AlarmEvent, Transition
+from gateway.contract.levels import Grade
 
 _SUMMARISED = (Transition.RAISED, Transition.LEVEL_CHANGED, Transition.CLEARED)
 

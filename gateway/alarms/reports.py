@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from gateway.config.alarm_policy import ReportsConfig
-from gateway.events import BusReport, DeviceHealth, DeviceReport
+from gateway.contract.events import BusReport, DeviceHealth, DeviceReport
 
 
 class ReportClock:

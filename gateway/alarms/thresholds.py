@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.levels import Grade
+from gateway.contract.levels import Grade
 
 HIGH_NAMES = ("HI", "HIHI", "HIHIHI")
 LOW_NAMES = ("LO", "LOLO", "LOLOLO")

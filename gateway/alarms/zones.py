@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.config.alarm_policy import Zone
-from gateway.levels import Grade
+from gateway.contract.levels import Grade
 
 
 def confirming_devices(zone: Zone, alarmed: Mapping[str, Grade]) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from gateway.config.types import Identifier, Seconds, Strict, in_range, rejected
-from gateway.levels import DEFAULT_COLOURS, Colour, Grade
+from gateway.contract.levels import DEFAULT_COLOURS, Colour, Grade
 
 
 class ChatterPolicy(Strict):

@@ -9,11 +9,11 @@ from drivers.modbus.registers import RegisterPoint, RegisterType
 from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.line_profiles import SerialLineProfile
 from gateway.config.models import SERIAL_BUSES, DeviceConfig, SerialLineBus, StationConfig
+from gateway.config.paths import bundled_config_dir
 from gateway.config.profiles import AlarmRule, Profile
 from gateway.config.radios import KISS_BRIDGES, KissSerialBridge, LineRadioBridge, LineRadioProtocolConfig
 from gateway.config.validation import validate
 from gateway.config.yaml_source import LineMap, load_yaml
-from gateway.paths import bundled_config_dir
 
 AnyProfile = Profile | SerialLineProfile
 PROFILE_MODELS: dict[str, type[AnyProfile]] = {

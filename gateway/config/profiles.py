@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 from drivers.modbus.plan import AddressRange
 from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder
 from gateway.config.types import Address, Bit, Identifier, Seconds, Strict
-from gateway.levels import CapCategory, Grade
+from gateway.contract.levels import CapCategory, Grade
 
 Problem = tuple[tuple[str | int, ...], str]
 """A key path inside a profile file and what is wrong there."""

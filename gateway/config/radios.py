@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from gateway.config.serial import SerialPortConfig
 from gateway.config.types import AsciiBytes, Identifier, Port, Seconds, Strict, in_range, rejected
-from gateway.levels import Grade
+from gateway.contract.levels import Grade
 
 _CALLSIGN = re.compile(r"^[A-Z0-9]{1,6}(-(1[0-5]|[0-9]))?$")
 

@@ -17,8 +17,8 @@ from drivers.radio.events import RadioEvent, RadioEventKind
 from gateway.alarms.conditions import COMM_CONDITION, NORMAL_CONDITION, RADIO_CONDITION
 from gateway.alarms.engine import AlarmEngine
 from gateway.config.radios import RadiosConfig
-from gateway.events import AlarmSource, Envelope, RadioDetails, RadioTraffic
-from gateway.levels import Grade
+from gateway.contract.events import AlarmSource, Envelope, RadioDetails, RadioTraffic
+from gateway.contract.levels import Grade
 from gateway.radio.registry import RadioRegistry
 
 SOS_KIND = "radio_sos"

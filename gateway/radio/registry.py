@@ -7,7 +7,7 @@ from datetime import datetime
 
 from drivers.radio.position import Position
 from gateway.config.radios import RadioMember, RadiosConfig
-from gateway.events import RadioPosition
+from gateway.contract.events import RadioPosition
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.events import (
+from gateway.contract.events import (
     ActiveAlarmsSnapshot,
     AlarmEvent,
     CommandResult,

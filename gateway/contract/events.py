@@ -1,0 +1,327 @@
+"""Every payload the gateway publishes, as typed and versioned models.
+
+Each carries ``schema`` (name/version), a UUIDv7 ``id`` the platform dedupes
+on, the ``station``, its per-station ``seq`` and RFC 3339 UTC timestamps with
+milliseconds. ``outpost schema`` writes the JSON Schema of each.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from gateway.contract.levels import CapCategory, CapCertainty, CapSeverity, CapUrgency, Colour, Grade
+from gateway.contract.time_quality import TimeQuality
+
+
+def rfc3339(moment: datetime) -> str:
+    """``2026-11-23T10:05:21.123Z``: UTC, milliseconds, ``Z`` suffix."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+
+
+class Envelope(BaseModel):
+    """The fields every published message shares."""
+
+    model_config = ConfigDict(
+        populate_by_name=True, frozen=True, json_schema_serialization_defaults_required=True
+    )
+
+    schema_: str = Field(alias="schema", description="payload name and major version")
+    id: str = Field(description="UUIDv7, time-ordered; the platform deduplicates on it")
+    station: str
+    seq: int = Field(ge=1, description="per-station, strictly increasing across restarts")
+    created_at: Timestamp = Field(description="when the gateway made this message")
+    historical: bool = Field(
+        default=False, description="true when delivered late, after an outage or a restart"
+    )
+    time_quality: TimeQuality = Field(
+        default=TimeQuality.UNKNOWN,
+        description="whether the gateway's wall clock was synchronised; order by seq, not by time",
+    )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class Transition(StrEnum):
+    RAISED = "raised"
+    LEVEL_CHANGED = "level_changed"
+    CLEARED = "cleared"
+    ACKNOWLEDGED = "acknowledged"
+    SHELVED = "shelved"
+    UNSHELVED = "unshelved"
+    RESET = "reset"
+    REALARMED = "realarmed"
+
+
+class AlarmState(StrEnum):
+    """ISA-18.2 alarm states."""
+
+    ACTIVE_UNACK = "active_unack"
+    ACTIVE_ACK = "active_ack"
+    CLEARED_UNACK = "cleared_unack"
+    CLEARED = "cleared"
+
+
+class EventStatus(StrEnum):
+    """CAP-style status: only ``actual`` events are real emergencies."""
+
+    ACTUAL = "actual"
+    EXERCISE = "exercise"
+    TEST = "test"
+
+
+class AlarmSource(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    point: str | None
+    bus: str
+    unit: int | None = None
+    profile: str
+    location: str
+
+
+class RadioPosition(BaseModel):
+    """A radio's last known position and how old it is at the time of the event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lat: float
+    lon: float
+    at: Timestamp = Field(description="when the radio reported it")
+    age_s: float = Field(description="seconds between the report and this event")
+    speed_kmh: float | None = None
+    course: int | None = None
+
+
+class RadioDetails(BaseModel):
+    """Who pressed, through which bridge, and what the radio sent (radio alarms only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    radio: str = Field(description="callsign or radio id as the wire gives it")
+    known: bool = Field(description="false when the radio is not in the station's registry")
+    member: str | None = None
+    team: str | None = None
+    role: str | None = None
+    bridge: str
+    channel: str
+    text: str = ""
+    code: str | None = None
+    position: RadioPosition | None = None
+    signal: dict[str, float] = Field(default_factory=dict, description="e.g. rssi, snr, when given")
+    via: list[str] = Field(default_factory=list, description="digipeaters the frame came through")
+    raw_hex: str = Field(default="", description="the frame as received, hex")
+    presses: int = Field(default=1, description="copies of this press merged into the alarm")
+
+
+class CapFields(BaseModel):
+    """What a platform needs to emit a CAP 1.2 alert without guessing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: CapCategory
+    severity: CapSeverity
+    urgency: CapUrgency
+    certainty: CapCertainty
+
+
+class AlarmEvent(Envelope):
+    schema_: Literal["outpost.alarm/1"] = Field(default="outpost.alarm/1", alias="schema")
+    alarm_key: str = Field(description="stable name of the alarm condition: station.device.alarm")
+    first_id: str = Field(description="id of the event that raised this alarm")
+    transition: Transition
+    kind: str = Field(description="smoke | gas | water_level | radio_sos | device_fault | ...")
+    level: Colour
+    grade: Grade
+    condition: str = Field(
+        description="HI, HIHI, LO, LOLO, RATE (rate of rise), DEVICE (the device's own alarm bit), "
+        "COMM, IMPLAUSIBLE, CONFIRMED (zone), FLOOD, RADIO (a radio's emergency), NORMAL"
+    )
+    state: AlarmState
+    status: EventStatus = EventStatus.ACTUAL
+    shelved: bool = False
+    shelved_until: Timestamp | None = None
+    suppressed: bool = False
+    suppressed_by: str | None = Field(default=None, description="maintenance | out_of_service")
+    chattering: bool = False
+    latched: bool = False
+    acknowledged_by: str | None = None
+    source: AlarmSource
+    value: float | bool | None = None
+    unit: str | None = None
+    threshold: float | None = None
+    observed_at: Timestamp
+    raised_at: Timestamp
+    message: str = Field(description="one line for a person")
+    cap: CapFields
+    radio: RadioDetails | None = None
+
+
+class DeviceHealth(StrEnum):
+    OK = "ok"
+    FAULT = "fault"
+    OFFLINE = "offline"
+
+
+class DeviceStatusEvent(Envelope):
+    schema_: Literal["outpost.device_status/1"] = Field(default="outpost.device_status/1", alias="schema")
+    device: str
+    status: DeviceHealth
+    reason: str | None = None
+    since: Timestamp
+
+
+class DeviceSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    profile: str
+    bus: str
+    location: str
+
+
+class StationStatusEvent(Envelope):
+    """Birth (``online``, retained) and Last Will (``offline``)."""
+
+    schema_: Literal["outpost.status/1"] = Field(default="outpost.status/1", alias="schema")
+    state: Literal["online", "offline"]
+    version: str
+    boot_id: str
+    started_at: Timestamp
+    boot_count: int = 0
+    name: str = ""
+    district: str = ""
+    devices: list[DeviceSummary] = Field(default_factory=list)
+
+
+class Reading(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    value: float | bool
+    unit: str | None = None
+
+
+class TelemetryEvent(Envelope):
+    """The latest readings of one device, sent every ``telemetry_interval``."""
+
+    schema_: Literal["outpost.telemetry/1"] = Field(default="outpost.telemetry/1", alias="schema")
+    device: str
+    observed_at: Timestamp
+    readings: dict[str, Reading]
+
+
+class ActiveAlarm(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    alarm_key: str
+    first_id: str
+    kind: str
+    level: Colour
+    grade: Grade
+    state: AlarmState
+    status: EventStatus
+    shelved: bool
+    suppressed: bool = False
+    chattering: bool = False
+    raised_at: Timestamp
+    device: str
+    location: str
+    message: str
+
+
+class ActiveAlarmsSnapshot(Envelope):
+    """Retained on ``{prefix}/alarms/active``: what a platform needs to resync."""
+
+    schema_: Literal["outpost.alarms_active/1"] = Field(default="outpost.alarms_active/1", alias="schema")
+    alarms: list[ActiveAlarm]
+
+
+class CommandResult(Envelope):
+    """The answer to one downlink command."""
+
+    schema_: Literal["outpost.cmd_result/1"] = Field(default="outpost.cmd_result/1", alias="schema")
+    command: str
+    command_id: str | None
+    ok: bool
+    error: str | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class RadioTraffic(Envelope):
+    """A radio's message for the station's people, or how a message to radios was delivered."""
+
+    schema_: Literal["outpost.radio/1"] = Field(default="outpost.radio/1", alias="schema")
+    event: Literal["message", "delivery"]
+    radio: RadioDetails | None = Field(default=None, description="the sender of a message")
+    text: str
+    deliveries: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per radio: outcome, attempts, seconds"
+    )
+
+
+class DeviceReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    status: DeviceHealth | None
+    reason: str | None
+    bus: str = ""
+
+
+class BusReport(BaseModel):
+    """A bus is ``ok`` while any of its devices answers, ``offline`` when none does."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bus: str
+    status: DeviceHealth | None
+    devices_ok: int
+    devices: int
+
+
+class StationReport(Envelope):
+    """The station's situation report: all-clear when nothing is active."""
+
+    schema_: Literal["outpost.report/1"] = Field(default="outpost.report/1", alias="schema")
+    period: Literal["periodic", "daily", "requested"] = "requested"
+    since: Timestamp | None = Field(default=None, description="the previous report of this period")
+    all_clear: bool
+    exercise: bool
+    buses: list[BusReport] = Field(default_factory=list)
+    devices: list[DeviceReport]
+    active_alarms: list[ActiveAlarm]
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="alarm transitions since 'since', by transition and grade"
+    )
+    outbox: dict[str, Any]
+
+
+PAYLOADS: dict[str, type[Envelope]] = {
+    "outpost.alarm/1": AlarmEvent,
+    "outpost.device_status/1": DeviceStatusEvent,
+    "outpost.status/1": StationStatusEvent,
+    "outpost.alarms_active/1": ActiveAlarmsSnapshot,
+    "outpost.cmd_result/1": CommandResult,
+    "outpost.report/1": StationReport,
+    "outpost.telemetry/1": TelemetryEvent,
+    "outpost.radio/1": RadioTraffic,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema (draft 2020-12) of every payload, keyed by schema name."""
+    return {
+        name: model.model_json_schema(by_alias=True, mode="serialization") for name, model in PAYLOADS.items()
+    }

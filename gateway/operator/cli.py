@@ -1,0 +1,166 @@
+"""The platform-side tools on the ``outpost`` command line: ``cmd``, ``console``, ``walktest``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gateway.config import ConfigError
+from gateway.service.signals import run_until_signalled
+
+if TYPE_CHECKING:
+    from gateway.operator.target import OperatorTarget
+
+
+def _target(args: argparse.Namespace, tool: str) -> OperatorTarget | None:
+    """The station an operator's tool talks to, or None after saying what is wrong."""
+    from gateway.operator.target import resolve_target
+
+    try:
+        return resolve_target(
+            config_path=args.config,
+            broker=args.broker,
+            station=args.station,
+            prefix=args.prefix,
+            key_file=args.key_file,
+        )
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+    except ValueError as exc:
+        print(f"outpost {tool}: {exc}", file=sys.stderr)
+    return None
+
+
+def _cmd_command(args: argparse.Namespace) -> int:
+    from gateway.commands.auth import read_key
+    from gateway.operator.cmd import parse_arguments, send_command
+
+    target = _target(args, "cmd")
+    if target is None:
+        return 1 if args.config is not None else 2
+    if target.station is None:
+        print("outpost cmd: give --config, or --broker and --station", file=sys.stderr)
+        return 2
+    try:
+        arguments = parse_arguments(args.args)
+    except ValueError as exc:
+        print(f"outpost cmd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(
+            send_command(
+                broker_url=target.broker,
+                prefix=target.prefix(),
+                station=target.station,
+                name=args.name,
+                args=arguments,
+                key=read_key(target.key_file) if target.key_file else None,
+                username=target.username,
+                password=target.password,
+                timeout=args.timeout,
+            )
+        )
+    except TimeoutError:
+        print(
+            f"outpost cmd: no answer from station {target.station} within {args.timeout:g} s", file=sys.stderr
+        )
+        return 3
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("ok") else 1
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    import getpass
+
+    from gateway.operator.console.app import run_console
+
+    target = _target(args, "console")
+    if target is None:
+        return 2
+    job = run_console(
+        target,
+        operator=args.operator or getpass.getuser(),
+        key_dir=args.key_dir,
+        once=args.once,
+        duration=args.duration,
+    )
+    return _run_operator_tool(job, "console", target.broker)
+
+
+def _cmd_walktest(args: argparse.Namespace) -> int:
+    from gateway.operator.walktest.app import run_walktest
+    from gateway.operator.walktest.tracker import WalkTest
+
+    target = _target(args, "walktest")
+    if target is None or target.config is None:
+        return 2
+    walk = WalkTest(target.config)
+
+    def out(text: str) -> None:
+        print(text, flush=True)
+
+    job = run_walktest(target, walk, report_dir=args.report_dir, duration=args.duration, out=out)
+    return _run_operator_tool(job, "walktest", target.broker) or (1 if walk.missing else 0)
+
+
+def _run_operator_tool(job: Coroutine[None, None, None], tool: str, broker: str) -> int:
+    """Run until done or signalled; a broker that cannot be reached is one line, exit status 3."""
+    import aiomqtt
+
+    try:
+        asyncio.run(run_until_signalled(job))
+    except aiomqtt.MqttError as exc:
+        print(f"outpost {tool}: broker {broker}: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _station_options(parser: argparse.ArgumentParser, station_help: str = "station id") -> None:
+    """How an operator's tool finds the station: a station file, or broker, station and key."""
+    parser.add_argument("--config", type=Path, help="take broker, station and key from this station file")
+    parser.add_argument("--broker", help="broker URL, e.g. mqtt://127.0.0.1:1883")
+    parser.add_argument("--station", help=station_help)
+    parser.add_argument("--prefix", help="topic prefix (default outpost/v1/STATION)")
+    parser.add_argument("--key-file", type=Path, help="the station's command key")
+
+
+def add_operator_commands(commands: argparse._SubParsersAction) -> None:
+    """The platform-side tools: cmd, console, walk test."""
+    command = commands.add_parser("cmd", help="sign and send a downlink command, print the answer")
+    command.add_argument(
+        "name", help="ping, ack, shelve, unshelve, reset, exercise, report, broadcast, actuate"
+    )
+    command.add_argument(
+        "args", nargs="*", help="key=value arguments, e.g. alarm_key=cs-0427.kitchen-gas.gas"
+    )
+    _station_options(command)
+    command.add_argument("--timeout", type=float, default=10.0)
+    command.set_defaults(handler=_cmd_command)
+
+    console = commands.add_parser(
+        "console", help="watch a station (or all) live: status, active alarms, events; ack and more"
+    )
+    _station_options(console, station_help="station id, or + for every station")
+    console.add_argument("--key-dir", type=Path, help="command keys as DIR/STATION.key (for --station +)")
+    console.add_argument("--operator", help="name recorded with acknowledgements (default: your login)")
+    console.add_argument("--once", action="store_true", help="print the board from the retained state, exit")
+    console.add_argument(
+        "--for", dest="duration", type=float, metavar="SECONDS", help="run this long, print the board, exit"
+    )
+    console.set_defaults(handler=_cmd_console)
+
+    walktest = commands.add_parser(
+        "walktest", help="commissioning: which devices' alarms reach the platform; JSON and HTML report"
+    )
+    walktest.add_argument("--config", type=Path, required=True, help="the station file: its devices")
+    walktest.add_argument("--broker", help="broker URL (default: the station file's first)")
+    walktest.add_argument(
+        "--for", dest="duration", type=float, metavar="SECONDS", help="end after this long (default: Ctrl-C)"
+    )
+    walktest.add_argument("--report-dir", type=Path, default=Path(), help="where the report goes (default .)")
+    walktest.set_defaults(handler=_cmd_walktest, station=None, prefix=None, key_file=None)

@@ -1,0 +1,111 @@
+"""Which configured devices have been heard from during a walk test, and with what.
+
+A technician triggers each detector (gas, the smoke detector's test button)
+and each button in turn; a device has *reached the platform* when an alarm
+event from it (actual, test or exercise) arrives over MQTT. Device faults,
+retained copies and late (``historical``) events do not count: they do not
+show that this trigger worked end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.config import LoadedConfig
+from gateway.contract.events import rfc3339
+
+COUNTS = {"raised", "level_changed", "realarmed"}  # an activation, not its clearing or handling
+
+
+@dataclass
+class DeviceCheck:
+    device: str
+    profile: str
+    bus: str
+    location: str
+    reached_at: datetime | None = None
+    event: dict[str, Any] | None = None
+    faults: list[str] = field(default_factory=list)
+
+    @property
+    def reached(self) -> bool:
+        return self.reached_at is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "profile": self.profile,
+            "bus": self.bus,
+            "location": self.location,
+            "reached": self.reached,
+            "reached_at": rfc3339(self.reached_at) if self.reached_at else None,
+            "event": self.event,
+            "faults": self.faults,
+        }
+
+
+class WalkTest:
+    def __init__(self, config: LoadedConfig) -> None:
+        self.station = config.station.station.id
+        self.name = config.station.station.name
+        self.devices = {
+            name: DeviceCheck(name, device.profile, device.bus, device.location)
+            for name, device in config.station.devices.items()
+        }
+        self.started_at = datetime.now(UTC)  # reset when listening begins
+        self.ended_at: datetime | None = None
+        self.listening = False
+
+    def observe(self, body: dict[str, Any], retained: bool = False) -> DeviceCheck | None:
+        """Take in one message from the station; returns the device it reached for the first time."""
+        if retained or body.get("historical") or not str(body.get("schema", "")).startswith("outpost.alarm/"):
+            return None
+        source = body.get("source") or {}
+        check = self.devices.get(source.get("device", ""))
+        if check is None:
+            return None
+        if body.get("kind") == "device_fault":
+            if body.get("transition") in COUNTS:
+                check.faults.append(body.get("message", "device fault"))
+            return None
+        if check.reached or body.get("transition") not in COUNTS:
+            return None
+        check.reached_at = datetime.now(UTC)
+        check.event = {
+            key: body.get(key)
+            for key in (
+                "alarm_key",
+                "kind",
+                "transition",
+                "status",
+                "grade",
+                "level",
+                "value",
+                "unit",
+                "message",
+            )
+        } | {"created_at": body.get("created_at"), "id": body.get("id")}
+        return check
+
+    @property
+    def reached(self) -> list[DeviceCheck]:
+        return [check for check in self.devices.values() if check.reached]
+
+    @property
+    def missing(self) -> list[DeviceCheck]:
+        return [check for check in self.devices.values() if not check.reached]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "outpost.walktest/1",
+            "station": self.station,
+            "name": self.name,
+            "started_at": rfc3339(self.started_at),
+            "ended_at": rfc3339(self.ended_at) if self.ended_at else None,
+            "complete": not self.missing,
+            "reached": [check.device for check in self.reached],
+            "missing": [check.device for check in self.missing],
+            "devices": [check.as_dict() for check in self.devices.values()],
+        }

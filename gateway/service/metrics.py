@@ -1,0 +1,79 @@
+"""Prometheus metrics and a health endpoint on a local address.
+
+Metric families come from prometheus-client. They are served, with
+``/healthz`` (JSON, for ``outpost status`` and for monitoring), by the small
+asyncio HTTP responder of :mod:`gateway.service.local_http`, in the gateway's own event loop:
+prometheus-client's own server runs in a thread and has no health route,
+and two routes do not justify a web framework on a Pi.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.service.local_http import Request, Response, start_local_server
+
+log = logging.getLogger(__name__)
+
+
+class Metrics:
+    """Every metric the gateway exports, in its own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.polls = Counter("outpost_polls", "Polls per device and result", ["device", "result"], registry=r)
+        self.bus_busy = Counter(
+            "outpost_bus_busy_seconds", "Time each bus spent on requests", ["bus"], registry=r
+        )
+        self.alarm_events = Counter(
+            "outpost_alarm_events",
+            "Alarm events by level and transition",
+            ["level", "transition"],
+            registry=r,
+        )
+        self.alarms_active = Gauge("outpost_alarms_active", "Alarms not yet back to normal", registry=r)
+        self.outbox_depth = Gauge("outpost_outbox_depth", "Messages waiting in the outbox", registry=r)
+        self.outbox_bytes = Gauge("outpost_outbox_bytes", "Payload bytes in the outbox", registry=r)
+        self.outbox_headroom = Gauge(
+            "outpost_outbox_headroom_hours", "Hours until the outbox budget at the current rate", registry=r
+        )
+        self.mqtt_connected = Gauge("outpost_mqtt_connected", "1 while the MQTT session is up", registry=r)
+        self.last_publish = Gauge(
+            "outpost_last_publish_timestamp_seconds", "Unix time of the last acknowledged publish", registry=r
+        )
+        self.commands = Counter("outpost_commands", "Downlink commands by outcome", ["outcome"], registry=r)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def serve(
+    listen: str, metrics: Metrics, health: Callable[[], dict[str, Any]], refresh: Callable[[], None]
+) -> None:
+    """Serve ``/metrics`` and ``/healthz`` on ``listen`` (HOST:PORT) until cancelled.
+
+    ``refresh`` brings the gauges up to date just before each scrape.
+    """
+    host, _, port = listen.rpartition(":")
+
+    async def respond(request: Request) -> Response:
+        if request.path == "/metrics":
+            refresh()
+            return Response("200 OK", CONTENT_TYPE_LATEST, metrics.exposition())
+        if request.path == "/healthz":
+            report = health()
+            status = "200 OK" if report.get("healthy") else "503 Service Unavailable"
+            return Response(status, "application/json", json.dumps(report, indent=2).encode())
+        return Response("404 Not Found", "text/plain", b"try /metrics or /healthz\n")
+
+    server = await start_local_server(host, int(port), respond)
+    log.info("metrics and health on http://%s/metrics and /healthz", listen)
+    async with server:
+        await server.serve_forever()

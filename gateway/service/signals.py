@@ -1,0 +1,31 @@
+"""Stopping cleanly on SIGTERM (``systemctl stop``) and SIGINT (Ctrl-C)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine
+
+
+async def run_until_signalled(job: Coroutine[None, None, None]) -> None:
+    """Run ``job`` until SIGTERM (systemd stop) or SIGINT (Ctrl-C), then cancel it cleanly."""
+    task = asyncio.ensure_future(job)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        # Python 3.11's asyncio.wait_for (which aiomqtt uses) can swallow a cancellation
+        # that arrives as the awaited operation completes, leaving a task running that was
+        # told to stop. Repeating the cancellation of every such task makes a stop reliable.
+        if task.done():
+            return
+        task.cancel()
+        for other in asyncio.all_tasks(loop):
+            if other.cancelling() and not other.done():
+                other.cancel()
+        loop.call_later(1.0, stop)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

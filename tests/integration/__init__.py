@@ -1,0 +1,1 @@
+"""Integration tests: one real peer each (Mosquitto, pymodbus, a pty, direwolf, VictoriaMetrics)."""

@@ -1,0 +1,102 @@
+"""Never lose an alarm: broker outages, a killed gateway and a full outbox, with a real Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+
+import pytest
+
+from tests.support.peers import Received, gas_detectors, running_station, wait_for_log
+
+pytestmark = pytest.mark.slow
+
+DEVICES = 10
+
+
+def gas_alarms(platform) -> list[Received]:
+    return platform.matching(lambda m: m.topic.endswith("/alarm") and m.payload.get("kind") == "gas")
+
+
+async def wait_for_alarm_count(platform, count: int, timeout: float = 60.0) -> None:
+    await platform.wait_for(lambda _m: len(gas_alarms(platform)) >= count, timeout=timeout)
+
+
+async def leak_everywhere_during_an_outage(station, platform, mosquitto) -> None:
+    """Once every device is polled, the broker goes down and every detector sees gas."""
+    await platform.wait_for(lambda m: m.topic.endswith(f"/device/gas-{DEVICES - 1:02d}/status"), 15)
+    mosquitto.stop()
+    for unit in station.units.values():
+        unit.set("gas", 60.0)
+
+
+async def test_alarms_raised_while_the_broker_is_down_all_arrive_in_order(tmp_path, mosquitto, platform):
+    async with running_station(
+        tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), poll_interval=0.2
+    ) as station:
+        await leak_everywhere_during_an_outage(station, platform, mosquitto)
+        log = await wait_for_log(station.gateway.output, "RAISED", DEVICES)
+        for name in list(station.units)[:5]:
+            station.units[name].set("gas", 1.0)
+        log = await wait_for_log(station.gateway.output, "CLEARED", 5)
+        assert "Traceback" not in log
+        mosquitto.start()
+        await wait_for_alarm_count(platform, DEVICES + 5)
+
+    received = gas_alarms(platform)
+    transitions = sorted((m.payload["alarm_key"], m.payload["transition"]) for m in received)
+    expected = sorted(
+        [(f"cs-test.gas-{i:02d}.gas", "raised") for i in range(DEVICES)]
+        + [(f"cs-test.gas-{i:02d}.gas", "cleared") for i in range(5)]
+    )
+    assert transitions == expected
+    seqs = [m.payload["seq"] for m in received]
+    assert seqs == sorted(seqs)  # in the order they happened
+    assert len({m.payload["id"] for m in received}) == len(received)
+    assert all(m.payload["historical"] for m in received)  # they waited out the outage
+
+
+async def test_every_alarm_committed_before_a_kill_arrives_after_restart(tmp_path, mosquitto, platform):
+    async with running_station(
+        tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), poll_interval=0.2
+    ) as station:
+        await leak_everywhere_during_an_outage(station, platform, mosquitto)
+        await wait_for_log(station.gateway.output, "RAISED", DEVICES // 2)
+        station.gateway.stop(signal.SIGKILL)  # in the middle of the burst
+
+        with sqlite3.connect(station.state_dir / "outbox.sqlite3") as db:
+            rows = db.execute("SELECT payload FROM outbox WHERE topic LIKE '%/alarm'").fetchall()
+        committed = {json.loads(payload)["id"] for (payload,) in rows}
+        assert len(committed) >= DEVICES // 2
+
+        mosquitto.start()
+        station.gateway.start()  # the same state directory: what systemd would do
+        await platform.wait_for(
+            lambda _m: committed <= {m.payload.get("id") for m in gas_alarms(platform)}, 30
+        )
+        births = platform.matching(
+            lambda m: m.topic.endswith("/status") and m.payload.get("state") == "online"
+        )
+        assert len({b.payload["boot_id"] for b in births}) == 2
+        assert births[-1].payload["boot_count"] == births[0].payload["boot_count"] + 1
+
+
+async def test_full_outbox_evicts_telemetry_and_keeps_every_alarm(tmp_path, mosquitto, platform):
+    extra = {"telemetry_interval": "0.2s", "outbox": {"max_bytes": 30_000, "alarm_hard_cap_bytes": 100_000}}
+    async with running_station(
+        tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), extra=extra, poll_interval=0.2
+    ) as station:
+        await platform.wait_for(lambda m: m.topic.endswith("/device/gas-09/status"), 15)
+        mosquitto.stop()
+        log = await wait_for_log(station.gateway.output, "evicted", 3)  # telemetry piling up
+        for unit in station.units.values():
+            unit.set("gas", 60.0)
+        await wait_for_log(station.gateway.output, "RAISED", DEVICES)
+        await wait_for_log(station.gateway.output, "evicted", log.count("evicted") + 5)
+        mosquitto.start()
+        await wait_for_alarm_count(platform, DEVICES)
+        log = station.gateway.output()
+    raised = {m.payload["alarm_key"] for m in gas_alarms(platform)}
+    assert raised == {f"cs-test.gas-{i:02d}.gas" for i in range(DEVICES)}
+    assert "GATEWAY FAULT" not in log  # alarms never needed the hard cap

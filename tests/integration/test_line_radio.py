@@ -1,0 +1,179 @@
+"""The line-protocol radio driver against a simulated alarm receiver on a pty, and a control station
+over TCP through the whole gateway to a real Mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import yaml
+
+from drivers.backoff import Backoff
+from drivers.radio.events import RadioEvent, RadioEventKind
+from drivers.radio.line_radio import LineRadio
+from drivers.radio.link import SerialEndpoint, StreamLink
+from drivers.serial_port import SerialSettings
+from gateway.config.radios import LineRadioProtocolConfig
+from gateway.radio.hub import line_protocol
+from simulators.devices.null_modem import NullModem
+from simulators.radios.line_radio import LineRadioPeer, contact_id
+from tests.support.peers import PROFILES
+from tests.support.radio_station import PREFIX, command, radio_gateway
+
+CONTACT_ID = line_protocol(
+    LineRadioProtocolConfig.model_validate(yaml.safe_load((PROFILES / "surgard-contact-id.yaml").read_text()))
+)
+ACK = b"\x06"
+
+
+class Gate:
+    """The gateway's side of the driver: records events; can hold or refuse them."""
+
+    def __init__(self) -> None:
+        self.events: list[RadioEvent] = []
+        self.arrived = asyncio.Condition()
+        self.release = asyncio.Event()
+        self.release.set()
+        self.refuse = 0  # refuse this many events (as if the outbox could not take them)
+
+    async def emit(self, event: RadioEvent) -> None:
+        async with self.arrived:
+            self.events.append(event)
+            self.arrived.notify_all()
+        await self.release.wait()
+        if self.refuse:
+            self.refuse -= 1
+            raise OSError("outbox unavailable")
+
+    async def wait(self, predicate, timeout: float = 10.0) -> RadioEvent:
+        def found():
+            return next((e for e in self.events if predicate(e)), None)
+
+        async with self.arrived:
+            await asyncio.wait_for(self.arrived.wait_for(found), timeout)
+        return found()
+
+
+@contextlib.asynccontextmanager
+async def receiver_on_pty(tmp_path, heartbeat_timeout: float | None = None):
+    modem = NullModem(tmp_path, "receiver")
+    modem.plug()
+    radio = LineRadio(
+        name="pendants",
+        link=StreamLink(SerialEndpoint(SerialSettings(modem.port)), Backoff(0.1, 0.5)),
+        protocol=CONTACT_ID,
+        heartbeat_timeout=heartbeat_timeout,
+    )
+    gate = Gate()
+    async with LineRadioPeer(end=b"\x14", ack=ACK) as peer:
+        await peer.open_serial(modem.device_port)
+        task = asyncio.create_task(radio.run(gate.emit))
+        try:
+            await asyncio.wait_for(radio.link.up.wait(), 10)  # opening a port flushes what came before
+            yield peer, radio, gate
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            modem.unplug()
+
+
+def test_contact_id_profile_maps_codes_to_events_and_levels():
+    rule, values = CONTACT_ID.match(contact_id("1234", 1, 120, zone=7))
+    assert rule.kind is RadioEventKind.EMERGENCY
+    assert values == {"channel": "011", "radio": "1234", "code": "120", "group": "01", "zone": "007"}
+    assert CONTACT_ID.levels["120"] == "life-safety"
+    assert CONTACT_ID.match(contact_id("1234", 3, 120))[0].kind is RadioEventKind.RESTORE
+    assert CONTACT_ID.match(contact_id("1234", 1, 602))[0].kind is RadioEventKind.STATUS  # periodic test
+    assert CONTACT_ID.match("1011           @    ")[0].kind is None  # heartbeat
+    assert CONTACT_ID.match("garbage") is None
+
+
+async def test_acknowledged_only_after_the_gateway_has_the_event(tmp_path):
+    async with receiver_on_pty(tmp_path) as (peer, _radio, gate):
+        gate.release.clear()  # the gateway is still committing the event
+        await peer.send(contact_id("1234", 1, 120))
+        event = await gate.wait(lambda e: e.kind is RadioEventKind.EMERGENCY)
+        assert event.radio == "1234"
+        assert event.code == "120"
+        assert event.level == "life-safety"
+        assert event.channel == "011"
+        assert event.raw.endswith(b"\x14")
+        assert ACK not in peer.received  # not before the commit
+        gate.release.set()
+        await peer.wait_received(ACK)
+
+
+async def test_an_event_the_gateway_could_not_keep_is_not_acknowledged_and_comes_again(tmp_path):
+    async with receiver_on_pty(tmp_path) as (peer, _radio, gate):
+        gate.refuse = 1
+        sends = await peer.send_until_acked(contact_id("1234", 1, 100), resend_after=1.0)
+        assert sends == 2
+        assert len([e for e in gate.events if e.kind is RadioEventKind.EMERGENCY]) == 2
+
+
+async def test_garbage_is_counted_and_the_next_record_still_works(tmp_path):
+    async with receiver_on_pty(tmp_path) as (peer, radio, gate):
+        await peer.send_raw(b"\x00\xff noise \x14" + b"A" * 300 + b"\x14" + b"5011 18ZZZZ1120\x14")
+        await peer.send(contact_id("4321", 1, 110))
+        event = await gate.wait(lambda e: e.kind is RadioEventKind.EMERGENCY)
+        assert event.radio == "4321"
+        assert radio.counts["rejected"] == 3
+        assert radio.counts["rejected unknown line"] == 2
+        assert radio.counts["rejected overlong frame"] == 1
+
+
+async def test_silence_beyond_the_heartbeat_timeout_is_a_link_fault_until_heard_again(tmp_path):
+    async with receiver_on_pty(tmp_path, heartbeat_timeout=0.5) as (peer, _radio, gate):
+        fault = await gate.wait(lambda e: e.kind is RadioEventKind.LINK and not e.link_ok)
+        assert "heartbeat" in fault.text
+        await peer.send("1011           @    ")
+        await gate.wait(lambda e: e.kind is RadioEventKind.LINK and e.link_ok)
+        await peer.wait_received(ACK)  # heartbeats are acknowledged too
+
+
+CONTROL_STATION = {
+    "description": "a radio control station printing emergency keys with the radio id and RSSI",
+    "end": "\r\n",
+    "rules": [
+        {"event": "emergency", "match": r"^EMG,(?P<radio>\d+),(?P<rssi>-?\d+)$"},
+        {"event": "text", "match": r"^TXT,(?P<radio>\d+),(?P<text>.*)$"},
+    ],
+    "ack": "ACK,{radio}\r\n",
+    "outbound": "MSG,{radio},{text}\r\n",
+}
+
+
+@pytest.mark.slow
+async def test_control_station_press_to_platform_and_answer_back_over_tcp(tmp_path, mosquitto, platform):
+    async with LineRadioPeer(end=b"\r\n", ack=b"ACK,") as peer:
+        port = await peer.serve_tcp()
+        radios = {
+            "ack_text": "Help is coming",
+            "bridges": {"control": {"type": "line-radio", "tcp": {"host": "127.0.0.1", "port": port},
+                                    "protocol": CONTROL_STATION}},
+            "registry": {"2041": {"name": "Zhang Min", "team": "rescue-1", "role": "medic"}},
+        }  # fmt: skip
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+            await peer.connected()
+            await peer.send_until_acked("EMG,2041,-87")
+            assert peer.received.startswith(b"ACK,2041\r\n")
+            raised = await platform.wait_for(
+                lambda m: m.topic == f"{PREFIX}/alarm" and m.payload.get("kind") == "radio_sos"
+            )
+            body = raised.payload
+            assert body["radio"]["member"] == "Zhang Min"
+            assert body["radio"]["signal"] == {"rssi": -87.0}
+            assert body["radio"]["channel"] == "control"
+            assert body["source"]["location"] == "Zhang Min"
+
+            await peer.send_until_acked("TXT,2041,water rising at gate 2")
+            text = await platform.wait_for(lambda m: m.topic == f"{PREFIX}/radio")
+            assert text.payload["event"] == "message"
+            assert text.payload["text"] == "water rising at gate 2"
+
+            answer = await command(gateway.config, "ack", f"alarm_key={body['alarm_key']}")
+            assert answer["ok"], answer
+            assert answer["result"]["answering_radios"] == ["2041"]
+            await peer.wait_received(b"MSG,2041,Help is coming\r\n")

@@ -1,0 +1,103 @@
+"""The Modbus TCP poller against the pymodbus simulator: values, faults, reconnects."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from pymodbus.constants import ExcCodes
+
+from drivers.modbus.plan import plan_reads
+from drivers.modbus.poller import Backoff, ModbusDevice
+from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder
+from drivers.modbus.tcp import tcp_poller
+from drivers.observation import FaultCategory
+from simulators.devices.modbus_server import ModbusTcpSimulator
+from simulators.devices.modbus_unit import SimulatedUnit
+from tests.support.outcomes import running, values
+
+POINTS = [
+    RegisterPoint("gas", RegisterType.HOLDING, 0, scale=0.1, unit="%LEL"),
+    RegisterPoint("high_alarm", RegisterType.HOLDING, 1, bit=1),
+    RegisterPoint("level", RegisterType.INPUT, 4, DataType.F32, WordOrder.LITTLE, unit="m"),
+    RegisterPoint("relay", RegisterType.COIL, 17),
+    RegisterPoint("door", RegisterType.DISCRETE_INPUT, 2),
+]
+
+
+@contextlib.asynccontextmanager
+async def polling(server: ModbusTcpSimulator, *units: int):
+    devices = [ModbusDevice(f"dev{u}", u, 0.1, tuple(plan_reads(POINTS))) for u in units]
+    poller = tcp_poller(
+        host="127.0.0.1", port=server.port, timeout=0.3, devices=devices, backoff=Backoff(0.05, 0.2)
+    )
+    async with running(poller) as outcomes:
+        yield outcomes
+
+
+@pytest.fixture
+async def server():
+    units = [SimulatedUnit(1, POINTS), SimulatedUnit(2, POINTS)]
+    async with ModbusTcpSimulator(units) as simulator:
+        yield simulator
+
+
+async def test_polls_decode_every_register_kind(server):
+    unit = server.unit(1)
+    unit.set("gas", 61.5)
+    unit.set("high_alarm", True)
+    unit.set("level", 3.25)
+    unit.set("relay", True)
+    unit.set("door", True)
+    async with polling(server, 1) as outcomes:
+        outcome = await outcomes.next_where(lambda o: o.ok)
+    assert values(outcome) == {
+        "gas": 61.5,
+        "high_alarm": True,
+        "level": 3.25,
+        "relay": True,
+        "door": True,
+    }
+    assert {o.unit for o in outcome.observations if o.point == "gas"} == {"%LEL"}
+
+
+async def test_silent_unit_times_out_while_its_neighbour_keeps_answering(server):
+    server.unit(2).go_silent()
+    async with polling(server, 1, 2) as outcomes:
+        fault = await outcomes.next_where(lambda o: o.device == "dev2" and not o.ok)
+        assert fault.fault.category is FaultCategory.TIMEOUT
+        assert "no response" in fault.fault.reason
+        await outcomes.next_where(lambda o: o.device == "dev1" and o.ok)
+        server.unit(2).answer_normally()
+        await outcomes.next_where(lambda o: o.device == "dev2" and o.ok)
+
+
+async def test_exception_response_becomes_a_fault_with_the_code(server):
+    server.unit(1).answer_with_exception(ExcCodes.DEVICE_BUSY)
+    async with polling(server, 1) as outcomes:
+        outcome = await outcomes.next_where(lambda o: not o.ok)
+    assert outcome.fault.category is FaultCategory.EXCEPTION
+    assert outcome.fault.reason.startswith("exception 6 (device busy) reading")
+
+
+async def test_unknown_unit_behind_a_gateway_is_a_fault(server):
+    async with polling(server, 9) as outcomes:
+        outcome = await outcomes.next_where(lambda o: not o.ok)
+    assert "gateway no response" in outcome.fault.reason
+
+
+async def test_reconnects_by_itself_when_the_server_comes_back():
+    unit = SimulatedUnit(1, POINTS)
+    unit.set("gas", 5.0)
+    first = ModbusTcpSimulator([unit])
+    await first.start()
+    port = first.port
+    async with polling(first, 1) as outcomes:
+        await outcomes.next_where(lambda o: o.ok)
+        await first.stop()
+        lost = await outcomes.next_where(lambda o: not o.ok)
+        assert lost.fault.category is FaultCategory.CONNECTION
+        unit.set("gas", 7.0)
+        async with ModbusTcpSimulator([unit], port=port):
+            back = await outcomes.next_where(lambda o: o.ok)
+    assert values(back)["gas"] == 7.0

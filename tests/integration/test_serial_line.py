@@ -1,0 +1,139 @@
+"""Serial sensors: the serial-line poller against simulated sensors on paced ptys.
+
+The protocols come from the shipped profiles (a streaming NMEA-style methane
+detector, a polled 9-byte binary CO module) and from a profile written here
+(a polled text module with delimited fields and a sum checksum).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from drivers.backoff import Backoff
+from drivers.observation import FaultCategory
+from drivers.serial_line.poller import SerialLinePoller
+from drivers.serial_line.protocol import LineProtocol
+from drivers.serial_port import SerialSettings
+from gateway.config import load_config
+from gateway.config.line_profiles import SerialLineProfile
+from gateway.config.paths import example_station
+from simulators.devices.serial_sensor import SerialSensorSimulator
+from tests.support.outcomes import running, values
+
+EXAMPLE = load_config(example_station())
+METHANE = EXAMPLE.line_profile_of("gas-meter-methane").line_protocol()
+CO = EXAMPLE.line_profile_of("vehicle-bay-co").line_protocol()
+# A polled temperature/humidity module: "#01\r" -> "!01,+021.5,045.0,01,hh\r", hh a sum checksum.
+CLIMATE = SerialLineProfile.model_validate(
+    {
+        "description": "climate module",
+        "protocol": "serial-line",
+        "mode": "poll",
+        "query": "#01\r",
+        "framing": {"start": "!", "end": "\r"},
+        "checksum": {"algorithm": "sum", "separator": ","},
+        "parse": {"delimiter": ",", "fields": [None, "temperature", "humidity", "status"]},
+        "template": "01,{temperature:+06.1f},{humidity:05.1f},{status:02X}",
+        "points": {
+            "temperature": {"unit": "°C"},
+            "humidity": {"unit": "%"},
+            "status": {"format": "hex", "flags": {"probe_fault": 0}},
+        },
+    }
+)
+
+
+def test_the_climate_profile_written_here_is_consistent():
+    assert list(CLIMATE.problems()) == []
+
+
+@contextlib.asynccontextmanager
+async def sensor(tmp_path, protocol: LineProtocol, **values_to_set):
+    simulator = SerialSensorSimulator(protocol, tmp_path, name="sensor", period=0.1)
+    for name, value in values_to_set.items():
+        simulator.set(name, value)
+    poller = SerialLinePoller(
+        settings=SerialSettings(simulator.port),
+        device="sensor",
+        protocol=protocol,
+        poll_interval=0.1,
+        timeout=0.3,
+        backoff=Backoff(0.05, 0.2),
+    )
+    async with simulator, running(poller) as outcomes:
+        yield simulator, poller, outcomes
+
+
+async def test_a_streaming_ascii_sensor_gives_readings_with_units_and_flags(tmp_path):
+    async with sensor(tmp_path, METHANE, gas=12.5, beam_blocked=True) as (_, _, outcomes):
+        reading = await outcomes.next_where(lambda o: o.ok)
+    assert values(reading) == {
+        "gas": 12.5,
+        "status": 8.0,
+        "low_alarm": False,
+        "high_alarm": False,
+        "laser_fault": False,
+        "beam_blocked": True,
+    }
+    assert {o.point: o.unit for o in reading.observations}["gas"] == "%LEL"
+
+
+async def test_a_polled_binary_sensor_answers_its_query(tmp_path):
+    async with sensor(tmp_path, CO, co=250) as (simulator, _, outcomes):
+        assert values(await outcomes.next_where(lambda o: o.ok)) == {"co": 250.0}
+        simulator.set("co", 3)
+        await outcomes.next_where(lambda o: o.ok and values(o) == {"co": 3.0})
+
+
+async def test_a_polled_text_sensor_with_delimited_fields_and_a_sum_checksum(tmp_path):
+    protocol = CLIMATE.line_protocol()
+    async with sensor(tmp_path, protocol, temperature=-4.5, humidity=61, probe_fault=True) as (
+        _,
+        _,
+        outcomes,
+    ):
+        reading = await outcomes.next_where(lambda o: o.ok)
+    assert values(reading) == {
+        "temperature": -4.5,
+        "humidity": 61.0,
+        "status": 1.0,
+        "probe_fault": True,
+    }
+
+
+@pytest.mark.parametrize("protocol", [METHANE, CO], ids=["ascii-stream", "binary-poll"])
+@pytest.mark.parametrize(
+    ("misbehave", "category", "reason"),
+    [
+        ("answer_with_bad_checksum", FaultCategory.DECODE, "no valid frame: bad checksum"),
+        ("answer_with_noise", FaultCategory.DECODE, "no valid frame: "),
+        ("go_silent", FaultCategory.TIMEOUT, ""),
+    ],
+)
+async def test_a_misbehaving_sensor_is_a_fault_with_its_reason_until_it_recovers(
+    tmp_path, protocol, misbehave, category, reason
+):
+    async with sensor(tmp_path, protocol) as (simulator, poller, outcomes):
+        await outcomes.next_where(lambda o: o.ok)
+        getattr(simulator, misbehave)()
+        fault = await outcomes.next_where(lambda o: not o.ok)
+        assert fault.fault.category is category
+        assert fault.fault.reason.startswith(reason), fault.fault.reason
+        if category is FaultCategory.DECODE:
+            assert sum(poller.rejections.values()) > 0  # counted, not just dropped
+        simulator.answer_normally()
+        await outcomes.next_where(lambda o: o.ok)
+
+
+@pytest.mark.parametrize("protocol", [METHANE, CO], ids=["ascii-stream", "binary-poll"])
+async def test_an_unplugged_port_is_a_bus_fault_until_it_comes_back(tmp_path, protocol):
+    async with sensor(tmp_path, protocol) as (simulator, _, outcomes):
+        await outcomes.next_where(lambda o: o.ok)
+        await simulator.unplug()
+        gone = await outcomes.next_where(lambda o: "does not exist" in str(o.fault))
+        assert gone.fault.category is FaultCategory.CONNECTION
+        assert gone.fault.reason.startswith("bus fault: serial port ")
+        await simulator.replug()
+        await outcomes.next_where(lambda o: o.ok)

@@ -1,0 +1,121 @@
+"""The MQTT session: credentials from a file, mutual TLS, clear errors, MQTT 3.1.1 fallback."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.support.certs import TestCA
+from tests.support.peers import Mosquitto, Platform, running_station, wait_for_log
+
+pytestmark = pytest.mark.slow
+
+BIRTH = "outpost/v1/cs-test/status"
+
+
+def is_birth(message) -> bool:
+    return message.topic == BIRTH and message.payload.get("state") == "online"
+
+
+@pytest.fixture
+def password_broker(tmp_path):
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "cs-test", "s3cret-Pa55"], check=True)
+    passwords.chmod(0o644)
+    broker = Mosquitto(tmp_path / "mosquitto", password_file=passwords)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def test_password_from_a_file_connects_and_is_never_logged(tmp_path, password_broker):
+    secret = tmp_path / "mqtt.password"
+    secret.write_text("s3cret-Pa55\n")
+    extra = {"mqtt": {"username": "cs-test", "password_file": str(secret)}}
+    async with running_station(tmp_path, password_broker.url, extra=extra) as station:
+        await wait_for_log(station.gateway.output, "MQTT connected")
+        log = station.gateway.output()
+    assert "s3cret" not in log
+
+
+async def test_wrong_password_gives_one_clear_line_and_keeps_retrying(tmp_path, password_broker):
+    secret = tmp_path / "mqtt.password"
+    secret.write_text("wrong\n")
+    extra = {"mqtt": {"username": "cs-test", "password_file": str(secret)}}
+    async with running_station(tmp_path, password_broker.url, extra=extra) as station:
+        # The broker sees the gateway try again and again...
+        await wait_for_log(lambda: password_broker.log, "not authorised", 3)
+        log = station.gateway.output()
+        assert station.gateway.process is not None
+        assert station.gateway.process.poll() is None  # ...and it is still running
+    assert log.count("Not authorized") == 1
+    assert "Traceback" not in log
+    assert "wrong" not in log
+
+
+@pytest.fixture
+def tls_broker(tmp_path):
+    ca = TestCA(tmp_path / "ca")
+    server = ca.issue("broker", server=True)
+    broker = Mosquitto(tmp_path / "mosquitto", tls=(ca.cert, server.cert, server.key))
+    broker.start()
+    yield broker, ca
+    broker.stop()
+
+
+async def test_mutual_tls_with_the_district_ca(tmp_path, tls_broker):
+    broker, ca = tls_broker
+    client = ca.issue("cs-test")
+    platform_cert = ca.issue("platform")
+    platform = Platform(
+        broker.url, "outpost/v1/cs-test/#", tls=(ca.cert, platform_cert.cert, platform_cert.key)
+    )
+    await platform.start()
+    extra = {
+        "mqtt": {"tls": {"ca_file": str(ca.cert), "cert_file": str(client.cert), "key_file": str(client.key)}}
+    }
+    try:
+        async with running_station(tmp_path, broker.url, extra=extra):
+            birth = await platform.wait_for(is_birth, timeout=20)
+    finally:
+        await platform.stop()
+    assert birth.payload["station"] == "cs-test"
+
+
+async def test_broker_certificate_from_another_ca_is_refused_clearly(tmp_path, tls_broker):
+    broker, ca = tls_broker
+    client = ca.issue("cs-test")
+    impostor_ca = TestCA(tmp_path / "other-ca", name="not the district CA")
+    extra = {
+        "mqtt": {
+            "tls": {
+                "ca_file": str(impostor_ca.cert),
+                "cert_file": str(client.cert),
+                "key_file": str(client.key),
+            }
+        }
+    }
+    async with running_station(tmp_path, broker.url, extra=extra) as station:
+        log = await wait_for_log(station.gateway.output, "does not verify against the configured CA")
+        await wait_for_log(lambda: broker.log, "OpenSSL Error", 2)  # it kept trying
+        log = station.gateway.output()
+    assert log.count("does not verify") == 1
+    assert "Traceback" not in log
+
+
+async def test_falls_back_to_mqtt_311_for_a_broker_without_protocol_5(tmp_path):
+    from simulators.demo import embedded_broker  # amqtt: an MQTT 3.1.1-only broker
+
+    async with embedded_broker() as url:
+        platform = Platform(url, "outpost/v1/cs-test/#")
+        await platform.start()
+        try:
+            async with running_station(tmp_path, url) as station:
+                birth = await platform.wait_for(is_birth, timeout=30)
+                log = station.gateway.output()
+        finally:
+            await platform.stop()
+    assert "trying 3.1.1" in log
+    assert "(protocol 3.1.1)" in log
+    assert birth.payload["boot_count"] == 1

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: the real peers, certificates, the browser, harnesses."""

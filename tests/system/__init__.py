@@ -1,0 +1,1 @@
+"""System tests: scenarios, the simulated station end to end, install, the browser."""

@@ -1,0 +1,182 @@
+"""Radio presses through the real alarm engine: merging repeats, re-announcing, latching, restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from drivers.radio.events import RadioEvent, RadioEventKind
+from drivers.radio.position import Position
+from gateway.alarms.engine import CommandRefused
+from gateway.alarms.store import AlarmStore
+from gateway.config import load_config
+from gateway.contract.events import AlarmEvent, RadioTraffic
+from gateway.radio.alarms import RadioAlarms
+from gateway.radio.registry import RadioRegistry
+from tests.support.engine_harness import EPOCH, STATION, Harness, alarms
+from tests.unit.test_config import problems, write
+
+RADIOS = """\
+radios:
+  callsign: BH4XYZ-10
+  dedupe_window: 60s
+  bridges:
+    vhf: {type: kiss-tcp, port: 8001}
+  registry:
+    BH4ABC-7: {name: Li Wei, team: rescue-1, role: team leader}
+  groups:
+    rescue-1: [BH4ABC-7]
+"""
+KEY = "cs-0001.radio-bh4abc-7.sos"
+
+
+class Radios:
+    def __init__(self, tmp_path, store: bool = False) -> None:
+        self.config = load_config(write(tmp_path, STATION + RADIOS))
+        self.store = AlarmStore(tmp_path / "alarms.json") if store else None
+        self.harness = Harness(self.config, self.store)
+        self.engine = self.harness.engine
+        self.registry = RadioRegistry(self.config.station.radios)
+        stamp = self.engine._stamp
+        self.alarms = RadioAlarms(self.config.station.radios, self.engine, self.registry, stamp)
+
+    def hear(self, kind: RadioEventKind, t: float, radio: str = "BH4ABC-7", **fields) -> list:
+        event = RadioEvent(
+            kind,
+            "vhf",
+            radio,
+            "vhf:0",
+            received_at=EPOCH + timedelta(seconds=t),
+            received_monotonic=t,
+            **fields,
+        )
+        return self.alarms.handle(event)
+
+
+def test_a_press_is_a_latched_life_safety_alarm_with_who_and_where(tmp_path):
+    radios = Radios(tmp_path)
+    radios.hear(RadioEventKind.POSITION, 0, position=Position(31.18, 121.43))
+    [raised] = alarms(radios.hear(RadioEventKind.EMERGENCY, 30, text="SOS", raw=b"\x01\x02"))
+    assert raised.alarm_key == KEY
+    assert (raised.kind, raised.grade.value, raised.level.value) == ("radio_sos", "life-safety", "red")
+    assert raised.latched
+    assert raised.condition == "RADIO"
+    assert raised.radio.member == "Li Wei"
+    assert raised.radio.team == "rescue-1"
+    assert raised.radio.position.age_s == 30.0
+    assert raised.radio.raw_hex == "0102"
+    assert raised.cap.category.value == "Rescue"
+    assert [a.alarm_key for a in radios.engine.active_alarms()] == [KEY]
+
+
+def test_copies_within_the_window_merge_a_later_press_is_announced_again(tmp_path):
+    radios = Radios(tmp_path)
+    assert len(alarms(radios.hear(RadioEventKind.EMERGENCY, 0))) == 1
+    assert radios.hear(RadioEventKind.EMERGENCY, 5, via=("WIDE1",)) == []  # digipeated copy
+    assert radios.hear(RadioEventKind.EMERGENCY, 30) == []  # APRS retransmission
+    [acked] = radios.engine.acknowledge(KEY, "duty")
+    assert acked.radio.presses == 3
+    [again] = alarms(radios.hear(RadioEventKind.EMERGENCY, 200))  # still waiting: presses again
+    assert again.transition.value == "realarmed"
+    assert again.state.value == "active_unack"  # needs a fresh acknowledgement
+    assert again.radio.presses == 4
+
+
+def test_restore_leaves_the_latch_to_a_reset_and_unknown_radios_still_raise(tmp_path):
+    radios = Radios(tmp_path)
+    radios.hear(RadioEventKind.EMERGENCY, 0)
+    assert radios.hear(RadioEventKind.RESTORE, 10) == []
+    [reset] = radios.engine.reset(KEY, "duty")
+    assert reset.state.value == "cleared_unack"
+    [unknown] = alarms(radios.hear(RadioEventKind.EMERGENCY, 20, radio="BG9ZZZ"))
+    assert not unknown.radio.known
+    assert "unknown radio BG9ZZZ" in unknown.message
+    [traffic] = radios.hear(RadioEventKind.TEXT, 30, text="all fine at gate 2")
+    assert isinstance(traffic, RadioTraffic)
+    assert traffic.radio.member == "Li Wei"
+
+
+def test_a_radio_alarm_survives_a_restart_and_can_be_acknowledged_after_it(tmp_path):
+    radios = Radios(tmp_path, store=True)
+    radios.hear(RadioEventKind.EMERGENCY, 0, text="trapped")
+    radios.engine.save()
+    after = Radios(tmp_path, store=True)
+    assert [a.alarm_key for a in after.engine.active_alarms()] == [KEY]
+    [acked] = [e for e in after.engine.acknowledge(KEY, "duty") if isinstance(e, AlarmEvent)]
+    assert acked.radio.member == "Li Wei"
+    with pytest.raises(CommandRefused):
+        after.engine.acknowledge(KEY, "duty")
+
+
+def test_a_code_table_level_sets_the_grade(tmp_path):
+    radios = Radios(tmp_path)
+    [burglary] = alarms(
+        radios.hear(RadioEventKind.EMERGENCY, 0, radio="1234", code="130", level="second-stage")
+    )
+    assert (burglary.grade.value, burglary.level.value) == ("second-stage", "orange")
+    assert burglary.radio.code == "130"
+
+
+def test_link_faults_raise_and_clear_a_device_fault_also_across_a_restart(tmp_path):
+    radios = Radios(tmp_path, store=True)
+    assert radios.hear(RadioEventKind.LINK, 0, radio="vhf", link_ok=True) == []
+    radios.hear(RadioEventKind.LINK, 1, radio="vhf", link_ok=False, text="lost")
+    radios.engine.save()
+    radios = Radios(tmp_path, store=True)
+    [cleared] = alarms(radios.hear(RadioEventKind.LINK, 2, radio="vhf", link_ok=True, text="connected"))
+    assert (cleared.alarm_key, cleared.transition.value) == ("cs-0001.radio-bridge-vhf.link", "cleared")
+    radios = Radios(tmp_path)
+    assert radios.hear(RadioEventKind.LINK, 0, radio="vhf", link_ok=True) == []
+    [fault] = alarms(radios.hear(RadioEventKind.LINK, 1, radio="vhf", link_ok=False, text="lost"))
+    assert fault.alarm_key == "cs-0001.radio-bridge-vhf.link"
+    assert fault.kind == "device_fault"
+    [cleared] = alarms(radios.hear(RadioEventKind.LINK, 2, radio="vhf", link_ok=True, text="connected"))
+    assert cleared.transition.value == "cleared"
+
+
+def test_radio_configuration_errors_name_file_line_and_key(tmp_path):
+    text = (
+        STATION
+        + """\
+radios:
+  bridges:
+    vhf: {type: kiss-tcp, port: 8001}
+    pendants: {type: line-radio, tcp: {host: 127.0.0.1, port: 9000}, profile: surgard-contact-idd}
+    bad: {type: line-radio, serial: {port: /dev/ttyUSB3}}
+    weird: {type: kiss-udp}
+  registry:
+    BH4ABC-7: {name: Li Wei}
+  groups:
+    rescue-1: [BH4ABC-7, BH4XXX-1]
+  dedupe_window: soon
+"""
+    )
+    found = problems(write(tmp_path, text))
+    joined = "\n".join(found)
+    assert (
+        "station.yaml:23: radios.bridges.bad: give 'profile' (a shipped one) or 'protocol' (inline)" in joined
+    )
+    assert "radios.bridges.weird.type: unknown type 'kiss-udp'" in joined
+    assert "radios.dedupe_window: must be a duration" in joined
+    fixed = text.replace("    bad: {type: line-radio, serial: {port: /dev/ttyUSB3}}\n", "")
+    fixed = fixed.replace("    weird: {type: kiss-udp}\n", "").replace("  dedupe_window: soon\n", "")
+    found = "\n".join(problems(write(tmp_path, fixed)))
+    assert "radios.callsign: bridge vhf speaks APRS: give the gateway's callsign" in found
+    assert "radios.bridges.pendants.profile: no profile 'surgard-contact-idd'" in found
+    assert "radios.groups.rescue-1.1: radio 'BH4XXX-1' is not in radios.registry" in found
+
+
+def test_a_serial_port_belongs_to_one_bus_or_bridge(tmp_path):
+    text = (
+        STATION
+        + """\
+radios:
+  callsign: BH4XYZ-10
+  bridges:
+    tnc: {type: kiss-serial, port: /dev/ttyACM0}
+    pendants: {type: line-radio, serial: {port: /dev/ttyACM0}, profile: surgard-contact-id}
+"""
+    )
+    found = "\n".join(problems(write(tmp_path, text)))
+    assert "radios.bridges.pendants.serial.port: port /dev/ttyACM0 is already radio bridge tnc's" in found
