@@ -55,7 +55,7 @@ class Direwolf:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.kiss_port = kiss_port()
-        pacer = f"{sys.executable} {REPO / 'simulators' / 'audio_air.py'} {self.audio_out} {RATE}"
+        pacer = f"{sys.executable} {REPO / 'simulators' / 'radios' / 'audio_air.py'} {self.audio_out} {RATE}"
         (self.directory / ".asoundrc").write_text(
             f'pcm.dwtx {{ type file slave.pcm "null" file "|{pacer}" format "raw" }}\n'
         )
