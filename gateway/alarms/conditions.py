@@ -24,7 +24,7 @@ from gateway.alarms.rate import RateOfRiseDetector
 from gateway.alarms.thresholds import ThresholdLadder
 from gateway.config.alarm_policy import Zone
 from gateway.config.profiles import AlarmRule
-from gateway.contract.events import AlarmSource, DeviceHealth, EventStatus, RadioDetails
+from gateway.contract.events import AlarmEvent, AlarmSource, DeviceHealth, EventStatus, RadioDetails
 from gateway.contract.levels import CapCategory, Grade
 
 DEVICE_CONDITION = "DEVICE"
@@ -103,6 +103,13 @@ class Condition:
         """A new occurrence, latched and suppressed as this condition is."""
         self.alarm = Alarm.raised(grade, at, latched=self.latched, suppressed_by=self.suppressed_by)
         return self.alarm
+
+    def record(self, event: AlarmEvent) -> None:
+        """The event just made for its alarm; once cleared and acknowledged, the occurrence is over."""
+        assert self.alarm is not None
+        self.alarm.record(event)
+        if self.alarm.finished:
+            self.alarm = None  # back to normal
 
     def restore(self, saved: dict[str, Any]) -> None:
         """Take a saved occurrence back."""

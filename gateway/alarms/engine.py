@@ -485,11 +485,7 @@ class AlarmEngine:
 
     def _made(self, target: Condition, event: AlarmEvent) -> None:
         """Bookkeeping of an event made: the alarm refers to it, the state is to save, it counts."""
-        alarm = target.alarm
-        assert alarm is not None
-        alarm.record(event)
-        if alarm.finished:
-            target.alarm = None  # cleared and acknowledged: back to normal
+        target.record(event)
         self._dirty = True
         self.counts[event.transition.value] += 1
         if event.transition in (Transition.RAISED, Transition.LEVEL_CHANGED):
