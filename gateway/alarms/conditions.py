@@ -99,10 +99,9 @@ class Condition:
         """Is the condition still there, for a reset? Only a rule can tell."""
         return False
 
-    def raise_alarm(self, grade: Grade, at: datetime) -> Alarm:
+    def raise_alarm(self, grade: Grade, at: datetime) -> None:
         """A new occurrence, latched and suppressed as this condition is."""
         self.alarm = Alarm.raised(grade, at, latched=self.latched, suppressed_by=self.suppressed_by)
-        return self.alarm
 
     def record(self, event: AlarmEvent) -> None:
         """The event just made for its alarm; once cleared and acknowledged, the occurrence is over."""
