@@ -22,14 +22,12 @@ Precedence, so that a true event is never hidden:
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from drivers.observation import Fault, PollOutcome
-from gateway.alarms.cap import cap_fields
+from gateway.alarms.clock import Clock
 from gateway.alarms.conditions import (
     COMM_CONDITION,
     CONFIRMED_CONDITION,
@@ -43,9 +41,17 @@ from gateway.alarms.conditions import (
     STATION_SOURCE,
     Condition,
     DeviceState,
+    Exercise,
+    ExternalCondition,
+    FloodCondition,
+    HealthCondition,
+    Readings,
+    RuleCondition,
+    ZoneCondition,
     ladders_of,
     number,
 )
+from gateway.alarms.events import NO_MEASUREMENT, EventMaker, Measurement, Stamp
 from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker, FloodGate
 from gateway.alarms.plausibility import PlausibilityCheck, Verdict
@@ -64,11 +70,10 @@ from gateway.contract.events import (
     EventStatus,
     RadioDetails,
     Transition,
-    utc_now,
 )
-from gateway.contract.levels import (
-    Grade,
-)
+from gateway.contract.levels import Grade
+
+C = TypeVar("C", bound=Condition)
 
 
 class CommandRefused(Exception):
@@ -76,111 +81,164 @@ class CommandRefused(Exception):
 
 
 class AlarmEngine:
-    """Feed it poll outcomes and operators' requests; it returns the events to publish."""
+    """Feed it poll outcomes and operators' requests; it returns the events to publish.
+
+    Time is ``clock``'s alone (shelving ends, re-alarms, a flood's end), apart
+    from the moments each observation or radio event carries itself.
+    """
 
     def __init__(
         self,
         config: LoadedConfig,
-        stamp: Callable[[], dict[str, Any]],
+        stamp: Stamp,
+        *,
+        clock: Clock,
         offline_after: int = 2,
         store: AlarmStore | None = None,
     ):
         self._config = config
         self._policy = config.station.alarm_policy
         self._stamp = stamp
+        self._events = EventMaker(self._policy, stamp)
+        self._clock = clock
         self._offline_after = offline_after
         self._store = store
         self._dirty = False
         self._station = config.station.station.id
-        self._exercise_station = config.station.exercise
-        self._exercise_devices = {n for n, d in config.station.devices.items() if d.exercise}
+        self._exercise = Exercise(
+            config.station.exercise, {n for n, d in config.station.devices.items() if d.exercise}
+        )
         self._devices: dict[str, DeviceState] = {}
         self._by_key: dict[str, Condition] = {}
         self._flood = FloodGate(self._policy.flood)
         self.counts: Counter[str] = Counter()  # every transition since start, for the reports
         for name in config.station.devices:
+            readings = Readings(config.profile_of(name).test_flag)
             conditions = [
-                self._rule_condition(name, rule_name, rule)
+                self._rule_condition(name, rule_name, rule, readings)
                 for rule_name, rule in config.rules[name].items()
                 if rule.enabled
             ]
-            chatter = ChatterTracker(self._policy.chatter)  # a flapping connection chatters too
             health = self._add(
-                Condition(self._key(name, FAULT_ALARM), name, FAULT_ALARM, "device_fault", chatter=chatter)
+                HealthCondition(
+                    key=self._key(name, FAULT_ALARM),
+                    device=name,
+                    name=FAULT_ALARM,
+                    kind="device_fault",
+                    source=self._device_source(name, None),
+                    suppressed_by=self._suppressed_by(name),
+                    chatter=ChatterTracker(self._policy.chatter),  # a flapping connection chatters too
+                    readings=readings,
+                )
             )
             checks = {
                 rule.point: PlausibilityCheck(rule.point, rule.plausible)
                 for rule in config.rules[name].values()
                 if rule.point and rule.plausible
             }
-            self._devices[name] = DeviceState(name, conditions, health, plausibility=checks)
+            self._devices[name] = DeviceState(name, readings, conditions, health, plausibility=checks)
+        location = config.station.station.location
         self._zones = [
             self._add(
-                Condition(
-                    self._key(f"zone-{zone_name}", "confirmed"),
-                    f"zone-{zone_name}",
-                    "confirmed",
-                    "fire_confirmed",
+                ZoneCondition(
+                    key=self._key(f"zone-{zone_name}", "confirmed"),
+                    device=f"zone-{zone_name}",
+                    name="confirmed",
+                    kind="fire_confirmed",
+                    source=self._station_source(f"zone-{zone_name}", zone.description or location),
+                    suppressed_by=self._suppressed_by(f"zone-{zone_name}"),
                     zone=zone,
+                    members=[c for d in zone.devices for c in self._devices[d].conditions],
                 )
             )
             for zone_name, zone in config.station.zones.items()
         ]
         self._flood_condition = self._add(
-            Condition(self._key(STATION_SOURCE, "flood"), STATION_SOURCE, "flood", FLOOD_KIND)
+            FloodCondition(
+                key=self._key(STATION_SOURCE, "flood"),
+                device=STATION_SOURCE,
+                name="flood",
+                kind=FLOOD_KIND,
+                source=self._station_source(STATION_SOURCE, location),
+                suppressed_by=self._suppressed_by(STATION_SOURCE),
+            )
         )
         if store is not None:
             self._restore(store.load())
 
-    def _add(self, condition: Condition) -> Condition:
+    def _add(self, condition: C) -> C:
         self._by_key[condition.key] = condition
         return condition
 
-    def _rule_condition(self, device: str, name: str, rule: AlarmRule) -> Condition:
+    def _rule_condition(self, device: str, name: str, rule: AlarmRule, readings: Readings) -> RuleCondition:
         return self._add(
-            Condition(
-                self._key(device, name),
-                device,
-                name,
-                rule.kind,
-                rule,
+            RuleCondition(
+                key=self._key(device, name),
+                device=device,
+                name=name,
+                kind=rule.kind,
+                source=self._device_source(device, rule.point),
+                suppressed_by=self._suppressed_by(device),
+                chatter=ChatterTracker(self._policy.chatter),
+                readings=readings,
+                rule=rule,
                 ladders=ladders_of(rule),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
-                chatter=ChatterTracker(self._policy.chatter),
             )
         )
 
     def _key(self, device: str, name: str) -> str:
         return f"{self._station}.{device}.{name}"
 
+    def _device_source(self, name: str, point: str | None) -> AlarmSource:
+        device = self._config.station.devices[name]
+        return AlarmSource(
+            device=name,
+            point=point,
+            bus=device.bus,
+            unit=device.unit,
+            profile=device.profile,
+            location=device.location,
+        )
+
+    @staticmethod
+    def _station_source(name: str, location: str) -> AlarmSource:
+        """Where an event of the station itself (a zone, the flood summary) comes from."""
+        return AlarmSource(device=name, point=None, bus="", profile="", location=location)
+
+    def _suppressed_by(self, name: str) -> str | None:
+        device = self._config.station.devices.get(name)
+        return device.suppressed if device else None
+
     # -- persistence ----------------------------------------------------------------
     def _restore(self, state: dict[str, Any]) -> None:
         for key, saved in state.get("alarms", {}).items():
-            alarm = Alarm.from_dict(saved)
             target = self._by_key.get(key)
             if target is None and saved.get("external"):
-                target = self._external_condition(key, alarm)
+                last = AlarmEvent.model_validate(saved["last"])  # what it was, from where
+                device = last.source.device
+                name = key.removeprefix(f"{self._station}.{device}.")
+                target = self._external_condition(key, device, name, last.kind, last.source, last.latched)
+                target.heard(last.source, last.radio)
             if target is not None:
-                target.restore(alarm)
+                target.restore(saved)
         exercise = state.get("exercise", {})
-        self._exercise_station = exercise.get("station", self._exercise_station)
-        self._exercise_devices |= set(exercise.get("devices", [])) & set(self._devices)
+        self._exercise.station = exercise.get("station", self._exercise.station)
+        self._exercise.devices |= set(exercise.get("devices", [])) & set(self._devices)
 
-    def _external_condition(self, key: str, alarm: Alarm) -> Condition | None:
-        """The condition of a saved alarm that came from outside the engine (a radio press, a link)."""
-        last = alarm.last
-        if last is None:
-            return None
-        name = key.removeprefix(f"{self._station}.{last.source.device}.")
+    def _external_condition(
+        self, key: str, device: str, name: str, kind: str, source: AlarmSource, latched: bool
+    ) -> ExternalCondition:
+        """The condition of an alarm another part of the gateway judges, made on its first event."""
         return self._add(
-            Condition(
-                key,
-                last.source.device,
-                name,
-                last.kind,
-                external=last.source,
-                latch=last.latched,
-                radio=last.radio,
+            ExternalCondition(
+                key=key,
+                device=device,
+                name=name,
+                kind=kind,
+                source=source,
+                suppressed_by=self._suppressed_by(device),
+                latch=latched,
             )
         )
 
@@ -189,11 +247,11 @@ class AlarmEngine:
         if self._store is None or not self._dirty:
             return
         alarms = {
-            key: {**c.alarm.to_dict(), "external": c.external is not None}
+            key: {**c.alarm.to_dict(), "external": isinstance(c, ExternalCondition)}
             for key, c in self._by_key.items()
             if c.alarm is not None
         }
-        exercise = {"station": self._exercise_station, "devices": sorted(self._exercise_devices)}
+        exercise = {"station": self._exercise.station, "devices": sorted(self._exercise.devices)}
         self._store.save({"alarms": alarms, "exercise": exercise})
         self._dirty = False
 
@@ -219,9 +277,7 @@ class AlarmEngine:
         # A poll may carry only some points (routine telemetry is read less often than
         # alarm points): keep the others' last values and verdicts, and judge only the
         # rules whose inputs this poll read. A point not read is not an all-clear.
-        device.values.update(read)
-        test_flag = self._config.profile_of(device.name).test_flag
-        device.testing = bool(test_flag and device.values.get(test_flag))
+        device.readings.values.update(read)
         for point in device.plausibility.keys() & read.keys():
             device.verdicts[point] = self._plausibility(device, point, now)
         reported = self._device_reported_faults(device)
@@ -236,21 +292,21 @@ class AlarmEngine:
         )
         for condition in device.conditions:
             rule = condition.rule
-            if rule is not None and not (rule.inputs() & read.keys()):
+            if not (rule.inputs() & read.keys()):
                 continue  # a poll that did not read this rule's points says nothing about it
-            point = rule.point if rule else None
-            frozen = bool(reported) or (point in device.verdicts and not device.verdicts[point].usable)
+            verdict = device.verdicts.get(rule.point) if rule.point else None
+            frozen = bool(reported) or (verdict is not None and not verdict.usable)
             events.extend(self._evaluate(device, condition, outcome, frozen))
         return events
 
     def _plausibility(self, device: DeviceState, point: str, now: float) -> Verdict:
         """One verdict per point, shared by every rule on it (a spike fools none of them)."""
-        value = number(device.values.get(point))
+        value = number(device.readings.values.get(point))
         return Verdict(True, None) if value is None else device.plausibility[point].check(value, now)
 
     def _device_reported_faults(self, device: DeviceState) -> list[str]:
         faults = self._config.profile_of(device.name).faults
-        return [reason for flag, reason in faults.items() if device.values.get(flag)]
+        return [reason for flag, reason in faults.items() if device.readings.values.get(flag)]
 
     def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: Fault) -> list[Envelope]:
         device.failed_polls += 1
@@ -291,30 +347,15 @@ class AlarmEngine:
         return events
 
     def _evaluate(
-        self, device: DeviceState, target: Condition, outcome: PollOutcome, frozen: bool
+        self, device: DeviceState, target: RuleCondition, outcome: PollOutcome, frozen: bool
     ) -> list[Envelope]:
         rule = target.rule
-        assert rule is not None
         now = outcome.received_monotonic
-        raw = device.values.get(rule.point) if rule.point else None
+        raw = device.readings.values.get(rule.point) if rule.point else None
         value = number(raw)
         warming = device.warming_since is not None and now - device.warming_since < rule.warmup
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
-        if judged is not None:
-            for ladder in target.ladders:
-                ladder.update(judged, now)
-            if target.rate is not None:
-                target.rate.update(judged, now)  # unknown until a whole window: keeps its state
-        candidates = [(c.level, c.name, c.threshold) for ladder in target.ladders if (c := ladder.crossing)]
-        if target.rate is not None and target.rate.active:
-            candidates.append((target.rate.spec.level, RATE_CONDITION, target.rate.spec.rise))
-        grade, condition, threshold = None, "", None
-        for level, name, at in candidates:
-            if grade is None or level.rank > grade.rank:
-                grade, condition, threshold = level, name, at
-        for bit, bit_grade in rule.device_bits.items():
-            if device.values.get(bit) and (grade is None or bit_grade.rank >= grade.rank):
-                grade, condition, threshold = bit_grade, DEVICE_CONDITION, None
+        grade, condition, threshold = target.judge(judged, now)
         unit = self._config.profile_of(device.name).units().get(rule.point or "")
         described = f"{value:g} {unit or ''}".strip() if value is not None else "device alarm"
         if condition == RATE_CONDITION and target.rate is not None:
@@ -326,10 +367,7 @@ class AlarmEngine:
             observed_at=outcome.observed_at,
             now=now,
             text=f"{device.name} {target.name}: {described}",
-            point=rule.point,
-            value=raw,
-            unit=unit,
-            threshold=threshold,
+            measurement=Measurement(raw, unit, threshold),
         )
 
     def _evaluate_zones(self, observed_at: datetime, now: float) -> list[Envelope]:
@@ -341,7 +379,6 @@ class AlarmEngine:
         }
         events: list[Envelope] = []
         for target in self._zones:
-            assert target.zone is not None
             agreeing = confirming_devices(target.zone, alarmed)
             is_confirmed = confirmed(target.zone, alarmed)
             text = (
@@ -390,20 +427,16 @@ class AlarmEngine:
                 continue
             publish, late_raise = flood.admit(event, flooding)
             if late_raise is not None:
-                passed.append(self._late(late_raise))
+                passed.append(self._events.late(late_raise))
             if publish:
                 passed.append(event)
         if not flooding and summary.alarm is not None and summary.alarm.active:
-            passed += [self._late(e) for e in flood.release(self._still_active)]
+            passed += [self._events.late(e) for e in flood.release(self._still_active)]
             text = f"alarm flood over: {flood.held} lower-grade event(s) were summarised"
             passed += self._update(
                 summary, grade=None, condition=FLOOD_CONDITION, observed_at=observed_at, now=now, text=text
             )
         return passed
-
-    def _late(self, held: AlarmEvent) -> AlarmEvent:
-        """A raise held back in a flood, going out now: a new message, marked historical."""
-        return held.model_copy(update={**self._stamp(), "historical": True})
 
     def _still_active(self, key: str) -> bool:
         alarm = self._by_key[key].alarm
@@ -418,162 +451,53 @@ class AlarmEngine:
         observed_at: datetime,
         now: float,
         text: str,
-        **measurement: Any,
+        measurement: Measurement = NO_MEASUREMENT,
     ) -> list[Envelope]:
-        """Move one alarm to ``grade`` (None: its condition is normal) and say so."""
+        """Tell one alarm its condition is at ``grade`` (None: normal), and announce what that changed."""
         alarm = target.alarm
-        if target.chatter is not None:
-            target.chattering = target.chatter.chattering(now)
+        chatter = target.chatter
+        target.chattering = chatter.chattering(now)
+        transition: Transition | None
         if grade is None:
-            if alarm is None or not alarm.active or target.latched:
+            if alarm is None or not alarm.clearable:
                 return []
-            if target.chatter is not None and not target.chatter.may_clear(now):
+            if not chatter.may_clear(now):
                 return []  # chattering: it must stay normal longer before it clears
-            alarm.active = False
-            event = self._new_event(
-                target, Transition.CLEARED, NORMAL_CONDITION, observed_at, text, **measurement
-            )
-            if alarm.finished:
-                target.alarm = None
-            return [event]
-        if target.chatter is not None:
-            target.chatter.still_active()
-        if alarm is None or not alarm.active:
-            if target.chatter is not None:
-                target.chatter.activated(now)
-                target.chattering = target.chatter.chattering(now)
-            if target.kind != FLOOD_KIND:
-                self._flood.raised(now)
-            target.alarm = Alarm(grade, annunciated_at=observed_at)
-            return [self._new_event(target, Transition.RAISED, condition, observed_at, text, **measurement)]
-        if grade == alarm.grade or (target.latched and grade.rank < alarm.grade.rank):
+            transition, condition = alarm.clear(), NORMAL_CONDITION
+        else:
+            chatter.still_active()
+            if alarm is None:
+                target.raise_alarm(grade, observed_at)
+                transition = Transition.RAISED
+            else:
+                transition = alarm.activate(grade, observed_at)
+            if transition is Transition.RAISED:
+                chatter.activated(now)
+                target.chattering = chatter.chattering(now)
+                if target.kind != FLOOD_KIND:
+                    self._flood.raised(now)
+        if transition is None:
             return []
-        if grade.rank > alarm.grade.rank:
-            alarm.annunciated_at = observed_at
-        alarm.escalate(grade)
-        return [
-            self._new_event(target, Transition.LEVEL_CHANGED, condition, observed_at, text, **measurement)
-        ]
+        status = target.status(self._exercise)
+        event = self._events.changed(target, transition, condition, observed_at, text, status, measurement)
+        self._made(target, event)
+        return [event]
 
-    def _status(self, target: Condition) -> EventStatus:
-        if target.zone is not None:
-            members = [self._devices[d] for d in target.zone.devices]
-            statuses = {
-                self._status(c)
-                for d in members
-                for c in d.conditions
-                if c.alarm is not None and c.alarm.active
-            }
-            if not statuses or EventStatus.ACTUAL in statuses:
-                return EventStatus.ACTUAL  # one real detector makes the confirmation real
-            return sorted(statuses)[0]  # every agreeing detector is in a drill or a test
-        device = self._devices.get(target.device)
-        if device is not None and device.testing:
-            return EventStatus.TEST
-        if self._exercise_station or target.device in self._exercise_devices:
-            return EventStatus.EXERCISE
-        return EventStatus.ACTUAL
-
-    def _source(self, target: Condition, point: str | None) -> AlarmSource:
-        if target.external is not None:
-            return target.external
-        device = self._config.station.devices.get(target.device)
-        if device is not None:
-            return AlarmSource(
-                device=target.device,
-                point=point,
-                bus=device.bus,
-                unit=device.unit,
-                profile=device.profile,
-                location=device.location,
-            )
-        location = (target.zone.description if target.zone else "") or self._config.station.station.location
-        return AlarmSource(device=target.device, point=None, bus="", profile="", location=location)
-
-    def _flags(self, target: Condition, alarm: Alarm) -> dict[str, Any]:
-        """The fields of an event that say how the alarm is being handled right now."""
-        device = self._config.station.devices.get(target.device)
-        suppressed_by = device.suppressed if device else None
-        return {
-            "state": alarm.state,
-            "status": self._status(target),
-            "shelved": alarm.shelved_until is not None,
-            "shelved_until": alarm.shelved_until,
-            "suppressed": suppressed_by is not None,
-            "suppressed_by": suppressed_by,
-            "chattering": target.chattering,
-            "acknowledged_by": alarm.acknowledged_by,
-        }
-
-    def _new_event(
-        self,
-        target: Condition,
-        transition: Transition,
-        condition: str,
-        observed_at: datetime,
-        text: str,
-        *,
-        point: str | None = None,
-        value: float | bool | None = None,
-        unit: str | None = None,
-        threshold: float | None = None,
-    ) -> AlarmEvent:
-        alarm = target.alarm
-        assert alarm is not None
-        stamp = self._stamp()
-        first = alarm.last
-        event = AlarmEvent(
-            alarm_key=target.key,
-            first_id=first.first_id if first else stamp["id"],
-            transition=transition,
-            kind=target.kind,
-            level=self._policy.colour(alarm.grade),
-            grade=alarm.grade,
-            condition=condition,
-            latched=target.latched,
-            source=self._source(target, point),
-            value=value,
-            unit=unit,
-            threshold=threshold,
-            observed_at=observed_at,
-            raised_at=first.raised_at if first else observed_at,
-            message=text,
-            cap=cap_fields(target.kind, target.category, alarm.grade, condition, alarm.active),
-            radio=target.radio,
-            **self._flags(target, alarm),
-            **stamp,
-        )
-        return self._made(target, event)
-
-    def _made(self, target: Condition, event: AlarmEvent) -> AlarmEvent:
-        assert target.alarm is not None
-        target.alarm.last = event
+    def _made(self, target: Condition, event: AlarmEvent) -> None:
+        """Bookkeeping of an event made: the alarm refers to it, the state is to save, it counts."""
+        target.record(event)
         self._dirty = True
         self.counts[event.transition.value] += 1
         if event.transition in (Transition.RAISED, Transition.LEVEL_CHANGED):
             self.counts[f"{event.transition.value}.{event.grade.value}"] += 1
         if event.status is not EventStatus.ACTUAL:
             self.counts[f"{event.transition.value}.{event.status.value}"] += 1
-        return event
 
-    def _restamped(self, target: Condition, transition: Transition, text: str) -> AlarmEvent:
+    def _again(self, target: Condition, transition: Transition, text: str) -> AlarmEvent:
         """The alarm's latest event again, as of now, for an operator's action on it."""
-        alarm = target.alarm
-        assert alarm is not None
-        assert alarm.last is not None
-        event = alarm.last.model_copy(
-            update={
-                **self._stamp(),
-                "transition": transition,
-                **self._flags(target, alarm),
-                "cap": cap_fields(
-                    target.kind, target.category, alarm.grade, alarm.last.condition, alarm.active
-                ),
-                "message": text,
-                "radio": target.radio,
-            }
-        )
-        return self._made(target, event)
+        event = self._events.again(target, transition, text, target.status(self._exercise))
+        self._made(target, event)
+        return event
 
     # -- alarms judged elsewhere ----------------------------------------------------
     def external(
@@ -603,23 +527,22 @@ class AlarmEngine:
         key = self._key(device, name)
         target = self._by_key.get(key)
         if target is None:
-            target = self._add(Condition(key, device, name, kind, external=source, latch=latched))
-        target.external, target.radio = source, radio or target.radio
+            target = self._external_condition(key, device, name, kind, source, latched)
+        assert isinstance(target, ExternalCondition), f"{target.key} is not judged outside the engine"
+        target.heard(source, radio)
         events = self._update(
             target, grade=grade, condition=condition, observed_at=observed_at, now=now, text=text
         )
         alarm = target.alarm
-        if repeat and not events and alarm is not None and alarm.active:
-            alarm.acknowledged_by = None
-            alarm.annunciated_at = observed_at
-            events = [self._restamped(target, Transition.REALARMED, text)]
+        if repeat and not events and alarm is not None and alarm.realarm(observed_at):
+            events = [self._again(target, Transition.REALARMED, text)]
         return self._through_flood_gate(events, observed_at, now)
 
     def note_repeat(self, device: str, name: str, radio: RadioDetails) -> None:
         """A copy of the latest press, merged: counted in the alarm, announced with its next event."""
         target = self._by_key.get(self._key(device, name))
-        if target is not None and target.alarm is not None:
-            target.radio = radio
+        if isinstance(target, ExternalCondition) and target.alarm is not None:
+            target.heard(target.source, radio)
             self._dirty = True
 
     def alarm_of(self, device: str, name: str) -> tuple[Alarm | None, RadioDetails | None]:
@@ -638,90 +561,59 @@ class AlarmEngine:
 
     def acknowledge(self, key: str, by: str) -> list[Envelope]:
         target, alarm = self._target(key)
-        if alarm.acknowledged_by:
+        if alarm.acknowledge(by) is None:
             raise CommandRefused(f"{key} is already acknowledged by {alarm.acknowledged_by}")
-        alarm.acknowledged_by = by
-        event = self._restamped(target, Transition.ACKNOWLEDGED, f"{key} acknowledged by {by}")
-        if alarm.finished:
-            target.alarm = None  # cleared and acknowledged: back to normal
-        return [event]
+        return [self._again(target, Transition.ACKNOWLEDGED, f"{key} acknowledged by {by}")]
 
     def shelve(self, key: str, seconds: float, by: str) -> list[Envelope]:
         target, alarm = self._target(key)
-        alarm.shelved_until = utc_now() + timedelta(seconds=seconds)
+        transition = alarm.shelve(self._clock.now() + timedelta(seconds=seconds))
         text = f"{key} shelved by {by} for {seconds / 60:g} min"
-        return [self._restamped(target, Transition.SHELVED, text)]
+        return [self._again(target, transition, text)]
 
     def unshelve(self, key: str, by: str) -> list[Envelope]:
         target, alarm = self._target(key)
-        if alarm.shelved_until is None:
+        if alarm.unshelve() is None:
             raise CommandRefused(f"{key} is not shelved")
-        alarm.shelved_until = None
-        return [self._restamped(target, Transition.UNSHELVED, f"{key} unshelved by {by}")]
+        return [self._again(target, Transition.UNSHELVED, f"{key} unshelved by {by}")]
 
     def reset(self, key: str, by: str) -> list[Envelope]:
         """Release a latched alarm; it clears if its condition is gone, else stays active."""
         target, alarm = self._target(key)
-        if not target.latched:
+        if alarm.reset(still_present=target.still_present()) is None:
             raise CommandRefused(f"{key} is not a latched alarm")
-        if not self._still_present(target):
-            alarm.active = False
-        event = self._restamped(target, Transition.RESET, f"{key} reset by {by}")
-        if alarm.finished:
-            target.alarm = None
-        return [event]
-
-    def _still_present(self, target: Condition) -> bool:
-        rule = target.rule
-        if rule is None:
-            return False  # an external alarm (a radio press) is a moment, not a lasting condition
-        values = self._devices[target.device].values
-        bits = any(values.get(bit) for bit in rule.device_bits)
-        rising = target.rate is not None and target.rate.active
-        return bits or rising or any(ladder.crossing for ladder in target.ladders)
+        return [self._again(target, Transition.RESET, f"{key} reset by {by}")]
 
     def set_exercise(self, on: bool, device: str | None = None) -> None:
         """Mark events of the station (or one device) as an exercise, or as real again."""
         self._dirty = True
         if device is None:
-            self._exercise_station = on
+            self._exercise.station = on
             return
         if device not in self._devices:
             raise CommandRefused(f"no device {device!r} at this station")
         if on:
-            self._exercise_devices.add(device)
+            self._exercise.devices.add(device)
         else:
-            self._exercise_devices.discard(device)
+            self._exercise.devices.discard(device)
 
     @property
     def exercise(self) -> bool:
-        return self._exercise_station or bool(self._exercise_devices)
+        return self._exercise.station or bool(self._exercise.devices)
 
-    def tick(self, now: datetime | None = None, monotonic: float | None = None) -> list[Envelope]:
+    def tick(self) -> list[Envelope]:
         """Expire shelving, re-alarm what nobody acknowledged, end a flood; call about once a second."""
-        now = now or utc_now()
-        monotonic = time.monotonic() if monotonic is None else monotonic
+        now, monotonic = self._clock.now(), self._clock.monotonic()
         events: list[Envelope] = []
-        realarm_after = timedelta(seconds=self._policy.realarm_after)
         for target in self._by_key.values():
             alarm = target.alarm
             if alarm is None:
                 continue
-            if alarm.shelved_until and alarm.shelved_until <= now:
-                alarm.shelved_until = None
-                events.append(self._restamped(target, Transition.UNSHELVED, f"{target.key} shelving expired"))
-            due = alarm.annunciated_at is not None and now - alarm.annunciated_at >= realarm_after
-            if (
-                realarm_after
-                and due
-                and alarm.active
-                and not alarm.acknowledged_by
-                and alarm.shelved_until is None
-                and alarm.grade.rank >= self._policy.realarm_from.rank
-            ):
-                alarm.annunciated_at = now
+            if alarm.expire_shelving(now):
+                events.append(self._again(target, Transition.UNSHELVED, f"{target.key} shelving expired"))
+            if alarm.realarm_due(now, self._policy.realarm_after, self._policy.realarm_from):
                 text = f"{target.key} still unacknowledged: {alarm.last.message if alarm.last else ''}"
-                events.append(self._restamped(target, Transition.REALARMED, text))
+                events.append(self._again(target, Transition.REALARMED, text))
         return self._through_flood_gate(events, now, monotonic)
 
     # -- views --------------------------------------------------------------------
@@ -743,7 +635,7 @@ class AlarmEngine:
                     grade=alarm.grade,
                     state=alarm.state,
                     status=last.status,
-                    shelved=alarm.shelved_until is not None,
+                    shelved=alarm.shelved,
                     suppressed=last.suppressed,
                     chattering=last.chattering,
                     raised_at=last.raised_at,

@@ -54,6 +54,22 @@ class ChatterTracker:
         self._normal_since = None
 
 
+class NeverChatters:
+    """For a condition no flapping input drives (a zone, the flood summary, a radio): never chatters."""
+
+    def activated(self, now: float) -> None:
+        pass
+
+    def chattering(self, now: float) -> bool:
+        return False
+
+    def may_clear(self, now: float) -> bool:
+        return True
+
+    def still_active(self) -> None:
+        pass
+
+
 class FloodGate:
     """Station-wide: more than ``count`` raised alarms within ``window`` is a flood."""
 

@@ -17,6 +17,7 @@ from drivers.modbus.registers import RegisterType
 from drivers.observation import BusPoller, PollOutcome
 from drivers.radio.events import RadioEvent
 from gateway import __version__
+from gateway.alarms.clock import SystemClock
 from gateway.alarms.engine import AlarmEngine, CommandRefused
 from gateway.alarms.reports import CountBook, ReportClock, bus_reports
 from gateway.alarms.store import AlarmStore
@@ -126,7 +127,9 @@ class Gateway:
         """
         station = config.station
         self.config = config
-        self.engine = AlarmEngine(config, self.stamp, store=AlarmStore(station.state_dir / "alarms.json"))
+        self.engine = AlarmEngine(
+            config, self.stamp, clock=SystemClock(), store=AlarmStore(station.state_dir / "alarms.json")
+        )
         self.report_clock = ReportClock(station.reports, self.started_at)
         self.pollers: dict[str, BusPoller] = {
             name: build_poller(config, name, bus) for name, bus in station.buses.items()

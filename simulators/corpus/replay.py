@@ -30,6 +30,7 @@ import yaml
 from pydantic import Field
 
 from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.config import LoadedConfig, load_config
 from gateway.config.types import Identifier, Seconds, Strict
@@ -139,7 +140,8 @@ def replay(config: LoadedConfig, trace: Trace) -> list[tuple[float, AlarmEvent]]
         n = next(counter)
         return {"id": f"e{n}", "station": config.station.station.id, "seq": n, "created_at": EPOCH}
 
-    engine = AlarmEngine(config, stamp)
+    clock = ManualClock(EPOCH)
+    engine = AlarmEngine(config, stamp, clock=clock)
     devices = [trace.device, *trace.also]
     points = {d: {p.name: p.is_flag for p in config.register_points(d)} for d in devices}
     events: list[tuple[float, AlarmEvent]] = []
@@ -153,7 +155,8 @@ def replay(config: LoadedConfig, trace: Trace) -> list[tuple[float, AlarmEvent]]
             else:
                 observations = tuple(Observation(device, n, v, None, observed) for n, v in reading.items())
                 produced += engine.handle(PollOutcome(device, observed, t, observations=observations))
-        produced += engine.tick(observed, t)
+        clock.set(t)
+        produced += engine.tick()
         events.extend((t, e) for e in produced if isinstance(e, AlarmEvent))
     return events
 

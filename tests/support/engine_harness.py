@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.store import AlarmStore
 from gateway.config import LoadedConfig, load_config
@@ -39,7 +40,10 @@ devices:
 
 
 class Harness:
-    """One engine, a stamp counter and a clock; ``poll`` feeds one answer of one device."""
+    """One engine, a stamp counter and a clock; ``poll`` feeds one answer of one device.
+
+    Every call takes the simulated time ``t`` (seconds after ``EPOCH``) and moves the clock there.
+    """
 
     def __init__(self, config: LoadedConfig, store: AlarmStore | None = None) -> None:
         self.config = config
@@ -50,13 +54,16 @@ class Harness:
             n = next(counter)
             return {"id": f"id-{n}", "station": "cs-0001", "seq": n, "created_at": EPOCH}
 
-        self.engine = AlarmEngine(config, stamp, store=store)
+        self.stamp = stamp
+        self.clock = ManualClock(EPOCH)
+        self.engine = AlarmEngine(config, stamp, clock=self.clock, store=store)
         self.points = {
             device: {p.name: p.is_flag for p in config.register_points(device)}
             for device in config.station.devices
         }
 
     def poll(self, device: str, t: float, **values: float | bool) -> list[Envelope]:
+        self.clock.set(t)
         defaults = {name: False if flag else 0.0 for name, flag in self.points[device].items()}
         observed = EPOCH + timedelta(seconds=t)
         observations = tuple(
@@ -65,11 +72,13 @@ class Harness:
         return self.engine.handle(PollOutcome(device, observed, t, observations=observations))
 
     def lost(self, device: str, t: float) -> list[Envelope]:
+        self.clock.set(t)
         fault = Fault(FaultCategory.TIMEOUT, "no response (timeout)")
         return self.engine.handle(PollOutcome(device, EPOCH + timedelta(seconds=t), t, fault=fault))
 
     def tick(self, t: float) -> list[Envelope]:
-        return self.engine.tick(EPOCH + timedelta(seconds=t), t)
+        self.clock.set(t)
+        return self.engine.tick()
 
     def active(self) -> dict[str, str]:
         return {a.alarm_key: a.state.value for a in self.engine.active_alarms()}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.config import load_config
 from gateway.contract.events import AlarmEvent, DeviceStatusEvent
@@ -26,7 +27,7 @@ def engine(tmp_path):
         n = next(counter)
         return {"id": f"id-{n}", "station": "cs-0001", "seq": n, "created_at": datetime.now(UTC)}
 
-    return AlarmEngine(config, stamp)
+    return AlarmEngine(config, stamp, clock=ManualClock(datetime.now(UTC)))
 
 
 def poll(at: float, **values) -> PollOutcome:

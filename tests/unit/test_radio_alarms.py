@@ -38,8 +38,7 @@ class Radios:
         self.harness = Harness(self.config, self.store)
         self.engine = self.harness.engine
         self.registry = RadioRegistry(self.config.station.radios)
-        stamp = self.engine._stamp
-        self.alarms = RadioAlarms(self.config.station.radios, self.engine, self.registry, stamp)
+        self.alarms = RadioAlarms(self.config.station.radios, self.engine, self.registry, self.harness.stamp)
 
     def hear(self, kind: RadioEventKind, t: float, radio: str = "BH4ABC-7", **fields) -> list:
         event = RadioEvent(
