@@ -43,8 +43,8 @@ async def _listen(target: OperatorTarget, walk: WalkTest, out: Callable[[str], N
         async for message in client.messages:
             if not isinstance(message.payload, bytes | bytearray):
                 continue
-            if (check := walk.observe(decode(bytes(message.payload)), message.retain)) is not None:
-                out(reached_line(walk, check))
+            if (reached := walk.observe(decode(bytes(message.payload)), message.retain)) is not None:
+                out(reached_line(walk, reached))
 
 
 async def run_walktest(
