@@ -17,11 +17,11 @@ import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import aiomqtt
-
 from gateway.config import load_config
 from gateway.config.paths import example_station
+from gateway.contract.decode import decode
 from gateway.operator.describe import describe
+from gateway.operator.mqtt import broker_settings, connect
 from gateway.service.runtime import Gateway
 from simulators.station.buses import SimulatedStation, start_simulated_station, with_broker
 
@@ -84,12 +84,12 @@ async def embedded_broker():
 
 
 async def _platform_view(url: str, prefix: str, ready: asyncio.Event, seen: list[str]) -> None:
-    host, port = url.removeprefix("mqtt://").rsplit(":", 1)
-    async with aiomqtt.Client(host, int(port), protocol=aiomqtt.ProtocolVersion.V311) as client:
+    async with connect(broker_settings(url, "mqtt311")) as client:
         await client.subscribe(f"{prefix}/#", qos=1)
         ready.set()
         async for message in client.messages:
-            line = describe(str(message.topic), message.payload, prefix)
+            payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+            line = describe(str(message.topic), decode(bytes(payload)), prefix)
             seen.append(line)
             print(f"platform <- {line}", flush=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -54,14 +53,12 @@ def _cmd_command(args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(
             send_command(
-                broker_url=target.broker,
+                target.mqtt,
                 prefix=target.prefix(),
                 station=target.station,
                 name=args.name,
                 args=arguments,
                 key=read_key(target.key_file) if target.key_file else None,
-                username=target.username,
-                password=target.password,
                 timeout=args.timeout,
             )
         )
@@ -70,8 +67,8 @@ def _cmd_command(args: argparse.Namespace) -> int:
             f"outpost cmd: no answer from station {target.station} within {args.timeout:g} s", file=sys.stderr
         )
         return 3
-    print(json.dumps(result, indent=2))
-    return 0 if result.get("ok") else 1
+    print(result.model_dump_json(by_alias=True, indent=2))
+    return 0 if result.ok else 1
 
 
 def _cmd_console(args: argparse.Namespace) -> int:

@@ -7,12 +7,14 @@ import json
 import secrets
 from typing import Any
 
-import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.commands.auth import sign
-from gateway.uplink.mqtt import Broker
+from gateway.config.models import MqttConfig
+from gateway.contract.decode import decode
+from gateway.contract.events import CommandResult
+from gateway.operator.mqtt import connect
 from gateway.uplink.topics import result_topic
 
 
@@ -31,51 +33,38 @@ def parse_arguments(pairs: list[str]) -> dict[str, Any]:
 
 
 async def send_command(
+    mqtt: MqttConfig,
     *,
-    broker_url: str,
     prefix: str,
     station: str,
     name: str,
     args: dict[str, Any],
     key: bytes | None,
-    username: str | None = None,
-    password: str | None = None,
     timeout: float = 10.0,
-    protocol: str = "mqtt5",
-) -> dict[str, Any]:
-    """Publish one command and return the gateway's ``outpost.cmd_result/1`` answer.
+) -> CommandResult:
+    """Publish one command through the broker of ``mqtt`` and return the gateway's answer.
 
-    With ``protocol="mqtt311"`` (a broker that speaks nothing newer, as the embedded
-    one of ``outpost sim``) the command goes without MQTT 5 properties: the gateway
-    answers on the result topic all the same, and the answer is found by its id.
+    In MQTT 3.1.1 (``protocol: mqtt311``, a broker that speaks nothing newer, as the
+    embedded one of ``outpost sim``) the command goes without MQTT 5 properties: the
+    gateway answers on the result topic all the same, and the answer is found by its id.
     """
-    v5 = protocol == "mqtt5"
+    v5 = mqtt.protocol == "mqtt5"
     command_id = secrets.token_hex(8)
     body = sign(key, station, name, args, command_id) if key else {"id": command_id, "args": args}
-    broker = Broker.parse(broker_url)
     answers = result_topic(prefix)
-    correlation = command_id.encode()
     properties = Properties(PacketTypes.PUBLISH)
     properties.ResponseTopic = answers
-    properties.CorrelationData = correlation
-    async with aiomqtt.Client(
-        broker.host,
-        broker.port,
-        username=username,
-        password=password,
-        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
-        tls_params=aiomqtt.TLSParameters() if broker.tls else None,
-    ) as client:
+    properties.CorrelationData = command_id.encode()
+    async with connect(mqtt) as client:
         await client.subscribe(answers, qos=1)
         await client.publish(
             f"{prefix}/cmd/{name}", json.dumps(body), qos=1, properties=properties if v5 else None
         )
         async with asyncio.timeout(timeout):
             async for message in client.messages:
-                try:
-                    result = json.loads(message.payload)
-                except ValueError:
+                if not isinstance(message.payload, bytes | bytearray):
                     continue
-                if isinstance(result, dict) and result.get("command_id") == command_id:
-                    return result
+                answer = decode(bytes(message.payload))
+                if isinstance(answer, CommandResult) and answer.command_id == command_id:
+                    return answer
     raise TimeoutError  # unreachable: the loop only ends by return or timeout

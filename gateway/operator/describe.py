@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import json
+from gateway.contract.decode import Payload, Unknown
+from gateway.contract.events import AlarmEvent, DeviceStatusEvent, StationStatusEvent
 
 
-def describe(topic: str, payload: bytes, prefix: str) -> str:
-    """``topic`` relative to ``prefix`` and the gist of the payload."""
+def describe(topic: str, payload: Payload | Unknown, prefix: str) -> str:
+    """``topic`` relative to ``prefix`` and the gist of the (decoded) payload."""
     where = topic.removeprefix(prefix + "/")
-    try:
-        body = json.loads(payload)
-    except ValueError:
-        return f"{where}: (not JSON, {len(payload)} bytes)"
-    if not isinstance(body, dict):
-        return f"{where}: {body!r}"
-    schema = body.get("schema", "")
-    seq = body.get("seq", "?")
-    if schema.startswith("outpost.alarm/"):
+    if isinstance(payload, Unknown):
+        return f"{where}: ({payload.reason}, {payload.size} bytes)"
+    if isinstance(payload, AlarmEvent):
         return (
-            f"#{seq} ALARM {body['transition'].upper():<13} {body['level']:<6} {body['alarm_key']}"
-            f"  {body['message']}"
+            f"#{payload.seq} ALARM {payload.transition.upper():<13} {payload.level:<6} {payload.alarm_key}"
+            f"  {payload.message}"
         )
-    if schema.startswith("outpost.device_status/"):
-        reason = f" ({body['reason']})" if body.get("reason") else ""
-        return f"#{seq} device {body['device']}: {body['status']}{reason}"
-    if schema.startswith("outpost.status/"):
-        return f"#{seq} station {body['station']} {body['state']} (version {body['version']})"
-    return f"#{seq} {where}: {schema or 'unknown payload'}"
+    if isinstance(payload, DeviceStatusEvent):
+        reason = f" ({payload.reason})" if payload.reason else ""
+        return f"#{payload.seq} device {payload.device}: {payload.status}{reason}"
+    if isinstance(payload, StationStatusEvent):
+        return f"#{payload.seq} station {payload.station} {payload.state} (version {payload.version})"
+    return f"#{payload.seq} {where}: {payload.schema_}"

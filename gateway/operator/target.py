@@ -10,19 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gateway.config import LoadedConfig, load_config
-from gateway.config.models import DEFAULT_PREFIX
+from gateway.config.models import DEFAULT_PREFIX, MqttConfig
 
 
 @dataclass(frozen=True)
 class OperatorTarget:
-    broker: str
+    mqtt: MqttConfig  # the station file's MQTT settings (credentials, TLS), the broker to use first
     station: str | None  # None: every station (the MQTT wildcard ``+``)
     prefix_template: str  # e.g. ``outpost/v1/{station}``
     key_file: Path | None
-    username: str | None = None
-    password: str | None = None
     config: LoadedConfig | None = None
+
+    @property
+    def broker(self) -> str:
+        return self.mqtt.brokers[0]
 
     def prefix(self, station: str | None = None) -> str:
         """The topic prefix of ``station`` (default: this target's; ``+`` for every station)."""
@@ -54,27 +58,35 @@ def resolve_target(
 
     Raises :class:`gateway.config.ConfigError` for an invalid station file.
     """
-    username = password = None
     config = None
+    mqtt = None
     template = None
     if config_path is not None:
         config = load_config(config_path)
         station_config = config.station
-        broker = broker or station_config.mqtt.brokers[0]
+        mqtt = station_config.mqtt
         station = station or station_config.station.id
         template = station_config.mqtt.topic_prefix
         key_file = key_file or station_config.commands.key_file
-        username, password = station_config.mqtt.username, station_config.mqtt.password()
-    if not broker:
+    if broker is None and mqtt is None:
         raise ValueError("give --config, or --broker and --station")
     if prefix is not None:
         template = prefix  # a template with {station}, or one station's literal prefix
     return OperatorTarget(
-        broker=broker,
+        mqtt=_with_broker(mqtt, broker),
         station=None if station in (None, "+") else station,
         prefix_template=template or DEFAULT_PREFIX,
         key_file=key_file,
-        username=username,
-        password=password,
         config=config,
     )
+
+
+def _with_broker(mqtt: MqttConfig | None, broker: str | None) -> MqttConfig:
+    """The station file's MQTT settings (or the defaults) with ``--broker``, if given, as the broker."""
+    if broker is None and mqtt is not None:
+        return mqtt
+    settings = mqtt.model_dump(exclude_unset=True) if mqtt is not None else {}
+    try:
+        return MqttConfig.model_validate(settings | {"brokers": [broker]})
+    except ValidationError as exc:
+        raise ValueError(f"--broker: {exc.errors()[0]['msg']}") from None

@@ -20,11 +20,9 @@ import json
 import logging
 import random
 import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -33,26 +31,11 @@ from paho.mqtt.properties import Properties
 
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Queued
+from gateway.uplink.broker import Broker, credentials
 
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps our subscriptions and QoS 1 state this long
-
-
-@dataclass(frozen=True, slots=True)
-class Broker:
-    host: str
-    port: int
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> Broker:
-        parts = urlsplit(url)
-        tls = parts.scheme == "mqtts"
-        return cls(parts.hostname or "localhost", parts.port or (8883 if tls else 1883), tls)
-
-    def __str__(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,34 +152,26 @@ class MqttUplink:
         if v5:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = SESSION_EXPIRY
+        login = credentials(config, broker)
         return aiomqtt.Client(
             broker.host,
             broker.port,
             identifier=self._client_id,
-            username=config.username,
-            password=config.password(),
+            username=login.username,
+            password=login.password,
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
             clean_session=None if v5 else False,
             clean_start=False if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
             properties=properties,
             will=will,
             keepalive=config.keepalive,
-            tls_context=self._tls_context(broker),
+            tls_context=login.tls_context,
             max_inflight_messages=self._window,
             timeout=10,
             # An alarm is one small publish: Nagle's algorithm would hold it back
             # behind the PUBACK of the one before (about 40 ms with delayed ACKs).
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
-
-    def _tls_context(self, broker: Broker) -> ssl.SSLContext | None:
-        tls = self._config.tls
-        if not broker.tls and tls is None:
-            return None
-        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls and tls.ca_file else None)
-        if tls and tls.cert_file and tls.key_file:
-            context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-        return context
 
     async def _drain(self, client: aiomqtt.Client, session_started: float) -> None:
         while True:

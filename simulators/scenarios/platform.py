@@ -18,6 +18,9 @@ from pathlib import Path
 
 import aiomqtt
 
+from gateway.config.models import MqttConfig, TlsConfig
+from gateway.operator.mqtt import connect
+
 
 @dataclass
 class Received:
@@ -43,17 +46,15 @@ class Platform:
         await asyncio.wait_for(ready.wait(), timeout)
 
     async def _run(self, ready: asyncio.Event) -> None:
-        host, port = self.url.split("://", 1)[1].rsplit(":", 1)
         tls = None
         if self.tls:
             ca, cert, key = self.tls
-            tls = aiomqtt.TLSParameters(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+            tls = TlsConfig(ca_file=ca, cert_file=cert, key_file=key)
+        settings = MqttConfig(brokers=[self.url], protocol="mqtt311", tls=tls)
         identifier = f"platform-{uuid.uuid4().hex[:12]}"
         while True:
             try:
-                async with aiomqtt.Client(
-                    host, int(port), identifier=identifier, clean_session=False, tls_params=tls
-                ) as client:
+                async with connect(settings, identifier=identifier, clean_session=False) as client:
                     await client.subscribe(self.topic, qos=1)
                     ready.set()
                     async for message in client.messages:

@@ -20,8 +20,10 @@ from typing import Any
 
 from gateway.commands.auth import read_key
 from gateway.config import LoadedConfig
+from gateway.contract.decode import decode
 from gateway.operator.cmd import send_command
 from gateway.operator.describe import describe
+from gateway.operator.mqtt import broker_settings
 from simulators.scenarios.expectations import (
     Verdict,
     judge_expected,
@@ -107,15 +109,14 @@ class _Peers:
         station = self.config.station
         key_file = station.commands.key_file
         answer = await send_command(
-            broker_url=self.broker.url,
+            broker_settings(self.broker.url, self.broker.protocol),
             prefix=station.topic_prefix,
             station=station.station.id,
             name="ack",
             args={"alarm_key": f"{station.station.id}.{alarm}", "by": by},
             key=read_key(key_file) if key_file else None,
-            protocol=self.broker.protocol,
         )
-        return f"ack {alarm}: " + ("done" if answer.get("ok") else f"refused ({answer.get('error')})")
+        return f"ack {alarm}: " + ("done" if answer.ok else f"refused ({answer.error})")
 
 
 async def run_scenario(
@@ -203,9 +204,8 @@ async def _play_and_judge(player: Player, platform: Platform, report: Report) ->
 def _show(message: Received, prefix: str, announce: Callable[[str], None]) -> None:
     """Alarms and device states as the platform receives them, for a person watching a run."""
     if message.topic.endswith("/alarm") or "/device/" in message.topic:
-        announce(
-            f"          platform <- {describe(message.topic, json.dumps(message.payload).encode(), prefix)}"
-        )
+        payload = decode(json.dumps(message.payload).encode())
+        announce(f"          platform <- {describe(message.topic, payload, prefix)}")
 
 
 async def _stop(gateway: GatewayProcess) -> None:

@@ -1,17 +1,30 @@
-"""The MQTT session: credentials from a file, mutual TLS, clear errors, MQTT 3.1.1 fallback."""
+"""The MQTT session: credentials from a file, mutual TLS, clear errors, MQTT 3.1.1 fallback.
+
+The operator's ``outpost cmd --config`` reaches the station with the same settings.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 
 import pytest
 
 from tests.support.certs import TestCA
-from tests.support.peers import Mosquitto, Platform, running_station, wait_for_log
+from tests.support.peers import Mosquitto, Platform, outpost, running_station, wait_for_log
 
 pytestmark = pytest.mark.slow
 
 BIRTH = "outpost/v1/cs-test/status"
+KEY = "6f7574706f73742d746573742d6b6579"  # hex
+
+
+def command_key(directory) -> dict:
+    """The ``commands`` section of a station that takes signed commands."""
+    key_file = directory / "command.key"
+    key_file.write_text(KEY + "\n")
+    return {"key_file": str(key_file)}
 
 
 def is_birth(message) -> bool:
@@ -81,6 +94,36 @@ async def test_mutual_tls_with_the_district_ca(tmp_path, tls_broker):
     finally:
         await platform.stop()
     assert birth.payload["station"] == "cs-test"
+
+
+async def test_outpost_cmd_reaches_the_station_with_the_station_files_tls(tmp_path, tls_broker):
+    broker, ca = tls_broker
+    client = ca.issue("cs-test")
+    extra = {
+        "mqtt": {
+            "tls": {"ca_file": str(ca.cert), "cert_file": str(client.cert), "key_file": str(client.key)}
+        },
+        "commands": command_key(tmp_path),
+    }
+    async with running_station(tmp_path, broker.url, extra=extra) as station:
+        await wait_for_log(station.gateway.output, "MQTT connected")
+        # The operator is given the station file as the README shows it: private CA, client certificate.
+        ping = await asyncio.to_thread(outpost, "cmd", "--config", str(station.config_path), "ping")
+    assert ping.returncode == 0, ping.stderr
+    answer = json.loads(ping.stdout)
+    assert answer["schema"] == "outpost.cmd_result/1"
+    assert answer["result"]["pong"] is True
+
+
+async def test_outpost_cmd_logs_in_with_the_station_files_password(tmp_path, password_broker):
+    secret = tmp_path / "mqtt.password"
+    secret.write_text("s3cret-Pa55\n")
+    extra = {"mqtt": {"username": "cs-test", "password_file": str(secret)}, "commands": command_key(tmp_path)}
+    async with running_station(tmp_path, password_broker.url, extra=extra) as station:
+        await wait_for_log(station.gateway.output, "MQTT connected")
+        ping = await asyncio.to_thread(outpost, "cmd", "--config", str(station.config_path), "ping")
+    assert ping.returncode == 0, ping.stderr
+    assert json.loads(ping.stdout)["result"]["pong"] is True
 
 
 async def test_broker_certificate_from_another_ca_is_refused_clearly(tmp_path, tls_broker):

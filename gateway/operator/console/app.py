@@ -26,8 +26,8 @@ from gateway.operator.cmd import send_command
 from gateway.operator.console.board import Board
 from gateway.operator.console.commands import HELP, Request, parse
 from gateway.operator.console.render import log_line, render
+from gateway.operator.mqtt import connect
 from gateway.operator.target import OperatorTarget
-from gateway.uplink.mqtt import Broker
 
 RETAINED_QUIET = 0.5  # the retained state has arrived when the broker has been quiet this long
 RETAINED_MAX = 5.0
@@ -51,19 +51,8 @@ class Console:
         self._command_timeout = command_timeout
         self._stop = asyncio.Event()
 
-    def _client(self) -> aiomqtt.Client:
-        broker = Broker.parse(self.target.broker)
-        return aiomqtt.Client(
-            broker.host,
-            broker.port,
-            username=self.target.username,
-            password=self.target.password,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            tls_params=aiomqtt.TLSParameters() if broker.tls else None,
-        )
-
     async def run(self, *, once: bool = False, duration: float | None = None) -> None:
-        async with self._client() as client:
+        async with connect(self.target.mqtt) as client:
             await client.subscribe(self.target.prefix() + "/#", qos=1)
             messages = client.messages
             await self._take_retained(messages)
@@ -152,14 +141,12 @@ class Console:
         self._out(f"-> {request.station}: {described}")
         try:
             result = await send_command(
-                broker_url=self.target.broker,
+                self.target.mqtt,
                 prefix=self.target.prefix(request.station),
                 station=request.station,
                 name=request.name,
                 args=request.args,
                 key=self._key(request.station),
-                username=self.target.username,
-                password=self.target.password,
                 timeout=self._command_timeout,
             )
         except TimeoutError:
@@ -168,7 +155,7 @@ class Console:
         except aiomqtt.MqttError as exc:
             self._out(f"<- {request.station}: not sent ({exc})")
             return
-        outcome = "ok" if result.get("ok") else f"REFUSED: {result.get('error')}"
+        outcome = "ok" if result.ok else f"REFUSED: {result.error}"
         self._out(f"<- {request.station}: {request.name} {outcome}")
 
 

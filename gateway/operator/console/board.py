@@ -9,12 +9,24 @@ can be tested and rendered on its own.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.contract.decode import Payload, Unknown, decode
+from gateway.contract.events import (
+    ActiveAlarm,
+    ActiveAlarmsSnapshot,
+    AlarmEvent,
+    AlarmState,
+    DeviceStatusEvent,
+    StationReport,
+    StationStatusEvent,
+    TelemetryEvent,
+)
 from gateway.operator.describe import describe
+
+SEVERITY = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}  # the board's order, most severe first
 
 
 @dataclass
@@ -24,7 +36,7 @@ class StationState:
     version: str = ""
     name: str = ""
     devices: dict[str, str] = field(default_factory=dict)  # device -> ok | fault (reason) | offline
-    alarms: dict[str, dict] = field(default_factory=dict)  # alarm_key -> active alarm (snapshot shape)
+    alarms: dict[str, ActiveAlarm] = field(default_factory=dict)  # by alarm_key
     exercise: bool = False
 
 
@@ -46,64 +58,61 @@ class Board:
         return self.stations.setdefault(station, StationState(station))
 
     def apply(self, station: str, topic: str, payload: bytes, prefix: str, retained: bool) -> LogLine | None:
-        """Take in one message; returns the event-log line it makes (retained state makes none)."""
-        try:
-            body = json.loads(payload) if payload else None
-        except ValueError:
+        """Take in one message; returns the event-log line it makes (retained state makes none).
+
+        What is not one of the contract's payloads changes nothing, and shows in the log as such.
+        """
+        decoded = decode(payload)
+        if not isinstance(decoded, Unknown):
+            self._fold(self.station(station), decoded)
+        if retained or isinstance(decoded, ActiveAlarmsSnapshot | TelemetryEvent):
             return None
-        if not isinstance(body, dict):
-            return None
-        state = self.station(station)
-        schema = body.get("schema", "")
-        if schema.startswith("outpost.status/"):
-            state.state = body.get("state", "unknown")
-            state.version = body.get("version", "")
-            state.name = body.get("name", "")
-        elif schema.startswith("outpost.alarms_active/"):
-            state.alarms = {alarm["alarm_key"]: alarm for alarm in body.get("alarms", [])}
-        elif schema.startswith("outpost.device_status/"):
-            reason = f" ({body['reason']})" if body.get("reason") else ""
-            state.devices[body["device"]] = f"{body['status']}{reason}"
-        elif schema.startswith("outpost.alarm/"):
-            self._alarm_event(state, body)
-        elif schema.startswith("outpost.report/"):
-            state.exercise = bool(body.get("exercise"))
-        if retained or schema.startswith(("outpost.alarms_active/", "outpost.telemetry/")):
-            return None
-        line = LogLine(_moment(body), station, describe(topic, payload, prefix))
+        line = LogLine(_moment(decoded), station, describe(topic, decoded, prefix))
         self.log.append(line)
         return line
 
-    @staticmethod
-    def _alarm_event(state: StationState, event: dict) -> None:
-        key = event["alarm_key"]
-        if event["state"] == "cleared":  # acknowledged and back to normal: no longer on the board
-            state.alarms.pop(key, None)
-            return
-        state.alarms[key] = {
-            "alarm_key": key,
-            "level": event["level"],
-            "grade": event["grade"],
-            "state": event["state"],
-            "status": event.get("status", "actual"),
-            "shelved": event.get("shelved", False),
-            "raised_at": event.get("raised_at"),
-            "device": event["source"]["device"],
-            "location": event["source"].get("location", ""),
-            "message": event.get("message", ""),
-        }
+    def _fold(self, state: StationState, payload: Payload) -> None:
+        if isinstance(payload, StationStatusEvent):
+            state.state, state.version, state.name = payload.state, payload.version, payload.name
+        elif isinstance(payload, ActiveAlarmsSnapshot):
+            state.alarms = {alarm.alarm_key: alarm for alarm in payload.alarms}
+        elif isinstance(payload, DeviceStatusEvent):
+            reason = f" ({payload.reason})" if payload.reason else ""
+            state.devices[payload.device] = f"{payload.status}{reason}"
+        elif isinstance(payload, AlarmEvent):
+            _alarm_event(state, payload)
+        elif isinstance(payload, StationReport):
+            state.exercise = payload.exercise
 
-    def active_alarms(self) -> list[tuple[str, dict]]:
+    def active_alarms(self) -> list[tuple[str, ActiveAlarm]]:
         """Every active alarm of every station, most severe first."""
-        order = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
         alarms = [(s.station, alarm) for s in self.stations.values() for alarm in s.alarms.values()]
-        return sorted(
-            alarms, key=lambda item: (order.get(item[1]["level"], 9), item[1].get("raised_at") or "")
-        )
+        return sorted(alarms, key=lambda item: (SEVERITY.get(item[1].level, 9), item[1].raised_at))
 
 
-def _moment(body: dict) -> datetime:
-    try:
-        return datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
-    except (KeyError, ValueError, AttributeError):
+def _alarm_event(state: StationState, event: AlarmEvent) -> None:
+    if event.state == AlarmState.CLEARED:  # acknowledged and back to normal: no longer on the board
+        state.alarms.pop(event.alarm_key, None)
+        return
+    state.alarms[event.alarm_key] = ActiveAlarm(
+        alarm_key=event.alarm_key,
+        first_id=event.first_id,
+        kind=event.kind,
+        level=event.level,
+        grade=event.grade,
+        state=event.state,
+        status=event.status,
+        shelved=event.shelved,
+        suppressed=event.suppressed,
+        chattering=event.chattering,
+        raised_at=event.raised_at,
+        device=event.source.device,
+        location=event.source.location,
+        message=event.message,
+    )
+
+
+def _moment(payload: Payload | Unknown) -> datetime:
+    if isinstance(payload, Unknown):
         return datetime.now().astimezone()
+    return payload.created_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.contract.events import EventStatus
 from gateway.operator.console.board import Board, LogLine
 
 
@@ -28,14 +29,10 @@ def render(board: Board, events: int = 10) -> str:
     for _station, alarm in active:
         flags = "".join(
             f" [{flag}]"
-            for flag, on in (
-                (alarm.get("status", "actual"), alarm.get("status", "actual") != "actual"),
-                ("shelved", alarm.get("shelved")),
-            )
+            for flag, on in ((alarm.status, alarm.status != EventStatus.ACTUAL), ("shelved", alarm.shelved))
             if on
         )
-        level, state = alarm["level"].upper(), alarm["state"]
-        lines.append(f"  {level:<7}{state:<14}{alarm['alarm_key']}  {alarm.get('message', '')}{flags}")
+        lines.append(f"  {alarm.level.upper():<7}{alarm.state:<14}{alarm.alarm_key}  {alarm.message}{flags}")
     recent = list(board.log)[-events:]
     if recent:
         lines.append("recent events:")

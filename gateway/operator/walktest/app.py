@@ -9,38 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiomqtt
-
+from gateway.contract.decode import decode
+from gateway.operator.mqtt import connect
 from gateway.operator.target import OperatorTarget
 from gateway.operator.walktest.report import write_reports
 from gateway.operator.walktest.tracker import DeviceCheck, WalkTest
-from gateway.uplink.mqtt import Broker
 
 
 def reached_line(walk: WalkTest, check: DeviceCheck) -> str:
-    event = check.event or {}
+    event = check.event
     at = check.reached_at.astimezone().strftime("%H:%M:%S") if check.reached_at else ""
+    what = f"{event.kind} {event.transition} ({event.status}, {event.level})" if event else ""
     return (
-        f"REACHED {len(walk.reached)}/{len(walk.devices)}  {check.device:<20} {at}  "
-        f"{event.get('kind')} {event.get('transition')} ({event.get('status')}, {event.get('level')})  "
-        f"{check.location}"
+        f"REACHED {len(walk.reached)}/{len(walk.devices)}  {check.device:<20} {at}  {what}  {check.location}"
     )
 
 
 async def _listen(target: OperatorTarget, walk: WalkTest, out: Callable[[str], None]) -> None:
-    broker = Broker.parse(target.broker)
-    async with aiomqtt.Client(
-        broker.host,
-        broker.port,
-        username=target.username,
-        password=target.password,
-        tls_params=aiomqtt.TLSParameters() if broker.tls else None,
-    ) as client:
+    async with connect(target.mqtt) as client:
         await client.subscribe(f"{target.prefix()}/alarm", qos=1)
         walk.started_at = datetime.now(UTC)
         walk.listening = True
@@ -51,12 +41,10 @@ async def _listen(target: OperatorTarget, walk: WalkTest, out: Callable[[str], N
         for check in walk.devices.values():
             out(f"  waiting  {check.device:<20} {check.location}")
         async for message in client.messages:
-            try:
-                body = json.loads(message.payload)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
+            if not isinstance(message.payload, bytes | bytearray):
                 continue
-            if isinstance(body, dict) and (check := walk.observe(body, message.retain)) is not None:
-                out(reached_line(walk, check))
+            if (reached := walk.observe(decode(bytes(message.payload)), message.retain)) is not None:
+                out(reached_line(walk, reached))
 
 
 async def run_walktest(

@@ -14,9 +14,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.config import LoadedConfig
-from gateway.contract.events import rfc3339
+from gateway.contract.decode import Payload, Unknown
+from gateway.contract.events import AlarmEvent, Transition, rfc3339
 
-COUNTS = {"raised", "level_changed", "realarmed"}  # an activation, not its clearing or handling
+# An activation, not its clearing or handling.
+COUNTS = {Transition.RAISED, Transition.LEVEL_CHANGED, Transition.REALARMED}
+# What the report keeps of the event that reached the platform.
+REPORTED = {
+    "id",
+    "created_at",
+    "alarm_key",
+    "kind",
+    "transition",
+    "status",
+    "grade",
+    "level",
+    "value",
+    "unit",
+    "message",
+}
 
 
 @dataclass
@@ -26,7 +42,7 @@ class DeviceCheck:
     bus: str
     location: str
     reached_at: datetime | None = None
-    event: dict[str, Any] | None = None
+    event: AlarmEvent | None = None
     faults: list[str] = field(default_factory=list)
 
     @property
@@ -41,7 +57,7 @@ class DeviceCheck:
             "location": self.location,
             "reached": self.reached,
             "reached_at": rfc3339(self.reached_at) if self.reached_at else None,
-            "event": self.event,
+            "event": self.event.model_dump(mode="json", include=REPORTED) if self.event else None,
             "faults": self.faults,
         }
 
@@ -58,35 +74,21 @@ class WalkTest:
         self.ended_at: datetime | None = None
         self.listening = False
 
-    def observe(self, body: dict[str, Any], retained: bool = False) -> DeviceCheck | None:
+    def observe(self, payload: Payload | Unknown, retained: bool = False) -> DeviceCheck | None:
         """Take in one message from the station; returns the device it reached for the first time."""
-        if retained or body.get("historical") or not str(body.get("schema", "")).startswith("outpost.alarm/"):
+        if retained or not isinstance(payload, AlarmEvent) or payload.historical:
             return None
-        source = body.get("source") or {}
-        check = self.devices.get(source.get("device", ""))
+        check = self.devices.get(payload.source.device)
         if check is None:
             return None
-        if body.get("kind") == "device_fault":
-            if body.get("transition") in COUNTS:
-                check.faults.append(body.get("message", "device fault"))
+        if payload.kind == "device_fault":
+            if payload.transition in COUNTS:
+                check.faults.append(payload.message)
             return None
-        if check.reached or body.get("transition") not in COUNTS:
+        if check.reached or payload.transition not in COUNTS:
             return None
         check.reached_at = datetime.now(UTC)
-        check.event = {
-            key: body.get(key)
-            for key in (
-                "alarm_key",
-                "kind",
-                "transition",
-                "status",
-                "grade",
-                "level",
-                "value",
-                "unit",
-                "message",
-            )
-        } | {"created_at": body.get("created_at"), "id": body.get("id")}
+        check.event = payload
         return check
 
     @property
