@@ -32,6 +32,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         print(f"{len(exc.issues)} problem(s) in {args.config}", file=sys.stderr)
         return 1
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(config.summary())
     print("configuration is valid")
     return 0
