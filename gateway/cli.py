@@ -30,8 +30,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        print(f"{len(exc.issues)} problem(s) in {args.config}", file=sys.stderr)
+        if len(exc.issues) > 1:
+            print(f"{len(exc.issues)} problem(s) in {args.config}", file=sys.stderr)
         return 1
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(config.summary())
     print("configuration is valid")
     return 0

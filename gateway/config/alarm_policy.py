@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
 
@@ -69,9 +70,22 @@ def _local_time(value: str) -> str:
     return value
 
 
+def _time_zone(value: str) -> str:
+    """A name the reports can turn into a zone: checked here, so a typo never stops the gateway."""
+    if not value:
+        return value  # the system's zone, as when it is not given
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise rejected("timezone", "must be a time zone name such as Asia/Shanghai", repr(value)) from None
+    return value
+
+
 class ReportsConfig(Strict):
     """The periodic all-clear/situation report and the daily summary."""
 
     interval: Seconds = Field(default=3600.0, description="0 turns the periodic report off")
     daily_at: Annotated[str, AfterValidator(_local_time)] | None = "08:00"
-    timezone: str | None = Field(default=None, description="IANA name; default: the system's zone")
+    timezone: Annotated[str, AfterValidator(_time_zone)] | None = Field(
+        default=None, description="IANA name; default: the system's zone"
+    )

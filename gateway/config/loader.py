@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.modbus.registers import RegisterPoint, RegisterType
+from gateway.config.environment import check_environment
 from gateway.config.errors import ConfigError, ConfigIssue
+from gateway.config.intent import bare_durations, misread_booleans
 from gateway.config.line_profiles import SerialLineProfile
 from gateway.config.models import SERIAL_BUSES, DeviceConfig, SerialLineBus, StationConfig
 from gateway.config.paths import bundled_config_dir
 from gateway.config.profiles import AlarmRule, Profile
 from gateway.config.radios import KISS_BRIDGES, KissSerialBridge, LineRadioBridge, LineRadioProtocolConfig
-from gateway.config.validation import validate
+from gateway.config.validation import M, validate
 from gateway.config.yaml_source import LineMap, load_yaml
 
 AnyProfile = Profile | SerialLineProfile
@@ -32,6 +34,7 @@ class LoadedConfig:
     profiles: dict[str, AnyProfile]
     rules: dict[str, dict[str, AlarmRule]]
     radio_protocols: dict[str, LineRadioProtocolConfig] = field(default_factory=dict)  # by bridge
+    warnings: list[ConfigIssue] = field(default_factory=list)  # worth a look, not wrong
 
     def profile_of(self, device: str) -> AnyProfile:
         return self.profiles[self.station.devices[device].profile]
@@ -103,13 +106,31 @@ class LoadedConfig:
 
 
 def load_config(path: Path | str) -> LoadedConfig:
-    """Read and check everything; raise :class:`ConfigError` listing every problem found."""
+    """Read and check everything; raise :class:`ConfigError` listing every problem found.
+
+    ConfigError is the only exception this raises, whatever the file holds: a
+    running gateway reloads its configuration with this, and a bad file must
+    leave it running on the configuration it has. Loading is bounded in time
+    and memory (see :mod:`gateway.config.yaml_source`).
+    """
     path = Path(path)
+    try:
+        return _load(path)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a loader bug must not take a running gateway down
+        message = f"cannot be loaded ({type(exc).__name__}: {exc})"
+        raise ConfigError([ConfigIssue(path, 0, "", message)]) from exc
+
+
+def _load(path: Path) -> LoadedConfig:
     data, lines = load_yaml(path)
     issues: list[ConfigIssue] = []
-    station = validate(StationConfig, data, lines, issues)
+    warnings: list[ConfigIssue] = []
+    station = _validated(StationConfig, data, lines, issues, warnings)
     if station is None:
         raise ConfigError(issues)
+    issues.extend(check_environment(station, lines))
     search = _profile_dirs(path, station)
     profiles: dict[str, Profile] = {}
     profile_lines: dict[str, LineMap] = {}
@@ -118,7 +139,7 @@ def load_config(path: Path | str) -> LoadedConfig:
         file = _find_profile(name, search)
         if file is None:
             missing.add(name)
-        elif (found := _load_profile(file, issues)) is not None:
+        elif (found := _load_profile(file, issues, warnings)) is not None:
             profiles[name], profile_lines[name] = found
     for name, profile in profiles.items():
         _check_profile(profile, profile_lines[name], issues)
@@ -130,10 +151,21 @@ def load_config(path: Path | str) -> LoadedConfig:
         _check_device(name, device, station, profiles, missing, search, lines, issues)
         if device.profile in profiles:
             rules[name] = _effective_rules(name, device, profiles[device.profile], lines, issues)
-    radio_protocols = _check_radios(station, search, lines, issues)
+    radio_protocols = _check_radios(station, search, lines, issues, warnings)
     if issues:
         raise ConfigError(issues)
-    return LoadedConfig(path, station, profiles, rules, radio_protocols)
+    return LoadedConfig(path, station, profiles, rules, radio_protocols, warnings)
+
+
+def _validated(
+    model: type[M], data: object, lines: LineMap, issues: list[ConfigIssue], warnings: list[ConfigIssue]
+) -> M | None:
+    """A whole file validated, and read for what YAML took differently from what was meant."""
+    result = validate(model, data, lines, issues)
+    if result is not None:
+        issues.extend(misread_booleans(result, lines))
+        warnings.extend(bare_durations(result, data, lines))
+    return result
 
 
 def _profile_dirs(path: Path, station: StationConfig) -> list[Path]:
@@ -145,7 +177,9 @@ def _find_profile(name: str, search: list[Path]) -> Path | None:
     return next((d / f"{name}.yaml" for d in search if (d / f"{name}.yaml").is_file()), None)
 
 
-def _load_profile(file: Path, issues: list[ConfigIssue]) -> tuple[AnyProfile, LineMap] | None:
+def _load_profile(
+    file: Path, issues: list[ConfigIssue], warnings: list[ConfigIssue]
+) -> tuple[AnyProfile, LineMap] | None:
     try:
         data, lines = load_yaml(file)
     except ConfigError as exc:
@@ -158,7 +192,7 @@ def _load_profile(file: Path, issues: list[ConfigIssue]) -> tuple[AnyProfile, Li
         message = f"unknown protocol {protocol!r} (expected {expected})"
         issues.append(ConfigIssue(lines.file, lines.line_of(("protocol",))[1], "protocol", message))
         return None
-    profile = validate(model, data, lines, issues)
+    profile = _validated(model, data, lines, issues, warnings)
     return (profile, lines) if profile is not None else None
 
 
@@ -328,7 +362,11 @@ def _check_zones(station: StationConfig, lines: LineMap, issues: list[ConfigIssu
 
 
 def _check_radios(
-    station: StationConfig, search: list[Path], lines: LineMap, issues: list[ConfigIssue]
+    station: StationConfig,
+    search: list[Path],
+    lines: LineMap,
+    issues: list[ConfigIssue],
+    warnings: list[ConfigIssue],
 ) -> dict[str, LineRadioProtocolConfig]:
     """KISS bridges need the gateway's callsign, line bridges a protocol, groups known radios."""
     radios = station.radios
@@ -360,7 +398,7 @@ def _check_radios(
         except ConfigError as exc:
             issues.extend(exc.issues)
             continue
-        protocol = validate(LineRadioProtocolConfig, data, profile_lines, issues)
+        protocol = _validated(LineRadioProtocolConfig, data, profile_lines, issues, warnings)
         if protocol is not None:
             protocols[name] = protocol
     registered = {radio.upper() for radio in radios.registry}

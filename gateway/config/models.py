@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
@@ -48,6 +49,28 @@ def _broker_url(value: str) -> str:
 BrokerUrl = Annotated[str, AfterValidator(_broker_url)]
 
 
+def _topic_prefix(value: str) -> str:
+    """Only ``{station}`` is filled in, and a topic one publishes to holds no wildcard."""
+    try:
+        fields = [field for _, *field in Formatter().parse(value) if field[0] is not None]
+    except ValueError as exc:  # a lone { or }
+        raise rejected("topic", f"must be a topic such as {DEFAULT_PREFIX} ({exc})", repr(value)) from None
+    placeholders = [
+        "{" + f"{name}" + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        for name, spec, conversion in fields
+    ]
+    if unknown := sorted(set(placeholders) - {"{station}"}):
+        expected = f"may only contain the placeholder {{station}}, not {', '.join(unknown)}"
+        raise rejected("topic", expected, repr(value))
+    filled = value.format(station="station")
+    if not filled.strip("/") or "+" in filled or "#" in filled:
+        raise rejected("topic", f"must be a topic without + or # such as {DEFAULT_PREFIX}", repr(value))
+    return value
+
+
+TopicPrefix = Annotated[str, AfterValidator(_topic_prefix)]
+
+
 class TlsConfig(Strict):
     ca_file: Path | None = None
     cert_file: Path | None = None
@@ -66,8 +89,9 @@ class MqttConfig(Strict):
     username: str | None = None
     password_file: Path | None = None
     password_env: str | None = None
+    allow_missing_env: bool = False  # an unset password_env means no password, not an error
     tls: TlsConfig | None = None
-    topic_prefix: str = DEFAULT_PREFIX
+    topic_prefix: TopicPrefix = DEFAULT_PREFIX
     protocol: Literal["mqtt5", "mqtt311"] = "mqtt5"
     keepalive: Annotated[int, in_range(5, 3600)] = 30
     reconnect_max: Seconds = 30.0

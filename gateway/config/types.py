@@ -6,6 +6,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 
@@ -50,6 +51,13 @@ def _non_negative(value: float) -> float:
 
 
 Seconds = Annotated[float, BeforeValidator(_parse_duration), AfterValidator(_non_negative)]
+
+
+def is_duration(field: FieldInfo) -> bool:
+    """Whether ``field`` is a plain :data:`Seconds` field (not an optional one)."""
+    return any(isinstance(m, BeforeValidator) and m.func is _parse_duration for m in field.metadata)
+
+
 PollInterval = Annotated[Seconds, in_range(0.05, 3600)]
 Port = Annotated[int, in_range(1, 65535)]
 UnitId = Annotated[int, in_range(1, 247)]

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from gateway.config.errors import ConfigIssue, unknown_key_message
+from gateway.config.intent import boolean_message
 from gateway.config.yaml_source import LineMap
 
 M = TypeVar("M", bound=BaseModel)
@@ -26,7 +27,9 @@ def validate(
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            issues.append(_issue(model, data, lines, base, error))
+            issue = _issue(model, data, lines, base, error)
+            if issue not in issues:  # a union reports one error per member
+                issues.append(issue)
         return None
 
 
@@ -35,7 +38,12 @@ def _issue(model: type[BaseModel], data: Any, lines: LineMap, base: tuple, error
     if error["type"] == "union_tag_invalid":
         path = (*path, "type")
     _, line = lines.line_of(path)
-    return ConfigIssue(lines.file, line, ".".join(str(p) for p in path), _message(model, error))
+    word = lines.booleans.get(path)
+    if word is not None and error["type"] != "extra_forbidden":
+        message = boolean_message(word)  # the word, not pydantic's "got True"
+    else:
+        message = _message(model, error)
+    return ConfigIssue(lines.file, line, ".".join(str(p) for p in path), message)
 
 
 def _yaml_path(data: Any, loc: tuple) -> tuple:
