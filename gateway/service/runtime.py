@@ -106,6 +106,17 @@ class Gateway:
             metrics=self.metrics,
             counts=self._counts,
         )
+        self.command_context = CommandContext(
+            boot=self.boot,
+            engine=self.engine,
+            publish=self.publisher.publish,
+            report=self.health.report,
+            stamp=self.stamp,
+            radio=self.radio,
+            radio_hub=self.radio_hub,
+            actuators=ModbusActuators(config, self.pollers),
+            in_background=self._in_background,
+        )
         self.downlink = Downlink(
             self._command_processor(config),
             uplink=self.uplink,
@@ -136,20 +147,8 @@ class Gateway:
             verifier = Verifier(
                 read_key(commands.key_file), config.station.station.id, commands.max_clock_skew
             )
-        context = CommandContext(
-            boot=self.boot,
-            engine=self.engine,
-            publish=self.publisher.publish,
-            report=self.health.report,
-            stamp=self.stamp,
-            radio=self.radio,
-            radio_hub=self.radio_hub,
-            actuators=ModbusActuators(config, self.pollers),
-            in_background=self._in_background,
-        )
-        return CommandProcessor(
-            verifier=verifier, allow_unsigned=commands.allow_unsigned, target=Executor(COMMANDS, context)
-        )
+        target = Executor(COMMANDS, self.command_context)
+        return CommandProcessor(verifier=verifier, allow_unsigned=commands.allow_unsigned, target=target)
 
     def _make_uplink(self, config: LoadedConfig) -> MqttUplink:
         """The MQTT session; its callbacks reach whichever data path and commands are current.
