@@ -79,7 +79,8 @@ class Publisher:
         """Every poll outcome of every bus goes through here, in arrival order."""
         bus = self._config.station.devices[outcome.device].bus
         self._progress.beat(f"bus {bus}")
-        self._metrics.polls.labels(outcome.device, "ok" if outcome.ok else outcome.fault.category.value).inc()
+        result = outcome.fault.category.value if outcome.fault is not None else "ok"
+        self._metrics.polls.labels(outcome.device, result).inc()
         self._metrics.bus_busy.labels(bus).inc(outcome.busy_seconds)
         events = self._engine.handle(outcome)
         if outcome.ok:

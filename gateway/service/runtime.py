@@ -7,6 +7,7 @@ commands in ``gateway/commands/``, health and reports in ``gateway/service/healt
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Coroutine
@@ -193,9 +194,8 @@ class Gateway:
         self._field_tasks = []
         for name, poller in self.pollers.items():
             self.progress.watch(f"bus {name}")
-            self._field_tasks.append(
-                group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.publisher.on_poll)))
-            )
+            job = functools.partial(poller.run, self.publisher.on_poll)
+            self._field_tasks.append(group.create_task(supervise(f"bus {name}", job)))
         influx = self.publisher.influx
         if influx is not None:
             self._field_tasks.append(group.create_task(supervise("influxdb", influx.run)))
