@@ -16,70 +16,20 @@ import logging
 from collections import Counter
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from gateway.alarms.engine import CommandRefused
 from gateway.commands.auth import Rejected, Verifier
+from gateway.commands.handlers import COMMANDS
+from gateway.commands.registry import Arguments, CommandFailed, problems
 
 log = logging.getLogger(__name__)
 
 
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PingArgs(_Args):
-    pass
-
-
-class AlarmArgs(_Args):
-    alarm_key: str
-    by: str = Field(default="platform", max_length=64)
-
-
-class ShelveArgs(AlarmArgs):
-    minutes: float = Field(gt=0, le=24 * 60)
-
-
-class ExerciseArgs(_Args):
-    on: bool
-    device: str | None = None
-
-
-class ReportArgs(_Args):
-    pass
-
-
-class BroadcastArgs(_Args):
-    text: str = Field(min_length=1, max_length=200)
-    group: str | None = None
-
-
-class ActuateArgs(_Args):
-    actuator: str
-    value: str
-
-
-ARGUMENTS: dict[str, type[_Args]] = {
-    "ping": PingArgs,
-    "ack": AlarmArgs,
-    "shelve": ShelveArgs,
-    "unshelve": AlarmArgs,
-    "reset": AlarmArgs,
-    "exercise": ExerciseArgs,
-    "report": ReportArgs,
-    "broadcast": BroadcastArgs,
-    "actuate": ActuateArgs,
-}
-
-
-class CommandFailed(Exception):
-    """A valid, authentic command that could not be carried out; the message says why."""
-
-
 class CommandTarget(Protocol):
-    """What the gateway offers to commands."""
+    """What executes a validated command: the registry's handlers with the gateway's parts."""
 
-    async def execute(self, name: str, args: Any) -> dict[str, Any]: ...
+    async def execute(self, name: str, args: Arguments) -> dict[str, Any]: ...
 
 
 Outcome = tuple[Literal[True], dict[str, Any]] | tuple[Literal[False], str]
@@ -113,21 +63,18 @@ class CommandProcessor:
             self._authenticate(name, command)
         except Rejected as exc:
             return command_id, self._reject(name, command_id, str(exc))
-        arguments_model = ARGUMENTS.get(name)
-        if arguments_model is None:
+        spec = COMMANDS.get(name)
+        if spec is None:
             return command_id, self._reject(
-                name, command_id, f"unknown command (known: {', '.join(ARGUMENTS)})"
+                name, command_id, f"unknown command (known: {', '.join(COMMANDS)})"
             )
         try:
-            args = arguments_model.model_validate(command.get("args", {}))
+            args = spec.arguments.model_validate(command.get("args", {}))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'args'}: {e['msg']}" for e in exc.errors()
-            )
-            return command_id, self._reject(name, command_id, f"bad arguments: {problems}")
+            return command_id, self._reject(name, command_id, f"bad arguments: {problems(exc)}")
         try:
             result = await self._target.execute(name, args)
-        except CommandFailed as exc:
+        except (CommandFailed, CommandRefused) as exc:  # the handler's or the alarm engine's refusal
             self.counts["failed"] += 1
             log.warning("command %s (%s) failed: %s", name, command_id, exc)
             return command_id, (False, str(exc))

@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.commands.handlers import COMMANDS
 from gateway.config import ConfigError
 from gateway.service.signals import run_until_signalled
 
@@ -126,12 +127,27 @@ def _station_options(parser: argparse.ArgumentParser, station_help: str = "stati
     parser.add_argument("--key-file", type=Path, help="the station's command key")
 
 
+def command_list() -> str:
+    """The downlink commands for ``outpost cmd --help``: name, arguments, what it does."""
+    lines = ["commands:"]
+    for name, spec in COMMANDS.items():
+        fields = spec.arguments.model_fields
+        arguments = " ".join(
+            f"{k}={k.upper()}" if f.is_required() else f"[{k}={k.upper()}]" for k, f in fields.items()
+        )
+        lines.append(f"  {' '.join(filter(None, (name, arguments)))}\n      {spec.help}")
+    return "\n".join(lines)
+
+
 def add_operator_commands(commands: argparse._SubParsersAction) -> None:
     """The platform-side tools: cmd, console, walk test."""
-    command = commands.add_parser("cmd", help="sign and send a downlink command, print the answer")
-    command.add_argument(
-        "name", help="ping, ack, shelve, unshelve, reset, exercise, report, broadcast, actuate"
+    command = commands.add_parser(
+        "cmd",
+        help="sign and send a downlink command, print the answer",
+        epilog=command_list(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    command.add_argument("name", help=", ".join(COMMANDS))
     command.add_argument(
         "args", nargs="*", help="key=value arguments, e.g. alarm_key=cs-0427.kitchen-gas.gas"
     )

@@ -2,9 +2,9 @@
 
 Subscribes to the station's topics, prints the board (status, devices,
 active alarms) once the retained state has arrived, then one line per event
-as it comes, and takes commands typed on standard input (``ack``,
-``broadcast``, ``exercise``), which it signs and sends with the same client
-as ``outpost cmd``. ``--once`` prints the board and exits; ``--for SECONDS``
+as it comes, and takes downlink commands typed on standard input (``ack``,
+``broadcast``, ``exercise`` and the others), which it signs and sends with the
+same client as ``outpost cmd``. ``--once`` prints the board and exits; ``--for SECONDS``
 runs that long and prints the board at the end: both make it usable from
 scripts and tests.
 """
@@ -24,7 +24,7 @@ import aiomqtt
 from gateway.commands.auth import read_key
 from gateway.operator.cmd import send_command
 from gateway.operator.console.board import Board
-from gateway.operator.console.commands import HELP, Request, parse
+from gateway.operator.console.commands import HELP, NAMES, Request, parse
 from gateway.operator.console.render import log_line, render
 from gateway.operator.mqtt import connect
 from gateway.operator.target import OperatorTarget
@@ -59,7 +59,7 @@ class Console:
             self._out(render(self.board))
             if once:
                 return
-            self._out(f"watching {self.target.station or 'every station'}; {HELP}")
+            self._out(f"watching {self.target.station or 'every station'}; {NAMES} (help: how to type them)")
             try:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._follow(messages))

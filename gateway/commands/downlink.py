@@ -1,0 +1,63 @@
+"""Commands as they arrive from the uplink: each one processed and answered where it asked.
+
+The answer (``outpost.cmd_result/1``) goes to the MQTT 5 response topic the
+command named, with its correlation data, or to ``{prefix}/cmd/result``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from gateway.commands.handlers import COMMANDS
+from gateway.commands.processor import CommandProcessor
+from gateway.contract.events import CommandResult
+from gateway.contract.stamp import Stamper
+from gateway.service.metrics import Metrics
+from gateway.uplink.mqtt import Incoming, MqttUplink
+from gateway.uplink.topics import result_topic
+
+
+class Downlink:
+    """One configuration's command intake; a reload builds a new one."""
+
+    def __init__(
+        self,
+        processor: CommandProcessor,
+        *,
+        uplink: MqttUplink,
+        stamp: Stamper,
+        prefix: str,
+        metrics: Metrics,
+        in_background: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self._processor = processor
+        self._uplink = uplink
+        self._stamp = stamp
+        self._prefix = prefix
+        self._metrics = metrics
+        self._in_background = in_background
+
+    async def on_command(self, incoming: Incoming) -> None:
+        """One message on a command topic; returns once answered (a background command, at once)."""
+        name = incoming.topic.rsplit("/", 1)[-1]
+        if name == "result":
+            return  # our own answers share the command topic level
+        spec = COMMANDS.get(name)
+        if spec is not None and spec.background:
+            self._in_background(self._answer(name, incoming))
+            return
+        await self._answer(name, incoming)
+
+    async def _answer(self, name: str, incoming: Incoming) -> None:
+        command_id, (ok, detail) = await self._processor.process(name, incoming.payload)
+        self._metrics.commands.labels("done" if ok else "refused").inc()
+        result = CommandResult(
+            command=name[:64],
+            command_id=command_id,
+            ok=ok,
+            error=None if ok else str(detail),
+            result=detail if ok else {},  # type: ignore[arg-type]
+            **self._stamp(),
+        )
+        await self._uplink.reply(incoming, result_topic(self._prefix), result.to_json())

@@ -1,0 +1,148 @@
+"""The data path, in the order an alarm travels: driver -> alarm engine -> outbox -> uplink.
+
+A bus poller hands every poll outcome to :meth:`Publisher.on_poll`, a radio
+bridge every radio event to :meth:`Publisher.on_radio`. The engine turns them
+into events; :meth:`Publisher.publish` commits those to the outbox, in order,
+and only then saves the engine's alarm state, so a crash in between can
+raise an alarm twice but never lose one. The uplink drains the outbox; the
+retained station status and active-alarms snapshot are built here too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from drivers.observation import PollOutcome
+from drivers.radio.events import RadioEvent
+from gateway import __version__
+from gateway.alarms.engine import AlarmEngine
+from gateway.config import LoadedConfig
+from gateway.contract.events import (
+    ActiveAlarmsSnapshot,
+    AlarmEvent,
+    DeviceSummary,
+    Envelope,
+    Reading,
+    StationStatusEvent,
+    TelemetryEvent,
+)
+from gateway.contract.stamp import Stamper
+from gateway.outbox import Message, Outbox
+from gateway.radio.alarms import RadioAlarms
+from gateway.service.boot import Boot
+from gateway.service.metrics import Metrics
+from gateway.service.systemd import Progress
+from gateway.uplink.influx import InfluxWriter
+from gateway.uplink.mqtt import MqttUplink
+from gateway.uplink.telemetry import ReportOnChange
+from gateway.uplink.topics import message_for
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    """One configuration's data path; a reload builds a new one around the same outbox."""
+
+    def __init__(
+        self,
+        config: LoadedConfig,
+        *,
+        engine: AlarmEngine,
+        radio_alarms: RadioAlarms | None,
+        stamp: Stamper,
+        boot: Boot,
+        outbox: Outbox,
+        uplink: MqttUplink,
+        metrics: Metrics,
+        progress: Progress,
+    ) -> None:
+        station = config.station
+        self._config = config
+        self._engine = engine
+        self._radio_alarms = radio_alarms
+        self._stamp = stamp
+        self._boot = boot
+        self._outbox = outbox
+        self._uplink = uplink
+        self._metrics = metrics
+        self._progress = progress
+        self._prefix = station.topic_prefix
+        self.influx = InfluxWriter(station.influx, station.station.id) if station.influx else None
+        self._telemetry = ReportOnChange(
+            {name: config.profile_of(name).deadbands() for name in station.devices},
+            station.telemetry_interval,
+        )
+
+    # -- 1. inputs: a driver's poll outcome, a radio's event -----------------------------
+    async def on_poll(self, outcome: PollOutcome) -> None:
+        """Every poll outcome of every bus goes through here, in arrival order."""
+        bus = self._config.station.devices[outcome.device].bus
+        self._progress.beat(f"bus {bus}")
+        result = outcome.fault.category.value if outcome.fault is not None else "ok"
+        self._metrics.polls.labels(outcome.device, result).inc()
+        self._metrics.bus_busy.labels(bus).inc(outcome.busy_seconds)
+        events = self._engine.handle(outcome)
+        if outcome.ok:
+            if self.influx is not None:
+                self.influx.add(outcome)
+            if self._telemetry.due(outcome.device, {o.point: o.value for o in outcome.observations}):
+                events.append(self._telemetry_event(outcome))
+        await self.publish(events)
+
+    async def on_radio(self, event: RadioEvent) -> None:
+        """Every radio event; returns once what it caused is in the outbox.
+
+        The bridge acknowledges a press to the radio only after this returns, so a
+        press the gateway could not keep is never acknowledged (the radio repeats it).
+        """
+        assert self._radio_alarms is not None
+        await self.publish(self._radio_alarms.handle(event))
+
+    # -- 2. into the outbox, then the uplink ----------------------------------------------
+    async def publish(self, events: Sequence[Envelope]) -> None:
+        """Into the outbox, in order; a changed alarm picture also refreshes the retained snapshot."""
+        alarms_changed = False
+        for event in events:
+            if isinstance(event, AlarmEvent):
+                alarms_changed = True
+                self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
+                log.warning(
+                    "%s [%s/%s] %s", event.transition.value.upper(), event.level, event.grade, event.message
+                )
+            await self._outbox.put(message_for(event, self._prefix))
+        if alarms_changed:
+            self._engine.save()  # only once the events are committed: a crash between re-raises, never loses
+            await self._uplink.publish_now(self.snapshot())
+
+    # -- 3. the retained state the uplink publishes on every connect ----------------------
+    def station_status(self, state: str) -> Message:
+        """The birth (``online``) or Last Will (``offline``) message: who this station is, which boot."""
+        info = self._config.station.station
+        devices = [
+            DeviceSummary(id=name, profile=d.profile, bus=d.bus, location=d.location)
+            for name, d in self._config.station.devices.items()
+        ]
+        event = StationStatusEvent(
+            state=state,  # type: ignore[arg-type]
+            version=__version__,
+            boot_id=self._boot.id,
+            boot_count=self._boot.count,
+            started_at=self._boot.started_at,
+            name=info.name,
+            district=info.district,
+            devices=devices,
+            **self._stamp(),
+        )
+        return message_for(event, self._prefix)
+
+    def snapshot(self) -> Message:
+        """The active alarms as they stand: what a platform that just connected needs first."""
+        snapshot = ActiveAlarmsSnapshot(alarms=self._engine.active_alarms(), **self._stamp())
+        return message_for(snapshot, self._prefix)
+
+    def _telemetry_event(self, outcome: PollOutcome) -> TelemetryEvent:
+        readings = {o.point: Reading(value=o.value, unit=o.unit) for o in outcome.observations}
+        return TelemetryEvent(
+            device=outcome.device, observed_at=outcome.observed_at, readings=readings, **self._stamp()
+        )

@@ -1,0 +1,143 @@
+"""The command registry: one list of commands everywhere, and each handler answering in its own shape."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from drivers.observation import Observation, PollOutcome
+from gateway.commands.handlers import COMMANDS
+from gateway.commands.processor import CommandProcessor
+from gateway.commands.registry import Arguments, Executor
+from gateway.config import load_config
+from gateway.operator.cli import add_operator_commands
+from gateway.operator.console.commands import HELP, parse
+from gateway.service.runtime import Gateway
+from tests.support.engine_harness import STATION
+from tests.unit.test_config import write
+
+GAS = "cs-0001.kitchen-gas.gas"
+FIRE = "cs-0001.kitchen-smoke.fire"
+
+
+class NeverRuns:
+    async def execute(self, name: str, args: Arguments) -> dict[str, Any]:
+        raise AssertionError(f"{name} ran with arguments it should have refused")
+
+
+async def test_processor_cmd_help_and_console_list_exactly_the_registry_s_commands():
+    names = list(COMMANDS)
+
+    processor = CommandProcessor(verifier=None, allow_unsigned=True, target=NeverRuns())
+    _, (_, refusal) = await processor.process("selfdestruct", b"{}")
+    assert refusal == f"unknown command (known: {', '.join(names)})"
+    for name in names:  # each name is known, and checked against its own argument model
+        _, (_, refusal) = await processor.process(name, json.dumps({"args": {"bogus": 1}}).encode())
+        assert "bogus: Extra inputs are not permitted" in refusal, name
+
+    commands = argparse.ArgumentParser().add_subparsers()
+    add_operator_commands(commands)
+    cmd_help = commands.choices["cmd"].format_help()
+    listed = cmd_help.split("\ncommands:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in listed if not line.startswith("   ")] == names
+
+    assert [line.split()[0] for line in HELP.splitlines() if not line.startswith(" ")] == [*names, "show"]
+    assert [typed(name) for name in names] == names
+
+
+def typed(word: str) -> str:
+    """What the console makes of a command name typed alone: the command, or how to type it."""
+    try:
+        request = parse(word, default_station="cs-0001", operator="duty officer")
+    except ValueError as refused:  # arguments missing: the answer is its usage, "shelve ALARM_KEY ..."
+        return str(refused).split()[0]
+    assert not isinstance(request, str)
+    return request.name
+
+
+class Radios:
+    """A radio bridge that hears every broadcast and says each radio acknowledged."""
+
+    async def broadcast(self, text: str, group: str | None) -> dict[str, Any]:
+        return {"sent": text, "deliveries": {"2041": {"outcome": "acked"}}}
+
+
+class Switches:
+    """Actuators that switch whatever they are told to (the Modbus write has its own integration test)."""
+
+    def __init__(self) -> None:
+        self.set_to: dict[str, str] = {}
+
+    async def set(self, name: str, value: str) -> None:
+        self.set_to[name] = value
+
+
+def outcome(gateway: Gateway, device: str, at: float, **values: float | bool) -> PollOutcome:
+    points = {p.name: p.is_flag for p in gateway.config.register_points(device)}
+    now = datetime.now(UTC)
+    readings = {name: False if flag else 0.0 for name, flag in points.items()} | values
+    observations = tuple(Observation(device, name, value, None, now) for name, value in readings.items())
+    return PollOutcome(device, now, at, observations=observations)
+
+
+@pytest.fixture
+async def gateway(tmp_path):
+    """The real gateway's parts, never connected: a gas alarm and a latched fire alarm active."""
+    config = load_config(write(tmp_path, STATION + f"state_dir: {tmp_path / 'state'}\n"))
+    gateway = Gateway(config)
+    await gateway.outbox.open()
+    for device, values in (("kitchen-gas", {"gas": 30.0}), ("kitchen-smoke", {"fire_alarm": True})):
+        await gateway.publisher.on_poll(outcome(gateway, device, 0))
+        await gateway.publisher.on_poll(outcome(gateway, device, 1, **values))
+    assert {a.alarm_key for a in gateway.engine.active_alarms()} == {GAS, FIRE}
+    yield gateway
+    await gateway.outbox.close()
+
+
+ALARMS = {"alarms"}
+HANDLERS = [
+    # (command, arguments, a command run first, the keys of its result)
+    ("ping", {}, None, {"pong", "version", "boot_id", "uptime_s"}),
+    ("ack", {"alarm_key": GAS}, None, ALARMS),
+    ("shelve", {"alarm_key": GAS, "minutes": 5}, None, ALARMS),
+    ("unshelve", {"alarm_key": GAS}, ("shelve", {"alarm_key": GAS, "minutes": 5}), ALARMS),
+    ("reset", {"alarm_key": FIRE}, None, ALARMS),
+    ("exercise", {"on": True}, None, {"exercise", "device"}),
+    ("report", {}, None, {"report_id", "all_clear"}),
+    ("broadcast", {"text": "Flood warning"}, None, {"sent", "deliveries"}),
+    ("actuate", {"actuator": "siren", "value": "on"}, None, {"actuator", "value"}),
+]
+
+
+def test_the_table_covers_every_command():
+    assert [name for name, *_ in HANDLERS] == list(COMMANDS)
+
+
+@pytest.mark.parametrize(("name", "args", "first", "keys"), HANDLERS, ids=[h[0] for h in HANDLERS])
+async def test_each_handler_answers_with_its_own_result(gateway, name, args, first, keys):
+    switches = Switches()
+    context = dataclasses.replace(gateway.command_context, radio=Radios(), actuators=switches)
+    commands = Executor(COMMANDS, context)
+    if first is not None:
+        await commands.execute(first[0], COMMANDS[first[0]].arguments.model_validate(first[1]))
+    backlog = len(gateway.outbox)
+
+    result = await commands.execute(name, COMMANDS[name].arguments.model_validate(args))
+
+    assert set(result) == keys
+    json.dumps(result)  # it goes back to the platform as JSON
+    if result.keys() == ALARMS:  # an alarm command: its event is committed, the alarms are as they stand
+        assert len(gateway.outbox) == backlog + 1
+        assert [a["alarm_key"] for a in result["alarms"]] == [
+            a.alarm_key for a in gateway.engine.active_alarms()
+        ]
+    if name == "report":
+        assert result["all_clear"] is False  # two alarms are active
+        assert len(gateway.outbox) == backlog + 1
+    if name == "actuate":
+        assert switches.set_to == {"siren": "on"}
