@@ -11,7 +11,7 @@ from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
 from gateway.alarms.engine import AlarmEngine
 from gateway.config import load_config
 from gateway.contract.events import AlarmEvent, DeviceStatusEvent
-from tests.unit.test_config import VALID, write
+from tests.support.station_text import VALID, write
 
 GAS = "kitchen-gas"
 
