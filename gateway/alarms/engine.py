@@ -222,6 +222,7 @@ class AlarmEngine:
         device.values.update(read)
         test_flag = self._config.profile_of(device.name).test_flag
         device.testing = bool(test_flag and device.values.get(test_flag))
+        point: str | None
         for point in device.plausibility.keys() & read.keys():
             device.verdicts[point] = self._plausibility(device, point, now)
         reported = self._device_reported_faults(device)

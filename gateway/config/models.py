@@ -60,6 +60,9 @@ class TlsConfig(Strict):
         return self
 
 
+MqttProtocol = Literal["mqtt5", "mqtt311"]
+
+
 class MqttConfig(Strict):
     brokers: list[BrokerUrl] = Field(min_length=1)
     client_id: str | None = None
@@ -68,7 +71,7 @@ class MqttConfig(Strict):
     password_env: str | None = None
     tls: TlsConfig | None = None
     topic_prefix: str = DEFAULT_PREFIX
-    protocol: Literal["mqtt5", "mqtt311"] = "mqtt5"
+    protocol: MqttProtocol = "mqtt5"
     keepalive: Annotated[int, in_range(5, 3600)] = 30
     reconnect_max: Seconds = 30.0
 

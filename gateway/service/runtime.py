@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -239,7 +240,8 @@ class Gateway:
         """Every poll outcome of every bus goes through here, in arrival order."""
         bus = self.config.station.devices[outcome.device].bus
         self.progress.beat(f"bus {bus}")
-        self.metrics.polls.labels(outcome.device, "ok" if outcome.ok else outcome.fault.category.value).inc()
+        result = "ok" if outcome.fault is None else outcome.fault.category.value
+        self.metrics.polls.labels(outcome.device, result).inc()
         self.metrics.bus_busy.labels(bus).inc(outcome.busy_seconds)
         events = self.engine.handle(outcome)
         if outcome.ok:
@@ -440,7 +442,7 @@ class Gateway:
         for name, poller in self.pollers.items():
             self.progress.watch(f"bus {name}")
             self._field_tasks.append(
-                group.create_task(supervise(f"bus {name}", lambda p=poller: p.run(self.on_poll)))
+                group.create_task(supervise(f"bus {name}", functools.partial(poller.run, self.on_poll)))
             )
         if self.influx is not None:
             self._field_tasks.append(group.create_task(supervise("influxdb", self.influx.run)))
