@@ -1,10 +1,11 @@
-# Two entry points a person needs: `make demo` and `make test`.
-# Both create the virtual environment and install what they need themselves.
+# Two entry points a person needs: `make demo` and `make test`; `make check` is the
+# quick one to run while working (lint, types and the unit tests, under a minute).
+# All create the virtual environment and install what they need themselves.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint format bench peers clean install uninstall
+.PHONY: demo static check test lint format bench peers clean install uninstall
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +19,15 @@ demo: $(BIN)/.installed
 peers:
 	scripts/install-peers
 
-test: $(BIN)/.installed peers
+static: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: static
+	$(BIN)/pytest tests/unit
+
+test: static peers
 	$(BIN)/pytest
 
 lint: $(BIN)/.installed
@@ -34,7 +41,7 @@ bench: $(BIN)/.installed peers
 	$(BIN)/python -m bench.fleet
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
 # On the Pi: sudo make install (DESTDIR=... stages into another root).
 install:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Parity(StrEnum):
@@ -40,7 +41,7 @@ class SerialSettings:
     def describe(self) -> str:
         return f"{self.port} {self.baudrate} {self.bytesize}{self.parity.letter}{self.stopbits}"
 
-    def pyserial_options(self) -> dict[str, object]:
+    def pyserial_options(self) -> dict[str, Any]:
         """Keyword arguments for pyserial (and pymodbus' serial client)."""
         return {
             "baudrate": self.baudrate,

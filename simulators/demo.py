@@ -14,8 +14,10 @@ import contextlib
 import logging
 import socket
 import tempfile
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from gateway.config import load_config
 from gateway.config.paths import example_station
@@ -48,7 +50,7 @@ class EmbeddedBroker:
     def __init__(self, port: int = 0) -> None:
         self.port = port or _free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
-        self._broker = None
+        self._broker: Any = None  # amqtt's Broker, imported only once started
 
     async def start(self) -> None:
         try:
@@ -73,7 +75,7 @@ class EmbeddedBroker:
 
 
 @contextlib.asynccontextmanager
-async def embedded_broker():
+async def embedded_broker() -> AsyncIterator[str]:
     """An amqtt broker on a free loopback port; yields its URL."""
     broker = EmbeddedBroker()
     await broker.start()
@@ -106,7 +108,7 @@ async def _gas_leak(station: SimulatedStation) -> None:
 async def run_demo(broker: str | None = None, once: bool = False) -> None:
     config = load_config(example_station())
     async with AsyncExitStack() as stack:
-        url = broker or await stack.enter_async_context(embedded_broker())
+        url = broker if broker is not None else await stack.enter_async_context(embedded_broker())
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-demo-")))
         # amqtt speaks MQTT 3.1.1 only.
         config = with_broker(
@@ -121,7 +123,7 @@ async def run_demo(broker: str | None = None, once: bool = False) -> None:
         for name in station.servers:
             print(f"simulated bus {name}: {station.describe(name)}")
         gateway = Gateway(station.config)
-        ready, seen = asyncio.Event(), []
+        ready, seen = asyncio.Event(), list[str]()
         try:
             async with asyncio.TaskGroup() as group:
                 view = group.create_task(_platform_view(url, gateway.prefix, ready, seen))

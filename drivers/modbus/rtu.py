@@ -132,7 +132,7 @@ def rtu_poller(
         reconnect_delay=0,
         name=settings.port,
         trace_packet=watch.trace,
-        **settings.pyserial_options(),  # type: ignore[arg-type]
+        **settings.pyserial_options(),
     )
 
     def quiet_after_timeout(request: ReadRequest) -> float:

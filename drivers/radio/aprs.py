@@ -95,9 +95,9 @@ def _message(text: str) -> Message | Ack:
         raise AprsError("message without an addressee")
     body = text[ADDRESSEE_WIDTH + 2 :].rstrip("\r\n")
     for prefix, rejected in (("ack", False), ("rej", True)):
-        if body.startswith(prefix) and _MSGNO.match(number := body[3:].split("}", 1)[0].strip()):
-            return Ack(addressee, number, rejected)
-    number = None
+        if body.startswith(prefix) and _MSGNO.match(acked := body[3:].split("}", 1)[0].strip()):
+            return Ack(addressee, acked, rejected)
+    number: str | None = None
     if "{" in body:
         head, _, tail = body.rpartition("{")
         candidate = tail.split("}", 1)[0]  # "{NN}AA": the reply-ack form

@@ -79,7 +79,7 @@ class KissDecoder:
     def feed(self, data: bytes) -> list[KissFrame | KissRejected]:
         out: list[KissFrame | KissRejected] = []
         for chunk in _split_keep(data):
-            if chunk == FEND:
+            if isinstance(chunk, int):  # FEND
                 if self._in_frame and self._buffer:
                     out.append(self._judge(bytes(self._buffer)))
                 elif not self._in_frame and self._buffer:

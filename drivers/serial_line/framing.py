@@ -77,7 +77,8 @@ class DelimitedFramer(_Buffered):
         self._check = check
 
     def feed(self, data: bytes) -> list[Piece]:
-        buffer, out = self._buffer + data, []
+        buffer = self._buffer + data
+        out: list[Piece] = []
         while buffer:
             if self._start:
                 buffer, found = _skip_to(self._start, buffer, out)
@@ -126,7 +127,8 @@ class FixedFramer(_Buffered):
         self._check = check
 
     def feed(self, data: bytes) -> list[Piece]:
-        buffer, out = self._buffer + data, []
+        buffer = self._buffer + data
+        out: list[Piece] = []
         while buffer:
             buffer, found = _skip_to(self._header, buffer, out)
             if not found or len(buffer) < self._length:

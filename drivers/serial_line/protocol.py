@@ -83,6 +83,7 @@ class LineProtocol:
             assert isinstance(content, dict)
             body = self.layout.encode(content)
         else:
+            assert not isinstance(content, dict)
             body = bytes(content)
         if self.checksum is not None:
             body = self.checksum.seal(body)

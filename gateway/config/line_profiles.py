@@ -145,7 +145,9 @@ class SerialLineProfile(ProfileBase):
                 self.framing.header_hex, self.framing.length
             )
             layout: TextLayout | BinaryLayout = BinaryLayout(tuple(self._binary_points()))
-            checksum = ByteChecksum(self.checksum.algorithm, self.checksum.skip) if self.checksum else None
+            checksum: ByteChecksum | TextChecksum | None = (
+                ByteChecksum(self.checksum.algorithm, self.checksum.skip) if self.checksum else None
+            )
         else:
             spec = self.framing
             framing = DelimitedFraming(spec.end, spec.start, spec.max_length)

@@ -132,7 +132,7 @@ def _load(path: Path) -> LoadedConfig:
         raise ConfigError(issues)
     issues.extend(check_environment(station, lines))
     search = _profile_dirs(path, station)
-    profiles: dict[str, Profile] = {}
+    profiles: dict[str, AnyProfile] = {}
     profile_lines: dict[str, LineMap] = {}
     missing: set[str] = set()
     for name in sorted({device.profile for device in station.devices.values()}):
@@ -241,10 +241,10 @@ def _check_serial_ports(station: StationConfig, lines: LineMap, issues: list[Con
         elif isinstance(bridge, LineRadioBridge) and bridge.serial is not None:
             path = ("radios", "bridges", name, "serial", "port")
             users.append((path, bridge.serial.port, f"radio bridge {name}"))
-    for path, port, whose in users:
+    for key, port, whose in users:
         if port in owner:
             message = f"port {port} is already {owner[port]}'s"
-            issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
+            issues.append(ConfigIssue(lines.file, lines.line_of(key)[1], ".".join(key), message))
         owner.setdefault(port, whose)
 
 
@@ -284,7 +284,7 @@ def _check_device(
             "profile",
             f"profile {device.profile} is a {profile.protocol} profile, but bus {device.bus} is {bus.type}",
         )
-    elif _streams_faster_than_timeout(bus, profile, device):
+    elif bus is not None and _streams_faster_than_timeout(bus, profile, device):
         issue(
             "poll_interval",
             f"the sensor sends every {device.poll_interval:g}s, but bus {device.bus} "
@@ -356,9 +356,9 @@ def _check_zones(station: StationConfig, lines: LineMap, issues: list[ConfigIssu
                     ConfigIssue(lines.file, lines.line_of(path)[1], f"zones.{name}.devices", message)
                 )
         if zone.confirm > len(zone.devices):
-            path = ("zones", name, "confirm")
+            where = ("zones", name, "confirm")
             message = f"needs {zone.confirm} detectors but the zone has {len(zone.devices)}"
-            issues.append(ConfigIssue(lines.file, lines.line_of(path)[1], ".".join(path), message))
+            issues.append(ConfigIssue(lines.file, lines.line_of(where)[1], ".".join(where), message))
 
 
 def _check_radios(

@@ -83,6 +83,9 @@ class TlsConfig(Strict):
         return self
 
 
+MqttProtocol = Literal["mqtt5", "mqtt311"]
+
+
 class MqttConfig(Strict):
     brokers: list[BrokerUrl] = Field(min_length=1)
     client_id: str | None = None
@@ -92,7 +95,7 @@ class MqttConfig(Strict):
     allow_missing_env: bool = False  # an unset password_env means no password, not an error
     tls: TlsConfig | None = None
     topic_prefix: TopicPrefix = DEFAULT_PREFIX
-    protocol: Literal["mqtt5", "mqtt311"] = "mqtt5"
+    protocol: MqttProtocol = "mqtt5"
     keepalive: Annotated[int, in_range(5, 3600)] = 30
     reconnect_max: Seconds = 30.0
 

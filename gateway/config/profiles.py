@@ -9,7 +9,7 @@ model is read: ``modbus`` (the default: a register map) or ``serial-line``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -151,7 +151,7 @@ class ProfileBase(Strict):
         default=None, description="the device's test bit: while set, its events have status 'test'"
     )
     alarms: dict[Identifier, AlarmRule] = Field(default_factory=dict)
-    points: dict[Identifier, PointBase]  # each protocol narrows the type
+    points: Mapping[Identifier, PointBase]  # each protocol narrows the type
 
     def point_names(self) -> set[str]:
         """Every point a poll of this model yields, flags included."""
@@ -201,19 +201,20 @@ class Profile(ProfileBase):
         """The driver's view: value points and one boolean point per flag."""
         points: list[RegisterPoint] = []
         for name, spec in self.points.items():
-            common = {"register": spec.register_type, "address": spec.address}
+            register, address = spec.register_type, spec.address
             points.append(
                 RegisterPoint(
                     name,
+                    register,
+                    address,
                     data_type=spec.type,
                     word_order=spec.word_order,
                     scale=spec.scale,
                     offset=spec.offset,
                     unit=spec.unit,
-                    **common,
                 )
             )
-            points.extend(RegisterPoint(flag, bit=bit, **common) for flag, bit in spec.flags.items())
+            points.extend(RegisterPoint(flag, register, address, bit=bit) for flag, bit in spec.flags.items())
         return points
 
     def unreadable_ranges(self) -> list[AddressRange]:

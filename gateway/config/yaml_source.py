@@ -84,7 +84,7 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _Refused(problem=_too_deep(), problem_mark=self.get_mark())
         super().fetch_flow_collection_start(TokenClass)
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             self._count_alias(event)
@@ -101,7 +101,7 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
             self._open_anchors.discard(anchor)
 
-    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         node = super().compose_mapping_node(anchor)
         for key, _ in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag == _BOOL_TAG and key.style is None:
@@ -120,7 +120,7 @@ class _BoundedLoader(yaml.SafeLoader):
     def _count_alias(self, event: yaml.AliasEvent) -> None:
         if event.anchor in self._open_anchors:
             message = f"alias *{event.anchor} is inside its own anchor &{event.anchor} (a loop)"
-            raise _Refused(problem=message, problem_mark=event.start_mark)
+            raise _Refused(problem=message, problem_mark=event.start_mark)  # type: ignore[arg-type]
         target = self.anchors.get(event.anchor)
         if target is None:
             return  # PyYAML reports the unknown alias
@@ -130,7 +130,7 @@ class _BoundedLoader(yaml.SafeLoader):
                 f"aliases expand the file to more than {MAX_ALIAS_EXPANSION} values beyond "
                 f"those written out (an alias bomb?); refused at *{event.anchor}"
             )
-            raise _Refused(problem=message, problem_mark=event.start_mark)
+            raise _Refused(problem=message, problem_mark=event.start_mark)  # type: ignore[arg-type]
 
     def _size(self, node: yaml.Node) -> int:
         """How many values ``node`` stands for once every alias in it is expanded."""
@@ -170,7 +170,7 @@ def load_yaml(path: Path) -> tuple[Any, LineMap]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         message = exc.problem if isinstance(exc, _Refused) else f"invalid YAML: {exc.problem}"
-        raise ConfigError([ConfigIssue(path, line, "", message)]) from None
+        raise ConfigError([ConfigIssue(path, line, "", str(message))]) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         message = f"contains the control character #x{exc.character:04x}, which YAML does not allow"

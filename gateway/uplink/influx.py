@@ -73,7 +73,7 @@ class InfluxWriter:
                         await asyncio.to_thread(writer.write, bucket=self._config.bucket, record=batch)
                     except Exception as exc:  # the library raises many kinds; all mean "try later"
                         self.failed_writes += 1
-                        self._buffer.extendleft(reversed(batch[: self._buffer.maxlen - len(self._buffer)]))
+                        self._buffer.extendleft(reversed(batch[: self._config.buffer - len(self._buffer)]))
                         error = f"{type(exc).__name__}: {exc}"[:200]
                         if error != last_error:
                             log.warning("InfluxDB write to %s failed (%s); retrying", self._config.url, error)

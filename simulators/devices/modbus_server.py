@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from pymodbus.server import ModbusTcpServer
@@ -33,7 +34,9 @@ class ModbusTcpSimulator:
             trace_packet=self._drop_answers_of_silent_units,
         )
         await self._server.serve_forever(background=True)
-        self.port = self._server.transport.sockets[0].getsockname()[1]
+        listening = self._server.transport
+        assert isinstance(listening, asyncio.Server)  # a listening pymodbus server's transport
+        self.port = listening.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -106,8 +106,8 @@ class SimulatedUnit(Misbehaving):
     # -- what the pymodbus server calls ----------------------------------------
     def sim_device(self) -> SimDevice:
         """The pymodbus device: four separate blocks sized to the register map."""
-        blocks = tuple(self._block(kind) for kind in _BLOCK_ORDER)
-        return SimDevice(self.unit, simdata=blocks, action=self._on_request)
+        coils, discrete, holding, inputs = (self._block(kind) for kind in _BLOCK_ORDER)
+        return SimDevice(self.unit, simdata=(coils, discrete, holding, inputs), action=self._on_request)
 
     def _block(self, kind: RegisterType) -> list[SimData]:
         ends = [p.address + p.width for p in self.points.values() if p.register is kind]

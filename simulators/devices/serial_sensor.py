@@ -51,9 +51,9 @@ class SerialSensorSimulator(Misbehaving):
     def set(self, point_name: str, value: float | bool) -> None:
         point = self._point(point_name)
         if self._binary:
-            point.write(self._frame, value)  # type: ignore[arg-type]
+            point.write(self._frame, value)
         else:
-            point.write(self._fields, value)  # type: ignore[arg-type]
+            point.write(self._fields, value)
 
     def get(self, point_name: str) -> float | bool:
         self._point(point_name)

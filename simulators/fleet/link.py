@@ -135,6 +135,7 @@ class Link:
         result, mid = self._client.subscribe(topic, qos)
         if result != paho.MQTT_ERR_SUCCESS:
             raise LinkError(f"{self.client_id}: subscribe refused ({paho.error_string(result)})")
+        assert mid is not None  # paho gives a message id to every subscribe it accepts
         future = self._subacks[mid] = self._loop.create_future()
         async with asyncio.timeout(timeout):
             await future
@@ -248,4 +249,4 @@ class Link:
 
     def _message(self, _client, _userdata, message: paho.MQTTMessage) -> None:
         if self._on_message is not None:
-            self._on_message(message.topic, message.payload, bool(message.retain))
+            self._on_message(message.topic, bytes(message.payload), bool(message.retain))

@@ -169,9 +169,9 @@ class _Station:
         loop = asyncio.get_running_loop()
         span = end - start
         due: list[tuple[float, int, str, DeviceTemplate | None]] = []
-        for order, device in enumerate(self.payloads.devices):
+        for order, template in enumerate(self.payloads.devices):
             phase = self._rng.uniform(0, settings.telemetry_interval)
-            heapq.heappush(due, (start + phase, order, "telemetry", device))
+            heapq.heappush(due, (start + phase, order, "telemetry", template))
         if settings.report_interval > 0:
             heapq.heappush(due, (start + self._rng.uniform(0, settings.report_interval), -1, "report", None))
         jitter = self._rng.uniform(0, 0.5)  # a district-wide event still reaches stations a little apart

@@ -7,7 +7,7 @@ over a serial port path (a pty of :class:`simulators.devices.null_modem.NullMode
 as a USB TNC), simulated handhelds (:class:`simulators.radios.aprs_radio.AprsRadio`)
 attach over TCP, and every KISS data frame one party sends is heard by all
 the others, unchanged. No audio and no modem: what a simulated station needs
-is the gateway's KISS traffic, not 1200-baud AFSK (``tests/test_radio_direwolf``
+is the gateway's KISS traffic, not 1200-baud AFSK (``tests/system/test_radio_direwolf``
 covers the real modem). Frames are decoded with the gateway's own codec only
 to keep the noise out, so a garbled frame reaches nobody, as on the air.
 """

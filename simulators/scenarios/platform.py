@@ -69,7 +69,7 @@ class Platform:
         try:
             body = json.loads(message.payload) if message.payload else {}
         except ValueError:  # not JSON (e.g. garbage someone sends to a command topic)
-            body = {"raw": bytes(message.payload).hex()}  # type: ignore[arg-type]
+            body = {"raw": bytes(message.payload).hex()}
         if not isinstance(body, dict):
             body = {"raw": body}
         received = Received(str(message.topic), body, message.retain, time.time())

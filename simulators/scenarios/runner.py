@@ -163,11 +163,7 @@ async def run_scenario(
         stack.push_async_callback(_stop, gateway)
         try:
             for device in station.config.station.devices:
-                # Not retained: a broker may still hold the statuses of an earlier run.
-                fresh = device_status(device, "ok")
-                await platform.wait_for(
-                    lambda m, fresh=fresh: fresh(m) and not m.retain, timeout=ready_timeout
-                )
+                await platform.wait_for(_fresh_ok(device), timeout=ready_timeout)
             if listen is not None:
                 await radio_bridges_connected(listen, timeout=ready_timeout)
         except TimeoutError:
@@ -185,6 +181,12 @@ async def run_scenario(
             f"t={p.at - (player.started_at or p.at):.2f}s {p.step.describe()}" for p in player.played
         ]
     return report
+
+
+def _fresh_ok(device: str) -> Callable[[Received], bool]:
+    """``device`` reported ok by this run: not retained, a broker may still hold an earlier run's."""
+    ok = device_status(device, "ok")
+    return lambda message: ok(message) and not message.retain
 
 
 async def _play_and_judge(player: Player, platform: Platform, report: Report) -> None:

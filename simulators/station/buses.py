@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gateway.config import LoadedConfig
-from gateway.config.models import ModbusRtuBus, ModbusTcpBus, MqttConfig, SerialLineBus
+from gateway.config.models import ModbusRtuBus, ModbusTcpBus, MqttConfig, MqttProtocol, SerialLineBus
 from simulators.devices.modbus_rtu import ModbusRtuSimulator
 from simulators.devices.modbus_server import ModbusTcpSimulator
 from simulators.devices.modbus_unit import SimulatedUnit
@@ -104,7 +104,7 @@ def _pointed_at(bus, server: BusSimulator):
     return bus.model_copy(update={"port": server.port})
 
 
-def with_broker(config: LoadedConfig, url: str, *, protocol: str, state_dir: Path) -> LoadedConfig:
+def with_broker(config: LoadedConfig, url: str, *, protocol: MqttProtocol, state_dir: Path) -> LoadedConfig:
     """``config`` publishing to ``url`` without credentials, keeping state in ``state_dir``.
 
     Metrics stay off, so a simulation never competes for a running gateway's port.

@@ -173,8 +173,9 @@ async def _serve(config, args: argparse.Namespace) -> None:
         bring_to_rest(controls)
         for name in station.servers:
             print(f"simulated bus {name}: {station.describe(name)}")
-        for name in station.radios.channels if station.radios else ():
-            print(f"simulated radio bridge {name}: {station.radios.describe(name)}")
+        if station.radios is not None:
+            for name in station.radios.channels:
+                print(f"simulated radio bridge {name}: {station.radios.describe(name)}")
         if args.write_config is not None:
             data, _ = load_yaml(args.config)
             written = gateway_config(

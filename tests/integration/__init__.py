@@ -1,1 +1,2 @@
-"""Integration tests: one real peer each (Mosquitto, pymodbus, a pty, direwolf, VictoriaMetrics)."""
+"""Integration tests: one real peer each (Mosquitto with the gateway process, a pymodbus server,
+a pty, mbpoll, a TNC stand-in, VictoriaMetrics)."""

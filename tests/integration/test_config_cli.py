@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.abuse_files import billion_laughs, gbk
 from tests.support.peers import outpost
-from tests.unit.test_config_abuse import billion_laughs, gbk
 
 
 @pytest.mark.parametrize("make", [billion_laughs, gbk], ids=["bomb", "gbk"])

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.support.peers import Received, gas_detectors, running_station, wait_for_log
+from tests.support.peers import Received, gas_detectors, running_station
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,16 @@ def gas_alarms(platform) -> list[Received]:
 
 async def wait_for_alarm_count(platform, count: int, timeout: float = 60.0) -> None:
     await platform.wait_for(lambda _m: len(gas_alarms(platform)) >= count, timeout=timeout)
+
+
+def alarms_stored(count: int):
+    """A ``/healthz`` predicate: at least ``count`` alarm messages committed to the outbox."""
+    return lambda health: health["outbox"]["backlog_alarms"] >= count
+
+
+def evicted(count: int):
+    """A ``/healthz`` predicate: at least ``count`` messages evicted from the full outbox."""
+    return lambda health: health["outbox"]["evicted"] >= count
 
 
 async def leak_everywhere_during_an_outage(station, platform, mosquitto) -> None:
@@ -36,11 +46,11 @@ async def test_alarms_raised_while_the_broker_is_down_all_arrive_in_order(tmp_pa
         tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), poll_interval=0.2
     ) as station:
         await leak_everywhere_during_an_outage(station, platform, mosquitto)
-        log = await wait_for_log(station.gateway.output, "RAISED", DEVICES)
+        await station.health_where(alarms_stored(DEVICES))
         for name in list(station.units)[:5]:
             station.units[name].set("gas", 1.0)
-        log = await wait_for_log(station.gateway.output, "CLEARED", 5)
-        assert "Traceback" not in log
+        await station.health_where(alarms_stored(DEVICES + 5))
+        assert "Traceback" not in station.gateway.output()
         mosquitto.start()
         await wait_for_alarm_count(platform, DEVICES + 5)
 
@@ -62,7 +72,7 @@ async def test_every_alarm_committed_before_a_kill_arrives_after_restart(tmp_pat
         tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), poll_interval=0.2
     ) as station:
         await leak_everywhere_during_an_outage(station, platform, mosquitto)
-        await wait_for_log(station.gateway.output, "RAISED", DEVICES // 2)
+        await station.health_where(alarms_stored(DEVICES // 2))
         station.gateway.stop(signal.SIGKILL)  # in the middle of the burst
 
         with sqlite3.connect(station.state_dir / "outbox.sqlite3") as db:
@@ -89,11 +99,11 @@ async def test_full_outbox_evicts_telemetry_and_keeps_every_alarm(tmp_path, mosq
     ) as station:
         await platform.wait_for(lambda m: m.topic.endswith("/device/gas-09/status"), 15)
         mosquitto.stop()
-        log = await wait_for_log(station.gateway.output, "evicted", 3)  # telemetry piling up
+        health = await station.health_where(evicted(3))  # telemetry piling up
         for unit in station.units.values():
             unit.set("gas", 60.0)
-        await wait_for_log(station.gateway.output, "RAISED", DEVICES)
-        await wait_for_log(station.gateway.output, "evicted", log.count("evicted") + 5)
+        await station.health_where(alarms_stored(DEVICES))
+        await station.health_where(evicted(health["outbox"]["evicted"] + 5))
         mosquitto.start()
         await wait_for_alarm_count(platform, DEVICES)
         log = station.gateway.output()

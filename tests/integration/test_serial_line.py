@@ -1,8 +1,9 @@
 """Serial sensors: the serial-line poller against simulated sensors on paced ptys.
 
 The protocols come from the shipped profiles (a streaming NMEA-style methane
-detector, a polled 9-byte binary CO module) and from a profile written here
-(a polled text module with delimited fields and a sum checksum).
+detector, a polled 9-byte binary CO module) and from a profile written for the
+tests (a polled text module with delimited fields and a sum checksum), all in
+``tests/support/line_protocols.py``.
 """
 
 from __future__ import annotations
@@ -16,36 +17,12 @@ from drivers.observation import FaultCategory
 from drivers.serial_line.poller import SerialLinePoller
 from drivers.serial_line.protocol import LineProtocol
 from drivers.serial_port import SerialSettings
-from gateway.config import load_config
-from gateway.config.line_profiles import SerialLineProfile
-from gateway.config.paths import example_station
 from simulators.devices.serial_sensor import SerialSensorSimulator
+from tests.support.line_protocols import CLIMATE, CO, METHANE
 from tests.support.outcomes import running, values
 
-EXAMPLE = load_config(example_station())
-METHANE = EXAMPLE.line_profile_of("gas-meter-methane").line_protocol()
-CO = EXAMPLE.line_profile_of("vehicle-bay-co").line_protocol()
-# A polled temperature/humidity module: "#01\r" -> "!01,+021.5,045.0,01,hh\r", hh a sum checksum.
-CLIMATE = SerialLineProfile.model_validate(
-    {
-        "description": "climate module",
-        "protocol": "serial-line",
-        "mode": "poll",
-        "query": "#01\r",
-        "framing": {"start": "!", "end": "\r"},
-        "checksum": {"algorithm": "sum", "separator": ","},
-        "parse": {"delimiter": ",", "fields": [None, "temperature", "humidity", "status"]},
-        "template": "01,{temperature:+06.1f},{humidity:05.1f},{status:02X}",
-        "points": {
-            "temperature": {"unit": "°C"},
-            "humidity": {"unit": "%"},
-            "status": {"format": "hex", "flags": {"probe_fault": 0}},
-        },
-    }
-)
 
-
-def test_the_climate_profile_written_here_is_consistent():
+def test_the_climate_profile_of_the_tests_is_consistent():
     assert list(CLIMATE.problems()) == []
 
 

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from tests.support.certs import TestCA
-from tests.support.peers import Mosquitto, Platform, outpost, running_station, wait_for_log
+from tests.support.peers import Mosquitto, Platform, mqtt_connected, outpost, running_station, wait_for_log
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ async def test_password_from_a_file_connects_and_is_never_logged(tmp_path, passw
     secret.write_text("s3cret-Pa55\n")
     extra = {"mqtt": {"username": "cs-test", "password_file": str(secret)}}
     async with running_station(tmp_path, password_broker.url, extra=extra) as station:
-        await wait_for_log(station.gateway.output, "MQTT connected")
+        await station.health_where(mqtt_connected)
         log = station.gateway.output()
     assert "s3cret" not in log
 
@@ -57,7 +57,7 @@ async def test_wrong_password_gives_one_clear_line_and_keeps_retrying(tmp_path, 
     secret.write_text("wrong\n")
     extra = {"mqtt": {"username": "cs-test", "password_file": str(secret)}}
     async with running_station(tmp_path, password_broker.url, extra=extra) as station:
-        # The broker sees the gateway try again and again...
+        # The broker sees the gateway try again and again (its log is the record of the attempts)...
         await wait_for_log(lambda: password_broker.log, "not authorised", 3)
         log = station.gateway.output()
         assert station.gateway.process is not None
@@ -140,8 +140,10 @@ async def test_broker_certificate_from_another_ca_is_refused_clearly(tmp_path, t
         }
     }
     async with running_station(tmp_path, broker.url, extra=extra) as station:
-        log = await wait_for_log(station.gateway.output, "does not verify against the configured CA")
-        await wait_for_log(lambda: broker.log, "OpenSSL Error", 2)  # it kept trying
+        health = await station.health_where(lambda h: h["mqtt"]["last_error"] is not None)
+        assert "does not verify against the configured CA" in health["mqtt"]["last_error"]
+        # The broker's log is the record of the attempts: the gateway kept trying.
+        await wait_for_log(lambda: broker.log, "OpenSSL Error", 2)
         log = station.gateway.output()
     assert log.count("does not verify") == 1
     assert "Traceback" not in log

@@ -13,7 +13,7 @@ from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.store import AlarmStore
 from gateway.config import LoadedConfig, load_config
 from gateway.contract.events import AlarmEvent, Envelope
-from tests.unit.test_config import write
+from tests.support.station_text import write
 
 EPOCH = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +81,6 @@ class VictoriaMetrics:
 
     def export(self, metric: str) -> list[dict]:
         """Every series of ``metric``, as VictoriaMetrics exports them (JSON lines)."""
-        import urllib.request
-
         urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=5).read()
         query = f"{self.url}/api/v1/export?match[]={metric}"
         body = urllib.request.urlopen(query, timeout=5).read().decode()
@@ -219,6 +219,11 @@ class StationUnderTest:
     config_path: Path
     state_dir: Path
 
+    async def health_where(self, predicate: Callable[[dict], bool], timeout: float = 20.0) -> dict:
+        """The gateway's first ``/healthz`` report for which ``predicate`` holds."""
+        listen = yaml.safe_load(self.config_path.read_text())["service"]["metrics_listen"]
+        return await wait_for_health(f"http://{listen}/healthz", predicate, timeout)
+
 
 def gas_detectors(count: int) -> dict[str, dict]:
     return {
@@ -268,6 +273,34 @@ async def running_station(
             yield StationUnderTest(units, gateway, config_path, directory / "state")
         finally:
             gateway.stop()
+
+
+def mqtt_connected(health: dict) -> bool:
+    """The gateway has its MQTT session (a ``/healthz`` predicate)."""
+    return health["mqtt"]["connected"]
+
+
+def read_health(url: str) -> dict:
+    """The gateway's health report, healthy (200) or not (503)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as unhealthy:
+        return json.load(unhealthy)
+
+
+async def wait_for_health(url: str, predicate: Callable[[dict], bool], timeout: float = 20.0) -> dict:
+    """Poll the health endpoint at ``url`` (it has no push) until ``predicate`` holds; that report."""
+    deadline = time.monotonic() + timeout
+    health: dict = {}
+    while True:
+        with contextlib.suppress(OSError, ValueError):  # not listening yet
+            health = await asyncio.to_thread(read_health, url)
+            if predicate(health):
+                return health
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no health report as awaited within {timeout:g}s; the last:\n{health}")
+        await asyncio.sleep(0.05)
 
 
 async def wait_for_log(read: Callable[[], str], text: str, count: int = 1, timeout: float = 20.0) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from contextlib import AsyncExitStack
 
 import yaml
@@ -17,27 +16,10 @@ from simulators.scenarios.player import Player
 from simulators.scenarios.scenario import Scenario
 from simulators.station.buses import start_simulated_station, with_broker
 from simulators.station.controls import StationControls
-from tests.support.peers import REPO, GatewayProcess, Platform, alarm, device_status, outpost
+from tests.support.peers import REPO, GatewayProcess, Platform, alarm, device_status
+from tests.support.sim_process import sim, start_sim
 
 RTU = ("kitchen-gas", "boiler-gas", "corridor-smoke-1", "corridor-smoke-2", "pump-pit-gas")
-
-
-async def _start_sim(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
-    """``outpost sim ...`` until it says it is running; its output so far."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "sim", *args, stdout=asyncio.subprocess.PIPE, cwd=REPO
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    while not lines or "simulation running" not in lines[-1]:
-        line = await asyncio.wait_for(process.stdout.readline(), 60)
-        assert line, f"outpost sim exited: {lines}"
-        lines.append(line.decode().strip())
-    return process, lines
-
-
-async def sim(*args: str):
-    return await asyncio.to_thread(outpost, "sim", *args)
 
 
 async def test_a_simulated_station_runs_the_gateway_unedited_and_obeys_the_control_commands(
@@ -45,7 +27,7 @@ async def test_a_simulated_station_runs_the_gateway_unedited_and_obeys_the_contr
 ):
     out, state_file = tmp_path / "gateway.yaml", tmp_path / "sim.json"
     control = ("--state-file", str(state_file))
-    process, lines = await _start_sim(
+    process, lines = await start_sim(
         str(example_station()),
         "--write-config",
         str(out),

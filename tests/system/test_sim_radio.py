@@ -15,7 +15,7 @@ import yaml
 from simulators.scenarios.readiness import get_json
 from tests.support.peers import REPO, GatewayProcess, free_port
 from tests.support.radio_station import KEY, PREFIX, bridges_connected, radio_alarm
-from tests.system.test_sim import _start_sim, sim
+from tests.support.sim_process import sim, start_sim
 
 
 def radio_station(directory: Path) -> tuple[Path, str]:
@@ -38,7 +38,7 @@ async def test_presses_and_texts_through_the_control_endpoint_reach_the_platform
     station, listen = radio_station(tmp_path)
     out, state_file = tmp_path / "gateway.yaml", tmp_path / "sim.json"
     control = ("--state-file", str(state_file))
-    process, lines = await _start_sim(
+    process, lines = await start_sim(
         str(station),
         "--write-config",
         str(out),

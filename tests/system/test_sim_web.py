@@ -23,7 +23,7 @@ from simulators.station.controls import StationControls
 from simulators.station.web import start_web
 from tests.support.browser import chromium
 from tests.support.peers import GatewayProcess
-from tests.system.test_sim import _start_sim
+from tests.support.sim_process import start_sim
 
 KITCHEN_GAS = 'tr[data-device="kitchen-gas"] tr[data-point="gas"]'
 RAISED = '#alarms li[data-alarm-key$=".kitchen-gas.gas"][data-transition="raised"]'
@@ -106,7 +106,7 @@ async def _interrupt(process: asyncio.subprocess.Process) -> None:
 
 async def test_a_value_set_on_the_web_page_raises_the_alarm_the_page_then_lists(tmp_path, mosquitto):
     out = tmp_path / "gateway.yaml"
-    process, lines = await _start_sim(
+    process, lines = await start_sim(
         str(example_station()),
         *("--write-config", str(out), "--broker", mosquitto.url, "--state-dir", str(tmp_path / "state")),
         *("--state-file", str(tmp_path / "sim.json")),

@@ -7,7 +7,7 @@ import pytest
 from gateway.config import load_config
 from gateway.contract.events import DeviceStatusEvent
 from tests.support.engine_harness import STATION, Harness, alarms, brief, harness
-from tests.unit.test_config import problems, write
+from tests.support.station_text import problems, write
 
 GAS = "cs-0001.kitchen-gas.gas"
 

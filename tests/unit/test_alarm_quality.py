@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from gateway.alarms.reports import CountBook, ReportClock, bus_reports
 from gateway.config.alarm_policy import ReportsConfig
 from gateway.contract.events import DeviceHealth, DeviceReport
-from simulators.corpus.replay import DEFAULT_DIR, run_corpus, summary
+from simulators.corpus.replay import DEFAULT_DIR, main, run_corpus, summary
 
 
 def test_the_corpus_has_every_true_event_in_time_and_no_nuisance_alarm():
@@ -37,17 +35,12 @@ def test_the_corpus_catches_a_missing_alarm_and_a_nuisance_one(tmp_path):
     assert results["late"].problems == ["kitchen-gas.gas second-stage after 61s, budget 3s"]
 
 
-def test_the_corpus_command_prints_figures_and_writes_json(tmp_path):
+def test_the_corpus_command_prints_figures_and_writes_json(tmp_path, capsys):
     out = tmp_path / "quality.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "simulators.corpus.replay", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "detection rate 100.0%" in result.stdout
-    assert "nuisance alarms 0" in result.stdout
+    assert main(["--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "detection rate 100.0%" in printed
+    assert "nuisance alarms 0" in printed
     figures = json.loads(out.read_text())
     assert figures["traces"] == figures["passed"] >= 15
     assert figures["time_to_alarm_s"]["max"] is not None

@@ -19,7 +19,7 @@ from gateway.operator.cli import add_operator_commands
 from gateway.operator.console.commands import HELP, parse
 from gateway.service.runtime import Gateway
 from tests.support.engine_harness import STATION
-from tests.unit.test_config import write
+from tests.support.station_text import write
 
 GAS = "cs-0001.kitchen-gas.gas"
 FIRE = "cs-0001.kitchen-smoke.fire"

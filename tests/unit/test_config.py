@@ -2,44 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from gateway.config import ConfigError, load_config
+from gateway.cli import main
+from gateway.config import load_config
 from gateway.config.paths import example_station
-from tests.support.peers import PROFILES, outpost
-
-VALID = """\
-station:
-  id: cs-0001
-  name: Test
-  district: "310104"
-mqtt:
-  brokers: ["mqtt://127.0.0.1:1883"]
-profiles_dir: {profiles}
-buses:
-  lan:
-    type: modbus-tcp
-    host: 127.0.0.1
-devices:
-  kitchen-gas:
-    bus: lan
-    unit: 1
-    profile: gas-detector
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "station.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text.replace("{profiles}", str(PROFILES)))
-    return path
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    return str(caught.value).splitlines()
+from tests.support.station_text import VALID, problems, write
 
 
 def test_example_station_is_valid_and_summarised():
@@ -182,16 +148,15 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert len(problems(write(tmp_path, text))) == 2
 
 
-def test_check_command_prints_a_summary_and_exits_zero():
-    result = outpost("check", str(example_station()))
-    assert result.returncode == 0, result.stderr
-    assert "kitchen-gas" in result.stdout
-    assert "8 device(s)" in result.stdout
-    assert "alarm rule(s)" in result.stdout
+def test_check_command_prints_a_summary_and_exits_zero(capsys):
+    assert main(["check", str(example_station())]) == 0
+    printed = capsys.readouterr().out
+    assert "kitchen-gas" in printed
+    assert "8 device(s)" in printed
+    assert "alarm rule(s)" in printed
 
 
-def test_check_command_exits_nonzero_and_names_the_problem(tmp_path):
+def test_check_command_exits_nonzero_and_names_the_problem(tmp_path, capsys):
     path = write(tmp_path, VALID.replace("unit: 1", "unit: 300"))
-    result = outpost("check", str(path))
-    assert result.returncode == 1
-    assert "station.yaml:15: devices.kitchen-gas.unit: must be 1..247, got 300" in result.stderr
+    assert main(["check", str(path)]) == 1
+    assert "station.yaml:15: devices.kitchen-gas.unit: must be 1..247, got 300" in capsys.readouterr().err

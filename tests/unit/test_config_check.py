@@ -7,7 +7,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import load_config
 from tests.support.certs import TestCA
-from tests.unit.test_config import VALID, problems, write
+from tests.support.station_text import VALID, problems, write
 
 MQTT = '  brokers: ["mqtt://127.0.0.1:1883"]\n'
 ACTUATOR = "actuators:\n  siren:\n    device: kitchen-gas\n    register: coil\n    address: 5\n"

@@ -12,7 +12,7 @@ from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.config import load_config
 from gateway.contract.events import AlarmEvent, DeviceStatusEvent
-from tests.unit.test_config import VALID, write
+from tests.support.station_text import VALID, write
 
 GAS = "kitchen-gas"
 

@@ -15,7 +15,7 @@ from gateway.contract.events import AlarmEvent, RadioTraffic
 from gateway.radio.alarms import RadioAlarms
 from gateway.radio.registry import RadioRegistry
 from tests.support.engine_harness import EPOCH, STATION, Harness, alarms
-from tests.unit.test_config import problems, write
+from tests.support.station_text import problems, write
 
 RADIOS = """\
 radios:

@@ -16,7 +16,7 @@ from drivers.serial_line.framing import DelimitedFramer, FixedFramer, Frame, Rej
 from drivers.serial_line.parsing import TextFormat, TextPoint
 from drivers.serial_line.protocol import Reading
 from drivers.serial_line.values import Unparsable
-from tests.integration.test_serial_line import CLIMATE, CO, METHANE
+from tests.support.line_protocols import CLIMATE, CO, METHANE
 
 PROTOCOLS = [METHANE, CO, CLIMATE.line_protocol()]
 protocols = st.sampled_from(PROTOCOLS)

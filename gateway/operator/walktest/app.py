@@ -38,8 +38,8 @@ async def _listen(target: OperatorTarget, walk: WalkTest, out: Callable[[str], N
             f"walk test of station {walk.station}: {len(walk.devices)} devices; "
             "trigger each sensor and button now (Ctrl-C ends and writes the report)"
         )
-        for check in walk.devices.values():
-            out(f"  waiting  {check.device:<20} {check.location}")
+        for waiting in walk.devices.values():
+            out(f"  waiting  {waiting.device:<20} {waiting.location}")
         async for message in client.messages:
             if not isinstance(message.payload, bytes | bytearray):
                 continue
