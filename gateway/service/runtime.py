@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import time
 import uuid
@@ -49,6 +48,7 @@ from gateway.contract.events import (
 )
 from gateway.contract.ids import SequenceStore
 from gateway.contract.stamp import Stamper
+from gateway.durable import write_durably
 from gateway.outbox import Message, Outbox
 from gateway.radio.alarms import SOS_KIND, RadioAlarms
 from gateway.radio.hub import RadioHub
@@ -76,12 +76,7 @@ def next_boot_count(path: Path) -> int:
         count = int(path.read_text().strip()) + 1
     except (FileNotFoundError, ValueError):
         count = 1
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="ascii") as handle:
-        handle.write(f"{count}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_durably(path, f"{count}\n")
     return count
 
 
