@@ -16,12 +16,14 @@ from collections import deque
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from drivers.backoff import Backoff
 from drivers.observation import PollOutcome
 from gateway.config.models import InfluxConfig
 
 log = logging.getLogger(__name__)
 
 MEASUREMENT = "outpost_reading"
+RETRY = Backoff(1.0, 60.0)
 
 
 class InfluxWriter:
@@ -58,7 +60,7 @@ class InfluxWriter:
         token = self._config.token_file.read_text().strip() if self._config.token_file else ""
         client = InfluxDBClient(url=self._config.url, token=token, org=self._config.org)
         writer = client.write_api(write_options=SYNCHRONOUS)
-        delay = 1.0
+        delays = RETRY.delays()
         last_error = ""
         try:
             while True:
@@ -78,10 +80,9 @@ class InfluxWriter:
                         if error != last_error:
                             log.warning("InfluxDB write to %s failed (%s); retrying", self._config.url, error)
                             last_error = error
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 60.0)
+                        await asyncio.sleep(next(delays))
                         break
                     self.written += len(batch)
-                    delay, last_error = 1.0, ""
+                    delays, last_error = RETRY.delays(), ""
         finally:
             client.close()

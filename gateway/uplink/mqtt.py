@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import socket
 import ssl
 import time
@@ -31,6 +30,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from drivers.backoff import Backoff
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Queued
 
@@ -105,7 +105,8 @@ class MqttUplink:
 
     async def run(self) -> None:
         """Connect, publish, reconnect: forever, until cancelled."""
-        delay = 0.5
+        backoff = Backoff(0.5, self._config.reconnect_max)
+        delays = backoff.delays()
         attempt = 0
         while True:
             broker = self._brokers[attempt % len(self._brokers)]
@@ -119,11 +120,10 @@ class MqttUplink:
                 self._client = None
                 self._outbox.return_in_flight()
             if self.connected:
-                delay = 0.5
+                delays = backoff.delays()
                 self.connected = False
                 log.warning("MQTT connection to %s lost; reconnecting", broker)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._config.reconnect_max)
+            await asyncio.sleep(next(delays))
 
     def _note_failure(self, broker: Broker, exc: aiomqtt.MqttError) -> None:
         error = _explain(exc)
