@@ -37,6 +37,7 @@ from drivers.backoff import Backoff
 from drivers.modbus.plan import ReadRequest
 from drivers.modbus.registers import Priority, RegisterType, decode
 from drivers.observation import Emit, Fault, FaultCategory, Observation, PollOutcome
+from drivers.values import ImplausibleReading
 
 log = logging.getLogger(__name__)
 
@@ -301,17 +302,20 @@ class ModbusPoller:
                 return failed(FaultCategory.DECODE, reason), _Heard.ANSWER
             blocks.append((request, values))
         now = datetime.now(UTC)
-        observations = tuple(
-            Observation(
-                device=device.name,
-                point=point.name,
-                value=decode(point, request.raw_for(point, values)),
-                unit=point.unit,
-                observed_at=now,
+        try:
+            observations = tuple(
+                Observation(
+                    device=device.name,
+                    point=point.name,
+                    value=decode(point, request.raw_for(point, values)),
+                    unit=point.unit,
+                    observed_at=now,
+                )
+                for request, values in blocks
+                for point in request.points
             )
-            for request, values in blocks
-            for point in request.points
-        )
+        except ImplausibleReading as exc:
+            return failed(FaultCategory.DECODE, str(exc)), _Heard.ANSWER
         outcome = PollOutcome(device.name, now, time.monotonic(), observations=observations)
         return outcome, _Heard.ANSWER
 

@@ -35,6 +35,10 @@ class Rejected:
 Piece = Frame | Rejected
 
 
+class Unparsable(ValueError):
+    """A frame that passed framing and checksum but does not hold the expected values."""
+
+
 def _partial_marker(buffer: bytes, marker: bytes) -> int:
     """Length of the longest tail of ``buffer`` that could be the start of ``marker``."""
     for length in range(min(len(marker) - 1, len(buffer)), 0, -1):

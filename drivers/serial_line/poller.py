@@ -2,7 +2,8 @@
 
 A *window* is the time in which a valid frame must arrive: from sending the
 query to ``timeout`` later for a polled sensor, ``timeout`` since the last
-valid frame for a streaming one. A valid frame gives a reading at once. A
+valid frame for a streaming one. A valid frame gives a reading at once, or a
+``decode`` fault at once if it holds an implausible value (NaN, infinite). A
 window that closes without one is a fault: ``decode`` naming the last
 rejection when bytes came but none made a valid frame, ``timeout`` when the
 line stayed silent. Stray noise between readings is counted and logged but is
@@ -24,7 +25,7 @@ from serial_asyncio_fast import open_serial_connection
 from drivers.backoff import Backoff
 from drivers.observation import Emit, Fault, FaultCategory, Observation, PollOutcome
 from drivers.serial_line.framing import Rejected
-from drivers.serial_line.protocol import LineProtocol, LineReader, Reading, rejection_kind
+from drivers.serial_line.protocol import Implausible, LineProtocol, LineReader, Reading, rejection_kind
 from drivers.serial_port import SerialSettings
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class SerialLinePoller:
 
     async def _serve(self, stream: asyncio.StreamReader, writer, emit: Emit) -> None:
         reader = self._protocol.reader(self.rejections)
-        queue: asyncio.Queue[Reading | Rejected | _Lost] = asyncio.Queue()
+        queue: asyncio.Queue[Reading | Implausible | Rejected | _Lost] = asyncio.Queue()
         receiver = asyncio.create_task(_receive(stream, reader, queue))
         loop = asyncio.get_running_loop()
         try:
@@ -120,6 +121,8 @@ class SerialLinePoller:
                 raise item
             if isinstance(item, Reading):
                 return self._reading(item)
+            if isinstance(item, Implausible):
+                return self._failed(FaultCategory.DECODE, item.reason)
             log.debug("%s: rejected %r: %s", self.device, item.data[:40], item.reason)
             rejected.append(item)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from drivers.serial_line.binary import BinaryLayout
 from drivers.serial_line.checksums import ByteChecksum, TextChecksum
-from drivers.serial_line.framing import Check, DelimitedFramer, FixedFramer, Framer, Rejected
+from drivers.serial_line.framing import Check, DelimitedFramer, FixedFramer, Framer, Rejected, Unparsable
 from drivers.serial_line.parsing import TextLayout
-from drivers.serial_line.values import Unparsable
+from drivers.values import ImplausibleReading
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,14 @@ class FixedFraming:
 class Reading:
     raw: bytes
     values: dict[str, float | bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Implausible:
+    """A valid frame holding a value no sensor means (NaN, infinite): the device is in fault."""
+
+    reason: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +116,7 @@ def rejection_kind(reason: str) -> str:
 
 
 class LineReader:
-    """Bytes in; readings and rejections out. Every rejection is counted by kind."""
+    """Bytes in; readings, implausible readings and rejections out. Every rejection is counted by kind."""
 
     def __init__(self, protocol: LineProtocol, rejections: Counter[str] | None = None) -> None:
         self._protocol = protocol
@@ -121,14 +129,14 @@ class LineReader:
     def pending(self) -> bytes:
         return self._framer.pending
 
-    def feed(self, data: bytes) -> list[Reading | Rejected]:
+    def feed(self, data: bytes) -> list[Reading | Implausible | Rejected]:
         return [self._judge(piece) for piece in self._framer.feed(data)]
 
-    def flush(self) -> list[Reading | Rejected]:
+    def flush(self) -> list[Reading | Implausible | Rejected]:
         """Reject the bytes of an unfinished frame (a poll's answer window closed)."""
         return [self._judge(piece) for piece in self._framer.flush()]
 
-    def _judge(self, piece) -> Reading | Rejected:
+    def _judge(self, piece) -> Reading | Implausible | Rejected:
         if isinstance(piece, Rejected):
             self.rejections[rejection_kind(piece.reason)] += 1
             return piece
@@ -140,5 +148,7 @@ class LineReader:
             rejected = Rejected(str(exc), piece.raw)
             self.rejections[rejection_kind(rejected.reason)] += 1
             return rejected
+        except ImplausibleReading as exc:
+            return Implausible(str(exc), piece.raw)
         self.readings += 1
         return Reading(piece.raw, values)

@@ -1,8 +1,10 @@
-"""Decoding every data type and word order, and planning reads."""
+"""Decoding every data type and word order, refusing values no sensor means, and planning reads."""
 
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import struct
 
 import pytest
@@ -19,6 +21,7 @@ from drivers.modbus.registers import (
     decode,
     encode,
 )
+from drivers.values import ImplausibleReading, engineering
 from gateway.buses import modbus_devices
 from gateway.config import load_config
 from gateway.config.paths import example_station
@@ -241,3 +244,16 @@ def test_example_multi_gas_detector_reads_alarm_values_apart_from_its_diagnostic
     assert devices["pump-pit-gas"].routine_interval == 30.0
     uncoalesced = {d.name: d for d in modbus_devices(config, "rs485", coalesce=False)}
     assert len(uncoalesced["pump-pit-gas"].requests) == 11
+
+
+@pytest.mark.parametrize(
+    ("raw", "scale", "reason"),
+    [
+        (math.nan, 1.0, "implausible reading: level is NaN"),
+        (math.inf, 1.0, "implausible reading: level is +inf"),
+        (1e308, 10.0, "implausible reading: level is +inf"),  # finite on the wire, not once scaled
+    ],
+)
+def test_a_value_that_is_not_a_finite_number_is_refused_with_its_reason(raw, scale, reason):
+    with pytest.raises(ImplausibleReading, match=re.escape(reason)):
+        engineering("level", raw, scale=scale, offset=0.0, bit=None)
