@@ -10,13 +10,6 @@ from enum import StrEnum
 from typing import Protocol
 
 
-class Quality(StrEnum):
-    """OPC-style quality of one reading."""
-
-    GOOD = "good"
-    BAD = "bad"
-
-
 class FaultCategory(StrEnum):
     """Why a poll failed; decides whether the device is ``offline`` or in ``fault``."""
 
@@ -40,7 +33,6 @@ class Observation:
     value: float | bool
     unit: str | None
     observed_at: datetime
-    quality: Quality = Quality.GOOD
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,10 +65,6 @@ class LineProtocol:
     checksum: TextChecksum | ByteChecksum | None = None
     query: bytes | None = None
 
-    @property
-    def streams(self) -> bool:
-        return self.query is None
-
     def units(self) -> dict[str, str | None]:
         return {point.name: point.unit for point in self.layout.points}
 

@@ -1,6 +1,6 @@
 """Telemetry to InfluxDB (v2 write API) through influxdb-client, kept off the alarm path.
 
-Readings go into a bounded buffer (oldest dropped and counted when full) and
+Readings go into a bounded buffer (oldest dropped when full) and
 a separate task writes them in batches, retrying with capped backoff. Nothing
 here is awaited by the alarm path: a slow or absent time-series server can
 never delay an alarm.
@@ -32,16 +32,11 @@ class InfluxWriter:
         self._station = station
         self._buffer: deque[Point] = deque(maxlen=config.buffer)
         self._wake = asyncio.Event()
-        self.written = 0
-        self.dropped = 0
-        self.failed_writes = 0
 
     def add(self, outcome: PollOutcome) -> None:
         """Queue the readings of one poll; never blocks."""
         when = int(outcome.observed_at.timestamp() * 1000)
         for reading in outcome.observations:
-            if len(self._buffer) == self._buffer.maxlen:
-                self.dropped += 1
             point = (
                 Point(MEASUREMENT)
                 .tag("station", self._station)
@@ -74,7 +69,6 @@ class InfluxWriter:
                     try:
                         await asyncio.to_thread(writer.write, bucket=self._config.bucket, record=batch)
                     except Exception as exc:  # the library raises many kinds; all mean "try later"
-                        self.failed_writes += 1
                         self._buffer.extendleft(reversed(batch[: self._buffer.maxlen - len(self._buffer)]))
                         error = f"{type(exc).__name__}: {exc}"[:200]
                         if error != last_error:
@@ -82,7 +76,6 @@ class InfluxWriter:
                             last_error = error
                         await asyncio.sleep(next(delays))
                         break
-                    self.written += len(batch)
                     delays, last_error = RETRY.delays(), ""
         finally:
             client.close()
