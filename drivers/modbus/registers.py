@@ -41,7 +41,7 @@ _READ_FUNCTION = {
 }
 
 
-class Priority(IntEnum):
+class ReadPriority(IntEnum):
     """How urgently a point must be read when the bus is busy.
 
     ``URGENT`` points are read at the device's poll interval and before any
@@ -101,7 +101,7 @@ class RegisterPoint:
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
-    priority: Priority = Priority.URGENT
+    priority: ReadPriority = ReadPriority.URGENT
 
     @property
     def is_flag(self) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from drivers.serial_line.binary import BinaryLayout
 from drivers.serial_line.checksums import ByteChecksum, TextChecksum
-from drivers.serial_line.framing import Check, DelimitedFramer, FixedFramer, Framer, Rejected, Unparsable
+from drivers.serial_line.framing import Check, DelimitedFramer, FixedFramer, Framer, Rejection, Unparsable
 from drivers.serial_line.parsing import TextLayout
 from drivers.values import ImplausibleReading
 
@@ -38,7 +38,7 @@ class FixedFraming:
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class LineReading:
     raw: bytes
     values: dict[str, float | bool]
 
@@ -125,15 +125,15 @@ class LineReader:
     def pending(self) -> bytes:
         return self._framer.pending
 
-    def feed(self, data: bytes) -> list[Reading | Implausible | Rejected]:
+    def feed(self, data: bytes) -> list[LineReading | Implausible | Rejection]:
         return [self._judge(piece) for piece in self._framer.feed(data)]
 
-    def flush(self) -> list[Reading | Implausible | Rejected]:
+    def flush(self) -> list[LineReading | Implausible | Rejection]:
         """Reject the bytes of an unfinished frame (a poll's answer window closed)."""
         return [self._judge(piece) for piece in self._framer.flush()]
 
-    def _judge(self, piece) -> Reading | Implausible | Rejected:
-        if isinstance(piece, Rejected):
+    def _judge(self, piece) -> LineReading | Implausible | Rejection:
+        if isinstance(piece, Rejection):
             self.rejections[rejection_kind(piece.reason)] += 1
             return piece
         checksum = self._protocol.checksum
@@ -141,10 +141,10 @@ class LineReader:
         try:
             values = self._protocol.layout.decode(body)
         except Unparsable as exc:
-            rejected = Rejected(str(exc), piece.raw)
+            rejected = Rejection(str(exc), piece.raw)
             self.rejections[rejection_kind(rejected.reason)] += 1
             return rejected
         except ImplausibleReading as exc:
             return Implausible(str(exc), piece.raw)
         self.readings += 1
-        return Reading(piece.raw, values)
+        return LineReading(piece.raw, values)

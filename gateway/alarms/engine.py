@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from drivers.observation import Fault, PollOutcome
+from drivers.observation import DeviceFault, PollOutcome
 from gateway.alarms.cap import cap_fields
 from gateway.alarms.conditions import (
     COMM_CONDITION,
@@ -252,7 +252,7 @@ class AlarmEngine:
         faults = self._config.profile_of(device.name).faults
         return [reason for flag, reason in faults.items() if device.values.get(flag)]
 
-    def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: Fault) -> list[Envelope]:
+    def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: DeviceFault) -> list[Envelope]:
         device.failed_polls += 1
         if device.failed_polls < self._offline_after:
             return []

@@ -12,7 +12,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.commands.auth import sign
-from gateway.uplink.mqtt import Broker
+from gateway.uplink.mqtt import BrokerAddress
 from gateway.uplink.topics import result_topic
 
 
@@ -52,7 +52,7 @@ async def send_command(
     v5 = protocol == "mqtt5"
     command_id = secrets.token_hex(8)
     body = sign(key, station, name, args, command_id) if key else {"id": command_id, "args": args}
-    broker = Broker.parse(broker_url)
+    broker = BrokerAddress.parse(broker_url)
     answers = result_topic(prefix)
     correlation = command_id.encode()
     properties = Properties(PacketTypes.PUBLISH)

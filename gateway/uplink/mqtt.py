@@ -40,13 +40,15 @@ SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps our subscriptions and QoS 1 s
 
 
 @dataclass(frozen=True, slots=True)
-class Broker:
+class BrokerAddress:
+    """A broker URL taken apart: where to connect, and whether with TLS."""
+
     host: str
     port: int
     tls: bool
 
     @classmethod
-    def parse(cls, url: str) -> Broker:
+    def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         tls = parts.scheme == "mqtts"
         return cls(parts.hostname or "localhost", parts.port or (8883 if tls else 1883), tls)
@@ -91,10 +93,10 @@ class MqttUplink:
         self._command_topic = command_topic
         self._on_command = on_command
         self._window = window
-        self._brokers = [Broker.parse(url) for url in config.brokers]
+        self._brokers = [BrokerAddress.parse(url) for url in config.brokers]
         # Brokers spoken to in 3.1.1: configured so, or found not to answer protocol 5.
-        self._v311: set[Broker] = {b for b in self._brokers if config.protocol == "mqtt311"}
-        self._confirmed: set[Broker] = set()  # brokers we have had a session with
+        self._v311: set[BrokerAddress] = {b for b in self._brokers if config.protocol == "mqtt311"}
+        self._confirmed: set[BrokerAddress] = set()  # brokers we have had a session with
         self._client: aiomqtt.Client | None = None
         self.connected = False
         self.connects = 0
@@ -125,7 +127,7 @@ class MqttUplink:
                 log.warning("MQTT connection to %s lost; reconnecting", broker)
             await asyncio.sleep(next(delays))
 
-    def _note_failure(self, broker: Broker, exc: aiomqtt.MqttError) -> None:
+    def _note_failure(self, broker: BrokerAddress, exc: aiomqtt.MqttError) -> None:
         error = _explain(exc)
         if (
             self._config.protocol == "mqtt5"
@@ -145,7 +147,7 @@ class MqttUplink:
             log.error("MQTT %s: %s; retrying with backoff", broker, error)
             self.last_error = error
 
-    async def _session(self, broker: Broker) -> None:
+    async def _session(self, broker: BrokerAddress) -> None:
         will = self._will()
         mqtt_will = aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain)
         async with _disconnect_promptly(self._connect(broker, mqtt_will)) as client:
@@ -162,7 +164,7 @@ class MqttUplink:
             await client.subscribe(self._command_topic, qos=1)
             await _first_failure(self._drain(client, started), self._listen(client))
 
-    def _connect(self, broker: Broker, will: aiomqtt.Will) -> aiomqtt.Client:
+    def _connect(self, broker: BrokerAddress, will: aiomqtt.Will) -> aiomqtt.Client:
         config = self._config
         v5 = broker not in self._v311
         properties = None
@@ -189,7 +191,7 @@ class MqttUplink:
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
-    def _tls_context(self, broker: Broker) -> ssl.SSLContext | None:
+    def _tls_context(self, broker: BrokerAddress) -> ssl.SSLContext | None:
         tls = self._config.tls
         if not broker.tls and tls is None:
             return None

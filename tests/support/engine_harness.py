@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from drivers.observation import DeviceFault, FaultCategory, Observation, PollOutcome
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.store import AlarmStore
 from gateway.config import LoadedConfig, load_config
@@ -65,7 +65,7 @@ class Harness:
         return self.engine.handle(PollOutcome(device, observed, t, observations=observations))
 
     def lost(self, device: str, t: float) -> list[Envelope]:
-        fault = Fault(FaultCategory.TIMEOUT, "no response (timeout)")
+        fault = DeviceFault(FaultCategory.TIMEOUT, "no response (timeout)")
         return self.engine.handle(PollOutcome(device, EPOCH + timedelta(seconds=t), t, fault=fault))
 
     def tick(self, t: float) -> list[Envelope]:

@@ -27,7 +27,7 @@ from gateway.operator.console.board import Board
 from gateway.operator.console.commands import HELP, Request, parse
 from gateway.operator.console.render import log_line, render
 from gateway.operator.target import OperatorTarget
-from gateway.uplink.mqtt import Broker
+from gateway.uplink.mqtt import BrokerAddress
 
 RETAINED_QUIET = 0.5  # the retained state has arrived when the broker has been quiet this long
 RETAINED_MAX = 5.0
@@ -52,7 +52,7 @@ class Console:
         self._stop = asyncio.Event()
 
     def _client(self) -> aiomqtt.Client:
-        broker = Broker.parse(self.target.broker)
+        broker = BrokerAddress.parse(self.target.broker)
         return aiomqtt.Client(
             broker.host,
             broker.port,

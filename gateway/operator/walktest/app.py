@@ -19,7 +19,7 @@ import aiomqtt
 from gateway.operator.target import OperatorTarget
 from gateway.operator.walktest.report import write_reports
 from gateway.operator.walktest.tracker import DeviceCheck, WalkTest
-from gateway.uplink.mqtt import Broker
+from gateway.uplink.mqtt import BrokerAddress
 
 
 def reached_line(walk: WalkTest, check: DeviceCheck) -> str:
@@ -33,7 +33,7 @@ def reached_line(walk: WalkTest, check: DeviceCheck) -> str:
 
 
 async def _listen(target: OperatorTarget, walk: WalkTest, out: Callable[[str], None]) -> None:
-    broker = Broker.parse(target.broker)
+    broker = BrokerAddress.parse(target.broker)
     async with aiomqtt.Client(
         broker.host,
         broker.port,
