@@ -91,7 +91,7 @@ class SerialLinePoller:
 
     async def _serve(self, stream: asyncio.StreamReader, writer, emit: Emit) -> None:
         reader = self._protocol.reader(self.rejections)
-        queue: asyncio.Queue[LineReading | Implausible | Rejection | _Lost] = asyncio.Queue()
+        queue: asyncio.Queue[LineReading | Rejection | _Lost] = asyncio.Queue()
         receiver = asyncio.create_task(_receive(stream, reader, queue))
         loop = asyncio.get_running_loop()
         try:

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 from drivers.serial_line.binary import BinaryLayout
 from drivers.serial_line.checksums import ByteChecksum, TextChecksum
-from drivers.serial_line.framing import Check, DelimitedFramer, FixedFramer, Framer, Rejection, Unparsable
+from drivers.serial_line.framing import (
+    Check,
+    DelimitedFramer,
+    FixedFramer,
+    Frame,
+    Framer,
+    Piece,
+    Rejection,
+    Unparsable,
+)
 from drivers.serial_line.parsing import TextLayout
 from drivers.values import ImplausibleReading
 
@@ -44,11 +53,8 @@ class LineReading:
 
 
 @dataclass(frozen=True, slots=True)
-class Implausible:
-    """A valid frame holding a value no sensor means (NaN, infinite): the device is in fault."""
-
-    reason: str
-    data: bytes
+class Implausible(Rejection):
+    """A valid frame holding a value no sensor means (NaN, infinite): no reading, and a device fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +118,7 @@ def rejection_kind(reason: str) -> str:
 
 
 class LineReader:
-    """Bytes in; readings, implausible readings and rejections out. Every rejection is counted by kind."""
+    """Bytes in; readings and rejections out. Every rejection is counted by kind."""
 
     def __init__(self, protocol: LineProtocol, rejections: Counter[str] | None = None) -> None:
         self._protocol = protocol
@@ -125,26 +131,27 @@ class LineReader:
     def pending(self) -> bytes:
         return self._framer.pending
 
-    def feed(self, data: bytes) -> list[LineReading | Implausible | Rejection]:
+    def feed(self, data: bytes) -> list[LineReading | Rejection]:
         return [self._judge(piece) for piece in self._framer.feed(data)]
 
-    def flush(self) -> list[LineReading | Implausible | Rejection]:
+    def flush(self) -> list[LineReading | Rejection]:
         """Reject the bytes of an unfinished frame (a poll's answer window closed)."""
         return [self._judge(piece) for piece in self._framer.flush()]
 
-    def _judge(self, piece) -> LineReading | Implausible | Rejection:
-        if isinstance(piece, Rejection):
-            self.rejections[rejection_kind(piece.reason)] += 1
-            return piece
+    def _judge(self, piece: Piece) -> LineReading | Rejection:
+        judged = piece if isinstance(piece, Rejection) else self._decode(piece)
+        if isinstance(judged, Rejection):
+            self.rejections[rejection_kind(judged.reason)] += 1
+        else:
+            self.readings += 1
+        return judged
+
+    def _decode(self, frame: Frame) -> LineReading | Rejection:
         checksum = self._protocol.checksum
-        body = checksum.strip(piece.body) if checksum else piece.body
+        body = checksum.strip(frame.body) if checksum else frame.body
         try:
-            values = self._protocol.layout.decode(body)
+            return LineReading(frame.raw, self._protocol.layout.decode(body))
         except Unparsable as exc:
-            rejected = Rejection(str(exc), piece.raw)
-            self.rejections[rejection_kind(rejected.reason)] += 1
-            return rejected
+            return Rejection(str(exc), frame.raw)
         except ImplausibleReading as exc:
-            return Implausible(str(exc), piece.raw)
-        self.readings += 1
-        return LineReading(piece.raw, values)
+            return Implausible(str(exc), frame.raw)
