@@ -28,7 +28,7 @@ import aiomqtt
 
 from bench.common import RESULTS, percentiles, publish
 from gateway.config.models import MqttConfig
-from gateway.outbox import Message, Outbox, Priority
+from gateway.outbox import Message, Outbox, OutboxPriority
 from gateway.uplink.mqtt import MqttUplink
 from tests.support.peers import Mosquitto
 
@@ -40,7 +40,7 @@ def payload(n: int) -> bytes:
     return json.dumps({"n": n, "sent": time.time(), "pad": "x" * PAYLOAD_BYTES}).encode()
 
 
-async def commit_rate(directory: Path, count: int, priority: Priority) -> float:
+async def commit_rate(directory: Path, count: int, priority: OutboxPriority) -> float:
     outbox = Outbox(directory / f"commit-{priority.name}.sqlite3")
     await outbox.open()
     started = time.perf_counter()
@@ -85,7 +85,7 @@ def uplink(url: str, outbox: Outbox, window: int) -> MqttUplink:
         return []
 
     def will() -> Message:
-        return Message(Priority.STATUS, "outpost/v1/bench/status", b'{"state":"offline"}', retain=True)
+        return Message(OutboxPriority.STATUS, "outpost/v1/bench/status", b'{"state":"offline"}', retain=True)
 
     return MqttUplink(
         MqttConfig(brokers=[url]),
@@ -105,8 +105,8 @@ async def measure(backlog: int, commits: int, latency_samples: int, window: int)
         broker.start()
         stack.callback(broker.stop)
 
-        durable = await commit_rate(work, commits, Priority.ALARM)
-        not_synced = await commit_rate(work, commits, Priority.TELEMETRY)
+        durable = await commit_rate(work, commits, OutboxPriority.ALARM)
+        not_synced = await commit_rate(work, commits, OutboxPriority.TELEMETRY)
 
         counter = Counter(broker.url)
         ready = asyncio.Event()
@@ -127,7 +127,7 @@ async def measure(backlog: int, commits: int, latency_samples: int, window: int)
         outbox = Outbox(work / "backlog.sqlite3", max_bytes=512 * 1024 * 1024)
         await outbox.open()
         for n in range(backlog):
-            await outbox.put(Message(Priority.ALARM, TOPIC, payload(n)))
+            await outbox.put(Message(OutboxPriority.ALARM, TOPIC, payload(n)))
         base = counter.count
         started = time.perf_counter()
         link = uplink(broker.url, outbox, window)
@@ -139,7 +139,7 @@ async def measure(backlog: int, commits: int, latency_samples: int, window: int)
         # Latency, one alarm at a time through outbox and uplink.
         counter.latencies.clear()
         for n in range(latency_samples):
-            await outbox.put(Message(Priority.ALARM, TOPIC, payload(n)))
+            await outbox.put(Message(OutboxPriority.ALARM, TOPIC, payload(n)))
             await counter.expect(base + backlog + n + 1)
         latencies = list(counter.latencies)
 

@@ -55,7 +55,7 @@ import gateway.buses
 from bench.common import RESULTS, percentiles, publish
 from drivers.modbus.plan import ReadRequest
 from drivers.modbus.poller import ModbusDevice, ModbusPoller
-from drivers.modbus.registers import Priority
+from drivers.modbus.registers import ReadPriority
 from drivers.modbus.rtu import (
     MODBUS_CHAR_BITS,
     REQUEST_FRAME_BYTES,
@@ -111,7 +111,7 @@ def computed(devices: Sequence[ModbusDevice], settings: SerialSettings, gap: flo
         sum(physical_line_time(r, baud, gap) for r in requests) / interval
         for _priority, interval, requests in schedules
     )
-    urgent = sum(1 for r in every if r.priority is Priority.URGENT)
+    urgent = sum(1 for r in every if r.priority is ReadPriority.URGENT)
     return {
         "requests_per_cycle": {"urgent": urgent, "routine": len(every) - urgent, "total": len(every)},
         "requests_per_second_configured": round(

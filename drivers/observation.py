@@ -10,13 +10,6 @@ from enum import StrEnum
 from typing import Protocol
 
 
-class Quality(StrEnum):
-    """OPC-style quality of one reading."""
-
-    GOOD = "good"
-    BAD = "bad"
-
-
 class FaultCategory(StrEnum):
     """Why a poll failed; decides whether the device is ``offline`` or in ``fault``."""
 
@@ -40,11 +33,10 @@ class Observation:
     value: float | bool
     unit: str | None
     observed_at: datetime
-    quality: Quality = Quality.GOOD
 
 
 @dataclass(frozen=True, slots=True)
-class Fault:
+class DeviceFault:
     """A poll that did not produce readings, with a reason a technician can act on."""
 
     category: FaultCategory
@@ -67,7 +59,7 @@ class PollOutcome:
     observed_at: datetime
     received_monotonic: float
     observations: tuple[Observation, ...] = field(default=())
-    fault: Fault | None = None
+    fault: DeviceFault | None = None
     busy_seconds: float = 0.0  # how long the poll kept the bus busy (for utilisation)
 
     @property
@@ -75,7 +67,7 @@ class PollOutcome:
         return self.fault is None
 
     @classmethod
-    def failed(cls, device: str, fault: Fault) -> PollOutcome:
+    def failed(cls, device: str, fault: DeviceFault) -> PollOutcome:
         """A poll of ``device`` that ended in ``fault``, stamped now."""
         return cls(device, datetime.now(UTC), time.monotonic(), fault=fault)
 

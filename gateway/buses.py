@@ -12,7 +12,7 @@ from dataclasses import replace
 from drivers.backoff import Backoff
 from drivers.modbus.plan import plan_reads
 from drivers.modbus.poller import ModbusDevice
-from drivers.modbus.registers import Priority, RegisterPoint
+from drivers.modbus.registers import ReadPriority, RegisterPoint
 from drivers.modbus.rtu import rtu_poller
 from drivers.modbus.tcp import tcp_poller
 from drivers.observation import BusPoller
@@ -76,6 +76,6 @@ def prioritised_points(config: LoadedConfig, device: str) -> list[RegisterPoint]
     """The device's register points, urgent where an alarm or fault report reads them."""
     urgent = config.alarm_points(device)
     return [
-        point if point.name in urgent else replace(point, priority=Priority.ROUTINE)
+        point if point.name in urgent else replace(point, priority=ReadPriority.ROUTINE)
         for point in config.register_points(device)
     ]

@@ -38,7 +38,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-class Priority(IntEnum):
+class OutboxPriority(IntEnum):
     """Lower drains first."""
 
     ALARM = 0
@@ -50,17 +50,17 @@ class Priority(IntEnum):
     @property
     def protected(self) -> bool:
         """Never evicted for space."""
-        return self <= Priority.FAULT
+        return self <= OutboxPriority.FAULT
 
 
-EVICTION_ORDER = (Priority.TELEMETRY, Priority.REPORT, Priority.STATUS)
+EVICTION_ORDER = (OutboxPriority.TELEMETRY, OutboxPriority.REPORT, OutboxPriority.STATUS)
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
     """An MQTT message to publish."""
 
-    priority: Priority
+    priority: OutboxPriority
     topic: str
     payload: bytes
     qos: int = 1
@@ -144,7 +144,7 @@ class Outbox:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._db: sqlite3.Connection | None = None
         self._heap: list[tuple[int, int]] = []  # (priority, id) waiting to be taken
-        self._sizes: dict[int, tuple[Priority, int]] = {}  # id -> (priority, size), all stored rows
+        self._sizes: dict[int, tuple[OutboxPriority, int]] = {}  # id -> (priority, size), all stored rows
         self._in_flight: set[int] = set()
         self._memory_only: dict[int, Queued] = {}  # alarms the disk refused
         self._next_memory_id = -1
@@ -174,7 +174,7 @@ class Outbox:
         for row_id, priority, size in db.execute(
             "SELECT id, priority, length(payload) FROM outbox ORDER BY id"
         ):
-            self._sizes[row_id] = (Priority(priority), size)
+            self._sizes[row_id] = (OutboxPriority(priority), size)
             self._bytes += size
         self._db = db
 
@@ -249,7 +249,7 @@ class Outbox:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    async def _make_room(self, needed: int, incoming: Priority) -> None:
+    async def _make_room(self, needed: int, incoming: OutboxPriority) -> None:
         """Evict the least important stored messages (never alarms) until ``needed`` fits."""
         victims: list[int] = []
         freed = 0
@@ -298,7 +298,7 @@ class Outbox:
             f"SELECT id, priority, topic, payload, qos, retain, queued_at FROM outbox WHERE id IN ({marks})"
         )
         return [
-            Queued(row_id, Message(Priority(priority), topic, payload, qos, bool(retain)), queued_at)
+            Queued(row_id, Message(OutboxPriority(priority), topic, payload, qos, bool(retain)), queued_at)
             for row_id, priority, topic, payload, qos, retain, queued_at in self._db.execute(query, ids)
         ]
 

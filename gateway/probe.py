@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from drivers.modbus.poller import ModbusPoller
-from drivers.observation import BusPoller, Fault, FaultCategory, PollOutcome
+from drivers.observation import BusPoller, DeviceFault, FaultCategory, PollOutcome
 from gateway.buses import build_poller
 from gateway.config import LoadedConfig
 
@@ -44,7 +44,7 @@ async def _first_outcomes(poller: BusPoller, devices: list[str], wait: float) ->
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    silent = Fault(FaultCategory.TIMEOUT, f"nothing within {wait:g}s")
+    silent = DeviceFault(FaultCategory.TIMEOUT, f"nothing within {wait:g}s")
     return [first.get(device) or PollOutcome.failed(device, silent) for device in devices]
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from drivers.modbus.registers import Priority, RegisterPoint, RegisterType
+from drivers.modbus.registers import ReadPriority, RegisterPoint, RegisterType
 
 MAX_REGISTERS_PER_READ = 125
 MAX_BITS_PER_READ = 2000
@@ -58,7 +58,7 @@ class ReadRequest:
     address: int
     count: int
     points: tuple[RegisterPoint, ...]
-    priority: Priority = Priority.URGENT
+    priority: ReadPriority = ReadPriority.URGENT
 
     def raw_for(self, point: RegisterPoint, block: Sequence[int] | Sequence[bool]) -> Sequence:
         """The part of this request's answer that belongs to ``point``."""
@@ -76,7 +76,7 @@ class _Cluster:
     start: int
     end: int
     points: list[RegisterPoint]
-    priority: Priority
+    priority: ReadPriority
 
 
 def plan_reads(

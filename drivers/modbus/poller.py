@@ -36,8 +36,9 @@ from pymodbus.pdu import ModbusPDU
 
 from drivers.backoff import Backoff
 from drivers.modbus.plan import ReadRequest
-from drivers.modbus.registers import Priority, RegisterType, decode
-from drivers.observation import Emit, Fault, FaultCategory, Observation, PollOutcome
+from drivers.modbus.registers import ReadPriority, RegisterType, decode
+from drivers.observation import DeviceFault, Emit, FaultCategory, Observation, PollOutcome
+from drivers.values import ImplausibleReading
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,14 @@ class ModbusDevice:
     requests: tuple[ReadRequest, ...]
     routine_interval: float | None = None
 
-    def schedules(self) -> list[tuple[Priority, float, tuple[ReadRequest, ...]]]:
+    def schedules(self) -> list[tuple[ReadPriority, float, tuple[ReadRequest, ...]]]:
         """(priority, interval, requests) for each separately scheduled group of reads."""
         if self.routine_interval is None:
             ordered = sorted(self.requests, key=lambda r: -r.priority)
-            return [(Priority.URGENT, self.poll_interval, tuple(ordered))]
+            return [(ReadPriority.URGENT, self.poll_interval, tuple(ordered))]
         groups = [
-            (Priority.URGENT, self.poll_interval),
-            (Priority.ROUTINE, self.routine_interval),
+            (ReadPriority.URGENT, self.poll_interval),
+            (ReadPriority.ROUTINE, self.routine_interval),
         ]
         schedules = []
         for priority, interval in groups:
@@ -115,12 +116,12 @@ class LinePolicy:
     quiet_after_timeout: Callable[[ReadRequest], float] = _no_quiet
 
 
-ExplainNoAnswer = Callable[[ReadRequest, int], Fault]
+ExplainNoAnswer = Callable[[ReadRequest, int], DeviceFault]
 
 
-def no_response(_request: ReadRequest, _unit: int) -> Fault:
+def no_response(_request: ReadRequest, _unit: int) -> DeviceFault:
     """The explanation when a transport cannot tell more than that nothing came back."""
-    return Fault(FaultCategory.TIMEOUT, "no response (timeout)")
+    return DeviceFault(FaultCategory.TIMEOUT, "no response (timeout)")
 
 
 class _Heard(Enum):
@@ -134,7 +135,7 @@ class _Heard(Enum):
 @dataclass(eq=False, slots=True)
 class _Job:
     device: ModbusDevice
-    priority: Priority
+    priority: ReadPriority
     interval: float
     requests: tuple[ReadRequest, ...]
     due: float
@@ -149,7 +150,7 @@ class _Unit:
 
 
 class _NoValidAnswer(Exception):
-    def __init__(self, fault: Fault) -> None:
+    def __init__(self, fault: DeviceFault) -> None:
         super().__init__(fault.reason)
         self.fault = fault
 
@@ -220,7 +221,9 @@ class ModbusPoller:
     async def poll_once(self, device: ModbusDevice) -> PollOutcome:
         """Connect if needed and read every request of ``device`` once (commissioning checks)."""
         if not self._client.connected and not await self._client.connect():
-            return PollOutcome.failed(device.name, Fault(FaultCategory.CONNECTION, self._why_unreachable()))
+            return PollOutcome.failed(
+                device.name, DeviceFault(FaultCategory.CONNECTION, self._why_unreachable())
+            )
         async with self._line:
             outcome, _ = await self._read_all(device, device.requests, 1 + self._policy.retries)
         return outcome
@@ -261,7 +264,7 @@ class ModbusPoller:
         if not self._bus_down:
             log.warning("bus fault on %s: %s", self.endpoint, reason)
             self._bus_down = True
-        fault = Fault(FaultCategory.CONNECTION, f"bus fault: {reason}")
+        fault = DeviceFault(FaultCategory.CONNECTION, f"bus fault: {reason}")
         for device in self._devices:
             await emit(PollOutcome.failed(device.name, fault))
 
@@ -272,7 +275,7 @@ class ModbusPoller:
         """One outcome for ``requests`` of ``device``; nothing a device sends can raise here."""
 
         def failed(category: FaultCategory, reason: str) -> PollOutcome:
-            return PollOutcome.failed(device.name, Fault(category, reason))
+            return PollOutcome.failed(device.name, DeviceFault(category, reason))
 
         blocks: list[tuple[ReadRequest, Sequence]] = []
         for request in requests:
@@ -303,17 +306,20 @@ class ModbusPoller:
                 return failed(FaultCategory.DECODE, reason), _Heard.ANSWER
             blocks.append((request, values))
         now = datetime.now(UTC)
-        observations = tuple(
-            Observation(
-                device=device.name,
-                point=point.name,
-                value=decode(point, request.raw_for(point, values)),
-                unit=point.unit,
-                observed_at=now,
+        try:
+            observations = tuple(
+                Observation(
+                    device=device.name,
+                    point=point.name,
+                    value=decode(point, request.raw_for(point, values)),
+                    unit=point.unit,
+                    observed_at=now,
+                )
+                for request, values in blocks
+                for point in request.points
             )
-            for request, values in blocks
-            for point in request.points
-        )
+        except ImplausibleReading as exc:
+            return failed(FaultCategory.DECODE, str(exc)), _Heard.ANSWER
         outcome = PollOutcome(device.name, now, time.monotonic(), observations=observations)
         return outcome, _Heard.ANSWER
 

@@ -2,7 +2,8 @@
 
 The arithmetic of turning 16-bit words into numbers is pymodbus'
 ``convert_from_registers``/``convert_to_registers``; this module only adds
-what a profile needs on top: bit flags, scale and offset.
+what a profile needs on top: bit flags, scale and offset (:mod:`drivers.values`,
+shared with serial frames, which also refuses NaN and infinity).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 from pymodbus.client.mixin import ModbusClientMixin
+
+from drivers.values import engineering, raw_of
 
 
 class RegisterType(StrEnum):
@@ -38,7 +41,7 @@ _READ_FUNCTION = {
 }
 
 
-class Priority(IntEnum):
+class ReadPriority(IntEnum):
     """How urgently a point must be read when the bus is busy.
 
     ``URGENT`` points are read at the device's poll interval and before any
@@ -98,7 +101,7 @@ class RegisterPoint:
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
-    priority: Priority = Priority.URGENT
+    priority: ReadPriority = ReadPriority.URGENT
 
     @property
     def is_flag(self) -> bool:
@@ -113,19 +116,22 @@ class RegisterPoint:
 
 
 def decode(point: RegisterPoint, raw: Sequence[int] | Sequence[bool]) -> float | bool:
-    """Turn the words (or bits) read for ``point`` into its engineering value."""
+    """Turn the words (or bits) read for ``point`` into its engineering value.
+
+    Raises :class:`~drivers.values.ImplausibleReading` for a NaN or infinite value.
+    """
     if point.register.is_bit:
         return bool(raw[0])
-    if point.bit is not None:
-        return bool((int(raw[0]) >> point.bit) & 1)
-    value = ModbusClientMixin.convert_from_registers(
-        [int(word) for word in raw[: point.width]],
-        _PYMODBUS_TYPE[point.data_type],
-        word_order=point.word_order.value,
+    words = [int(word) for word in raw[: point.width]]
+    value = (
+        words[0]
+        if point.bit is not None
+        else ModbusClientMixin.convert_from_registers(
+            words, _PYMODBUS_TYPE[point.data_type], word_order=point.word_order.value
+        )
     )
     assert isinstance(value, int | float)
-    scaled = value * point.scale + point.offset
-    return round(scaled, 9) if isinstance(scaled, float) else float(scaled)
+    return engineering(point.name, value, scale=point.scale, offset=point.offset, bit=point.bit)
 
 
 def encode(point: RegisterPoint, value: float) -> list[int]:
@@ -133,7 +139,7 @@ def encode(point: RegisterPoint, value: float) -> list[int]:
 
     Integer types are rounded to the nearest raw step and clamped to the type's range.
     """
-    raw = (value - point.offset) / point.scale
+    raw = raw_of(value, scale=point.scale, offset=point.offset)
     if point.data_type is not DataType.F32:
         bits = 16 * point.data_type.words
         signed = point.data_type in (DataType.S16, DataType.S32)

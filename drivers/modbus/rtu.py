@@ -24,7 +24,7 @@ from pymodbus.framer import FramerRTU, FramerType
 from drivers.backoff import Backoff
 from drivers.modbus.plan import ReadRequest
 from drivers.modbus.poller import LinePolicy, ModbusDevice, ModbusPoller
-from drivers.observation import Fault, FaultCategory
+from drivers.observation import DeviceFault, FaultCategory
 from drivers.serial_port import SerialSettings
 
 MODBUS_CHAR_BITS = 11
@@ -100,11 +100,11 @@ class AnswerWatch:
     def heard(self) -> bytes:
         return self._heard + self._buffer
 
-    def explain(self, request: ReadRequest, unit: int) -> Fault:
+    def explain(self, request: ReadRequest, unit: int) -> DeviceFault:
         reason = explain_garble(self.heard, unit, request.register.read_function)
         if self.heard:
-            return Fault(FaultCategory.DECODE, f"{reason} reading {request.describe()}")
-        return Fault(FaultCategory.TIMEOUT, reason)
+            return DeviceFault(FaultCategory.DECODE, f"{reason} reading {request.describe()}")
+        return DeviceFault(FaultCategory.TIMEOUT, reason)
 
 
 def rtu_poller(

@@ -29,7 +29,7 @@ class AprsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class AprsMessage:
     addressee: str
     text: str
     number: str | None  # the sender wants ``ack<number>`` back
@@ -61,7 +61,7 @@ class Unsupported:
     data_type: str
 
 
-Packet = Message | Ack | PositionReport | Unsupported
+Packet = AprsMessage | Ack | PositionReport | Unsupported
 
 
 def parse(destination: str, info: bytes) -> Packet:
@@ -87,7 +87,7 @@ def parse(destination: str, info: bytes) -> Packet:
     return Unsupported(text[0])
 
 
-def _message(text: str) -> Message | Ack:
+def _message(text: str) -> AprsMessage | Ack:
     if len(text) < ADDRESSEE_WIDTH + 2 or text[ADDRESSEE_WIDTH + 1] != ":":
         raise AprsError("message without a 9-character addressee")
     addressee = text[1 : ADDRESSEE_WIDTH + 1].strip().upper()
@@ -103,7 +103,7 @@ def _message(text: str) -> Message | Ack:
         candidate = tail.split("}", 1)[0]  # "{NN}AA": the reply-ack form
         if _MSGNO.match(candidate):
             body, number = head, candidate
-    return Message(addressee, body, number)
+    return AprsMessage(addressee, body, number)
 
 
 def _position(text: str) -> Position:

@@ -111,7 +111,7 @@ class AprsTnc:
                 answer = self._waiting.get((source, number))
                 if answer is not None and not answer.done():
                     answer.set_result(not rejected)
-            case aprs.Message(addressee=to, text=text, number=number) if self._for_me(to):
+            case aprs.AprsMessage(addressee=to, text=text, number=number) if self._for_me(to):
                 self.counts["message"] += 1
                 kind = RadioEventKind.TEXT
                 if self._keywords is not None and self._keywords.search(text):

@@ -2,8 +2,9 @@
 
 A handheld in a basement or a car on the move misses packets: an APRS
 message goes out again after ``initial`` seconds, then twice as long each
-time up to ``maximum``, until it is acknowledged, rejected, or ``attempts``
-transmissions are spent. The outcome is returned, never raised.
+time up to ``maximum`` (each wait jittered, see :mod:`drivers.backoff`),
+until it is acknowledged, rejected, or ``attempts`` transmissions are spent.
+The outcome is returned, never raised.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
-from drivers.serial_line.values import Unparsable, engineering, raw_of, with_bit
+from drivers.serial_line.framing import Unparsable
+from drivers.values import engineering, raw_of, with_bit
 
 
 class BinaryType(StrEnum):
@@ -61,7 +62,7 @@ class BinaryPoint:
             (raw,) = struct.unpack_from(self._format, frame, self.byte)
         except struct.error:
             raise Unparsable(f"frame too short for {self.name} at byte {self.byte}") from None
-        return engineering(raw, scale=self.scale, offset=self.offset, bit=self.bit)
+        return engineering(self.name, raw, scale=self.scale, offset=self.offset, bit=self.bit)
 
     def write(self, frame: bytearray, value: float | bool) -> None:
         """Put ``value`` into ``frame`` as the sensor would send it (the simulator's side)."""

@@ -85,6 +85,3 @@ class ByteChecksum:
     def seal(self, frame: bytes) -> bytes:
         """``frame`` as the sensor sends it: its last byte replaced by the checksum."""
         return frame[:-1] + bytes([self.algorithm.of(frame[self.skip : -1])])
-
-
-Checksum = TextChecksum | ByteChecksum

@@ -7,7 +7,7 @@ for a binary header whose checksum decides whether it was a real one. Each of
 those rules is a few lines here.
 
 Every byte fed in comes out exactly once: in a :class:`Frame`, in a
-:class:`Rejected` piece with the reason, or still ``pending`` for the next
+:class:`Rejection` piece with the reason, or still ``pending`` for the next
 feed. Nothing is dropped silently, which is what the fuzz tests check.
 """
 
@@ -27,12 +27,16 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejection:
     reason: str
     data: bytes
 
 
-Piece = Frame | Rejected
+Piece = Frame | Rejection
+
+
+class Unparsable(ValueError):
+    """A frame that passed framing and checksum but does not hold the expected values."""
 
 
 def _partial_marker(buffer: bytes, marker: bytes) -> int:
@@ -55,7 +59,7 @@ class _Buffered:
     def flush(self) -> list[Piece]:
         """Give up on the bytes of an unfinished frame (a poll's answer window closed)."""
         pending, self._buffer = self._buffer, b""
-        return [Rejected("incomplete frame", pending)] if pending else []
+        return [Rejection("incomplete frame", pending)] if pending else []
 
 
 class DelimitedFramer(_Buffered):
@@ -89,12 +93,12 @@ class DelimitedFramer(_Buffered):
             if self._start:
                 restart = buffer.find(self._start, body_from, end if end >= 0 else len(buffer))
                 if restart >= 0:
-                    out.append(Rejected("frame cut short", buffer[:restart]))
+                    out.append(Rejection("frame cut short", buffer[:restart]))
                     buffer = buffer[restart:]
                     continue
             if end < 0:
                 if len(buffer) > self._max:
-                    out.append(Rejected("overlong frame", buffer))
+                    out.append(Rejection("overlong frame", buffer))
                     buffer = b""
                 break
             raw, body = buffer[: end + len(self._end)], buffer[body_from:end]
@@ -105,9 +109,9 @@ class DelimitedFramer(_Buffered):
 
     def _judge(self, raw: bytes, body: bytes) -> Piece:
         if len(raw) > self._max:
-            return Rejected("overlong frame", raw)
+            return Rejection("overlong frame", raw)
         if self._check and (why := self._check(body)):
-            return Rejected(why, raw)
+            return Rejection(why, raw)
         return Frame(raw, body)
 
 
@@ -135,7 +139,7 @@ class FixedFramer(_Buffered):
                 break
             candidate = buffer[: self._length]
             if self._check and (why := self._check(candidate)):
-                out.append(Rejected(why, buffer[:1]))
+                out.append(Rejection(why, buffer[:1]))
                 buffer = buffer[1:]
                 continue
             out.append(Frame(candidate, candidate))
@@ -157,8 +161,8 @@ def _skip_to(marker: bytes, buffer: bytes, out: list[Piece]) -> tuple[bytes, boo
     if at < 0:
         keep = _partial_marker(buffer, marker)
         if len(buffer) > keep:
-            out.append(Rejected("noise outside a frame", buffer[: len(buffer) - keep]))
+            out.append(Rejection("noise outside a frame", buffer[: len(buffer) - keep]))
         return buffer[len(buffer) - keep :], False
     if at > 0:
-        out.append(Rejected("noise outside a frame", buffer[:at]))
+        out.append(Rejection("noise outside a frame", buffer[:at]))
     return buffer[at:], True

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from string import Formatter
 
-from drivers.serial_line.values import Unparsable, engineering, raw_of, with_bit
+from drivers.serial_line.framing import Unparsable
+from drivers.values import engineering, raw_of, with_bit
 
 
 class TextFormat(StrEnum):
@@ -54,7 +55,7 @@ class TextPoint:
             raw: float = float(text)
         else:
             raw = int(text, 16 if self.format is TextFormat.HEX else 10)
-        return engineering(raw, scale=self.scale, offset=self.offset, bit=self.bit)
+        return engineering(self.name, raw, scale=self.scale, offset=self.offset, bit=self.bit)
 
     def write(self, fields: dict[str, float], value: float | bool) -> None:
         """Put ``value`` into ``fields`` as the sensor would send it (the simulator's side)."""

@@ -2,7 +2,8 @@
 
 A *window* is the time in which a valid frame must arrive: from sending the
 query to ``timeout`` later for a polled sensor, ``timeout`` since the last
-valid frame for a streaming one. A valid frame gives a reading at once. A
+valid frame for a streaming one. A valid frame gives a reading at once, or a
+``decode`` fault at once if it holds an implausible value (NaN, infinite). A
 window that closes without one is a fault: ``decode`` naming the last
 rejection when bytes came but none made a valid frame, ``timeout`` when the
 line stayed silent. Stray noise between readings is counted and logged but is
@@ -22,9 +23,9 @@ from datetime import UTC, datetime
 from serial_asyncio_fast import open_serial_connection
 
 from drivers.backoff import Backoff
-from drivers.observation import Emit, Fault, FaultCategory, Observation, PollOutcome
-from drivers.serial_line.framing import Rejected
-from drivers.serial_line.protocol import LineProtocol, LineReader, Reading, rejection_kind
+from drivers.observation import DeviceFault, Emit, FaultCategory, Observation, PollOutcome
+from drivers.serial_line.framing import Rejection
+from drivers.serial_line.protocol import Implausible, LineProtocol, LineReader, LineReading, rejection_kind
 from drivers.serial_port import SerialSettings
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class SerialLinePoller:
 
     async def _serve(self, stream: asyncio.StreamReader, writer, emit: Emit) -> None:
         reader = self._protocol.reader(self.rejections)
-        queue: asyncio.Queue[Reading | Rejected | _Lost] = asyncio.Queue()
+        queue: asyncio.Queue[LineReading | Rejection | _Lost] = asyncio.Queue()
         receiver = asyncio.create_task(_receive(stream, reader, queue))
         loop = asyncio.get_running_loop()
         try:
@@ -108,22 +109,24 @@ class SerialLinePoller:
                 await receiver
 
     async def _window(self, queue: asyncio.Queue, reader: LineReader, deadline: float) -> PollOutcome:
-        rejected: list[Rejected] = []
+        rejected: list[Rejection] = []
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
                     item = await queue.get()
             except TimeoutError:
-                rejected.extend(r for r in reader.flush() if isinstance(r, Rejected))
+                rejected.extend(r for r in reader.flush() if isinstance(r, Rejection))
                 return self._window_failed(rejected)
             if isinstance(item, _Lost):
                 raise item
-            if isinstance(item, Reading):
+            if isinstance(item, LineReading):
                 return self._reading(item)
+            if isinstance(item, Implausible):
+                return self._failed(FaultCategory.DECODE, item.reason)
             log.debug("%s: rejected %r: %s", self.device, item.data[:40], item.reason)
             rejected.append(item)
 
-    def _reading(self, reading: Reading) -> PollOutcome:
+    def _reading(self, reading: LineReading) -> PollOutcome:
         now = datetime.now(UTC)
         observations = tuple(
             Observation(self.device, name, value, self._units.get(name), now)
@@ -131,7 +134,7 @@ class SerialLinePoller:
         )
         return PollOutcome(self.device, now, time.monotonic(), observations=observations)
 
-    def _window_failed(self, rejected: list[Rejected]) -> PollOutcome:
+    def _window_failed(self, rejected: list[Rejection]) -> PollOutcome:
         if rejected:
             telling = [r for r in rejected if rejection_kind(r.reason) not in _UNSPECIFIC]
             reason = (telling or rejected)[-1].reason
@@ -142,7 +145,7 @@ class SerialLinePoller:
         return self._failed(FaultCategory.TIMEOUT, f"silent for {self._timeout:g}s")
 
     def _failed(self, category: FaultCategory, reason: str) -> PollOutcome:
-        return PollOutcome.failed(self.device, Fault(category, reason))
+        return PollOutcome.failed(self.device, DeviceFault(category, reason))
 
 
 async def _receive(stream: asyncio.StreamReader, reader: LineReader, queue: asyncio.Queue) -> None:

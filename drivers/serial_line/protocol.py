@@ -7,9 +7,18 @@ from dataclasses import dataclass
 
 from drivers.serial_line.binary import BinaryLayout
 from drivers.serial_line.checksums import ByteChecksum, TextChecksum
-from drivers.serial_line.framing import Check, DelimitedFramer, FixedFramer, Framer, Rejected
+from drivers.serial_line.framing import (
+    Check,
+    DelimitedFramer,
+    FixedFramer,
+    Frame,
+    Framer,
+    Piece,
+    Rejection,
+    Unparsable,
+)
 from drivers.serial_line.parsing import TextLayout
-from drivers.serial_line.values import Unparsable
+from drivers.values import ImplausibleReading
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +47,14 @@ class FixedFraming:
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class LineReading:
     raw: bytes
     values: dict[str, float | bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Implausible(Rejection):
+    """A valid frame holding a value no sensor means (NaN, infinite): no reading, and a device fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +70,6 @@ class LineProtocol:
     layout: TextLayout | BinaryLayout
     checksum: TextChecksum | ByteChecksum | None = None
     query: bytes | None = None
-
-    @property
-    def streams(self) -> bool:
-        return self.query is None
 
     def units(self) -> dict[str, str | None]:
         return {point.name: point.unit for point in self.layout.points}
@@ -122,24 +132,27 @@ class LineReader:
     def pending(self) -> bytes:
         return self._framer.pending
 
-    def feed(self, data: bytes) -> list[Reading | Rejected]:
+    def feed(self, data: bytes) -> list[LineReading | Rejection]:
         return [self._judge(piece) for piece in self._framer.feed(data)]
 
-    def flush(self) -> list[Reading | Rejected]:
+    def flush(self) -> list[LineReading | Rejection]:
         """Reject the bytes of an unfinished frame (a poll's answer window closed)."""
         return [self._judge(piece) for piece in self._framer.flush()]
 
-    def _judge(self, piece) -> Reading | Rejected:
-        if isinstance(piece, Rejected):
-            self.rejections[rejection_kind(piece.reason)] += 1
-            return piece
+    def _judge(self, piece: Piece) -> LineReading | Rejection:
+        judged = piece if isinstance(piece, Rejection) else self._decode(piece)
+        if isinstance(judged, Rejection):
+            self.rejections[rejection_kind(judged.reason)] += 1
+        else:
+            self.readings += 1
+        return judged
+
+    def _decode(self, frame: Frame) -> LineReading | Rejection:
         checksum = self._protocol.checksum
-        body = checksum.strip(piece.body) if checksum else piece.body
+        body = checksum.strip(frame.body) if checksum else frame.body
         try:
-            values = self._protocol.layout.decode(body)
+            return LineReading(frame.raw, self._protocol.layout.decode(body))
         except Unparsable as exc:
-            rejected = Rejected(str(exc), piece.raw)
-            self.rejections[rejection_kind(rejected.reason)] += 1
-            return rejected
-        self.readings += 1
-        return Reading(piece.raw, values)
+            return Rejection(str(exc), frame.raw)
+        except ImplausibleReading as exc:
+            return Implausible(str(exc), frame.raw)

@@ -26,7 +26,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from drivers.observation import Fault, PollOutcome
+from drivers.observation import DeviceFault, PollOutcome
 from gateway.alarms.clock import Clock
 from gateway.alarms.conditions import (
     COMM_CONDITION,
@@ -308,7 +308,7 @@ class AlarmEngine:
         faults = self._config.profile_of(device.name).faults
         return [reason for flag, reason in faults.items() if device.readings.values.get(flag)]
 
-    def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: Fault) -> list[Envelope]:
+    def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: DeviceFault) -> list[Envelope]:
         device.failed_polls += 1
         if device.failed_polls < self._offline_after:
             return []

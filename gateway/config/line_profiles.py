@@ -31,7 +31,7 @@ from drivers.serial_line.parsing import (
     TextLayout,
     TextPoint,
 )
-from drivers.serial_line.protocol import DelimitedFraming, FixedFraming, LineProtocol, Reading
+from drivers.serial_line.protocol import DelimitedFraming, FixedFraming, LineProtocol, LineReading
 from gateway.config.profiles import PointBase, Problem, ProfileBase
 from gateway.config.types import AsciiBytes, HexBytes, Identifier, Strict
 
@@ -234,7 +234,7 @@ class SerialLineProfile(ProfileBase):
             yield ("template",), f"cannot be filled in: {exc}"
             return
         pieces = protocol.reader().feed(sentence)
-        if not (len(pieces) == 1 and isinstance(pieces[0], Reading)):
+        if not (len(pieces) == 1 and isinstance(pieces[0], LineReading)):
             why = "; ".join(getattr(p, "reason", "") for p in pieces) or "no complete frame"
             yield ("template",), f"gives {sentence!r}, which this profile rejects: {why}"
 

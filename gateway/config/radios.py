@@ -81,7 +81,7 @@ class KissSerialBridge(SerialPortConfig):
     reconnect_max: Seconds = 10.0
 
 
-class LineRule(Strict):
+class LineRuleConfig(Strict):
     """Lines matching ``match`` are this ``event``; ``heartbeat`` lines only prove the link."""
 
     event: Literal["emergency", "restore", "status", "text", "heartbeat"]
@@ -96,7 +96,7 @@ class LineRadioProtocolConfig(Strict):
     start: AsciiBytes = b""
     end: AsciiBytes = b"\n"
     max_length: Annotated[int, in_range(4, 4096)] = 256
-    rules: list[LineRule] = Field(min_length=1)
+    rules: list[LineRuleConfig] = Field(min_length=1)
     levels: dict[str, Grade] = Field(default_factory=dict)  # event code -> level
     ack: str | None = None  # e.g. "\x06", or "ACK {code}\r\n" with the line's named groups
     outbound: str | None = None  # e.g. "MSG {radio} {text}\r\n"

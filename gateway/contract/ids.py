@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
 import uuid
 from pathlib import Path
+
+from gateway.durable import write_durably
 
 
 class _Uuid7Source:
@@ -47,7 +48,7 @@ class SequenceStore:
     """A per-station message sequence, strictly increasing across restarts.
 
     Numbers are reserved on disk in blocks: the file holds the first number
-    not yet handed out by any run, written and fsynced before a block is
+    not yet handed out by any run, durably on disk before a block is
     used. A crash loses at most the rest of a block (a gap), never reuses a
     number. Gaps are allowed by the contract; repeats are not.
     """
@@ -67,12 +68,7 @@ class SequenceStore:
             return 1
 
     def _reserve(self, until: int) -> None:
-        tmp = self._path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="ascii") as handle:
-            handle.write(f"{until}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self._path)
+        write_durably(self._path, f"{until}\n")
         self._reserved_until = until
 
     def next(self) -> int:

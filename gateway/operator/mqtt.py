@@ -11,14 +11,14 @@ from __future__ import annotations
 import aiomqtt
 
 from gateway.config.models import MqttConfig
-from gateway.uplink.broker import Broker, credentials
+from gateway.uplink.broker import BrokerAddress, credentials
 
 
 def connect(
     mqtt: MqttConfig, *, identifier: str | None = None, clean_session: bool | None = None
 ) -> aiomqtt.Client:
     """A client to use as ``async with``; ``identifier`` and ``clean_session`` for a persistent session."""
-    broker = Broker.parse(mqtt.brokers[0])
+    broker = BrokerAddress.parse(mqtt.brokers[0])
     login = credentials(mqtt, broker)
     return aiomqtt.Client(
         broker.host,

@@ -6,7 +6,6 @@ even when the restart was too quick for the Last Will to fire.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.contract.events import utc_now
+from gateway.durable import write_durably
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,5 @@ def next_boot_count(path: Path) -> int:
         count = int(path.read_text().strip()) + 1
     except (FileNotFoundError, ValueError):
         count = 1
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="ascii") as handle:
-        handle.write(f"{count}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_durably(path, f"{count}\n")
     return count

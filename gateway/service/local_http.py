@@ -15,7 +15,7 @@ MAX_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)
-class Request:
+class HttpRequest:
     method: str
     path: str
     body: bytes
@@ -28,7 +28,7 @@ class Response:
     body: bytes
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[HttpRequest], Awaitable[Response]]
 
 
 async def start_local_server(host: str, port: int, handle: Handler) -> asyncio.Server:
@@ -56,7 +56,7 @@ async def start_local_server(host: str, port: int, handle: Handler) -> asyncio.S
     return await asyncio.start_server(respond, host, port)
 
 
-async def _read_request(reader: asyncio.StreamReader) -> Request | None:
+async def _read_request(reader: asyncio.StreamReader) -> HttpRequest | None:
     line = await asyncio.wait_for(reader.readline(), 5)
     parts = line.decode("latin-1").split(" ")
     if len(parts) < 3:
@@ -69,4 +69,4 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     if length > MAX_BODY:
         return None
     body = await asyncio.wait_for(reader.readexactly(length), 5) if length else b""
-    return Request(parts[0], parts[1], body)
+    return HttpRequest(parts[0], parts[1], body)

@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from gateway.service.local_http import Request, Response, start_local_server
+from gateway.service.local_http import HttpRequest, Response, start_local_server
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ async def serve(
     """
     host, _, port = listen.rpartition(":")
 
-    async def respond(request: Request) -> Response:
+    async def respond(request: HttpRequest) -> Response:
         if request.path == "/metrics":
             refresh()
             return Response("200 OK", CONTENT_TYPE_LATEST, metrics.exposition())

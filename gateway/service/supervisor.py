@@ -12,30 +12,31 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from drivers.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
+RESTART = Backoff(1.0, 60.0)
 HEALTHY_RUN = 60.0  # a task that ran this long before failing starts its backoff afresh
 
 
-async def supervise(
-    name: str,
-    job: Callable[[], Awaitable[None]],
-    *,
-    initial_delay: float = 1.0,
-    max_delay: float = 60.0,
-) -> None:
+async def supervise(name: str, job: Callable[[], Awaitable[None]]) -> None:
     """Run ``job()`` forever; restart it after a failure or an unexpected return."""
-    delay = initial_delay
+    delays = RESTART.delays()
     while True:
         started = time.monotonic()
+        failure: Exception | None = None
         try:
             await job()
-            log.warning("%s stopped unexpectedly; restarting in %.1fs", name, delay)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("%s failed; restarting in %.1fs", name, delay)
+        except Exception as exc:
+            failure = exc
         if time.monotonic() - started > HEALTHY_RUN:
-            delay = initial_delay
+            delays = RESTART.delays()
+        delay = next(delays)
+        if failure is None:
+            log.warning("%s stopped unexpectedly; restarting in %.1fs", name, delay)
+        else:
+            log.error("%s failed; restarting in %.1fs", name, delay, exc_info=failure)
         await asyncio.sleep(delay)
-        delay = min(delay * 2, max_delay)

@@ -15,13 +15,13 @@ from gateway.config.models import MqttConfig
 
 
 @dataclass(frozen=True, slots=True)
-class Broker:
+class BrokerAddress:
     host: str
     port: int
     tls: bool
 
     @classmethod
-    def parse(cls, url: str) -> Broker:
+    def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         tls = parts.scheme == "mqtts"
         return cls(parts.hostname or "localhost", parts.port or (8883 if tls else 1883), tls)
@@ -39,7 +39,7 @@ class Credentials:
     tls_context: ssl.SSLContext | None
 
 
-def credentials(config: MqttConfig, broker: Broker) -> Credentials:
+def credentials(config: MqttConfig, broker: BrokerAddress) -> Credentials:
     """Read at connect time: a rotated password file or certificate counts from the next connect.
 
     TLS whenever the URL says ``mqtts`` or the station file has a ``tls`` section.

@@ -1,6 +1,6 @@
 """Telemetry to InfluxDB (v2 write API) through influxdb-client, kept off the alarm path.
 
-Readings go into a bounded buffer (oldest dropped and counted when full) and
+Readings go into a bounded buffer (oldest dropped when full) and
 a separate task writes them in batches, retrying with capped backoff. Nothing
 here is awaited by the alarm path: a slow or absent time-series server can
 never delay an alarm.
@@ -16,12 +16,14 @@ from collections import deque
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from drivers.backoff import Backoff
 from drivers.observation import PollOutcome
 from gateway.config.models import InfluxConfig
 
 log = logging.getLogger(__name__)
 
 MEASUREMENT = "outpost_reading"
+RETRY = Backoff(1.0, 60.0)
 
 
 class InfluxWriter:
@@ -30,16 +32,11 @@ class InfluxWriter:
         self._station = station
         self._buffer: deque[Point] = deque(maxlen=config.buffer)
         self._wake = asyncio.Event()
-        self.written = 0
-        self.dropped = 0
-        self.failed_writes = 0
 
     def add(self, outcome: PollOutcome) -> None:
         """Queue the readings of one poll; never blocks."""
         when = int(outcome.observed_at.timestamp() * 1000)
         for reading in outcome.observations:
-            if len(self._buffer) == self._buffer.maxlen:
-                self.dropped += 1
             point = (
                 Point(MEASUREMENT)
                 .tag("station", self._station)
@@ -58,7 +55,7 @@ class InfluxWriter:
         token = self._config.token_file.read_text().strip() if self._config.token_file else ""
         client = InfluxDBClient(url=self._config.url, token=token, org=self._config.org)
         writer = client.write_api(write_options=SYNCHRONOUS)
-        delay = 1.0
+        delays = RETRY.delays()
         last_error = ""
         try:
             while True:
@@ -72,16 +69,13 @@ class InfluxWriter:
                     try:
                         await asyncio.to_thread(writer.write, bucket=self._config.bucket, record=batch)
                     except Exception as exc:  # the library raises many kinds; all mean "try later"
-                        self.failed_writes += 1
                         self._buffer.extendleft(reversed(batch[: self._config.buffer - len(self._buffer)]))
                         error = f"{type(exc).__name__}: {exc}"[:200]
                         if error != last_error:
                             log.warning("InfluxDB write to %s failed (%s); retrying", self._config.url, error)
                             last_error = error
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 60.0)
+                        await asyncio.sleep(next(delays))
                         break
-                    self.written += len(batch)
-                    delay, last_error = 1.0, ""
+                    delays, last_error = RETRY.delays(), ""
         finally:
             client.close()

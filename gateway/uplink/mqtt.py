@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -29,9 +28,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from drivers.backoff import Backoff
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Queued
-from gateway.uplink.broker import Broker, credentials
+from gateway.uplink.broker import BrokerAddress, credentials
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,10 @@ class MqttUplink:
         self._command_topic = command_topic
         self._on_command = on_command
         self._window = window
-        self._brokers = [Broker.parse(url) for url in config.brokers]
+        self._brokers = [BrokerAddress.parse(url) for url in config.brokers]
         # Brokers spoken to in 3.1.1: configured so, or found not to answer protocol 5.
-        self._v311: set[Broker] = {b for b in self._brokers if config.protocol == "mqtt311"}
-        self._confirmed: set[Broker] = set()  # brokers we have had a session with
+        self._v311: set[BrokerAddress] = {b for b in self._brokers if config.protocol == "mqtt311"}
+        self._confirmed: set[BrokerAddress] = set()  # brokers we have had a session with
         self._client: aiomqtt.Client | None = None
         self.connected = False
         self.connects = 0
@@ -88,7 +88,8 @@ class MqttUplink:
 
     async def run(self) -> None:
         """Connect, publish, reconnect: forever, until cancelled."""
-        delay = 0.5
+        backoff = Backoff(0.5, self._config.reconnect_max)
+        delays = backoff.delays()
         attempt = 0
         while True:
             broker = self._brokers[attempt % len(self._brokers)]
@@ -102,13 +103,12 @@ class MqttUplink:
                 self._client = None
                 self._outbox.return_in_flight()
             if self.connected:
-                delay = 0.5
+                delays = backoff.delays()
                 self.connected = False
                 log.warning("MQTT connection to %s lost; reconnecting", broker)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._config.reconnect_max)
+            await asyncio.sleep(next(delays))
 
-    def _note_failure(self, broker: Broker, exc: aiomqtt.MqttError) -> None:
+    def _note_failure(self, broker: BrokerAddress, exc: aiomqtt.MqttError) -> None:
         error = _explain(exc)
         if (
             self._config.protocol == "mqtt5"
@@ -128,7 +128,7 @@ class MqttUplink:
             log.error("MQTT %s: %s; retrying with backoff", broker, error)
             self.last_error = error
 
-    async def _session(self, broker: Broker) -> None:
+    async def _session(self, broker: BrokerAddress) -> None:
         will = self._will()
         mqtt_will = aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain)
         async with _disconnect_promptly(self._connect(broker, mqtt_will)) as client:
@@ -145,7 +145,7 @@ class MqttUplink:
             await client.subscribe(self._command_topic, qos=1)
             await _first_failure(self._drain(client, started), self._listen(client))
 
-    def _connect(self, broker: Broker, will: aiomqtt.Will) -> aiomqtt.Client:
+    def _connect(self, broker: BrokerAddress, will: aiomqtt.Will) -> aiomqtt.Client:
         config = self._config
         v5 = broker not in self._v311
         properties = None

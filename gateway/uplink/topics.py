@@ -13,7 +13,7 @@ from gateway.contract.events import (
     StationStatusEvent,
     TelemetryEvent,
 )
-from gateway.outbox import Message, Priority
+from gateway.outbox import Message, OutboxPriority
 
 
 def status_topic(prefix: str) -> str:
@@ -38,21 +38,21 @@ def message_for(event: Envelope, prefix: str) -> Message:
     payload = event.to_json()
     match event:
         case AlarmEvent(kind="device_fault"):
-            return Message(Priority.FAULT, f"{prefix}/alarm", payload)
+            return Message(OutboxPriority.FAULT, f"{prefix}/alarm", payload)
         case AlarmEvent():
-            return Message(Priority.ALARM, f"{prefix}/alarm", payload)
+            return Message(OutboxPriority.ALARM, f"{prefix}/alarm", payload)
         case DeviceStatusEvent(device=device):
-            return Message(Priority.STATUS, f"{prefix}/device/{device}/status", payload, retain=True)
+            return Message(OutboxPriority.STATUS, f"{prefix}/device/{device}/status", payload, retain=True)
         case StationStatusEvent():
-            return Message(Priority.STATUS, status_topic(prefix), payload, retain=True)
+            return Message(OutboxPriority.STATUS, status_topic(prefix), payload, retain=True)
         case ActiveAlarmsSnapshot():
-            return Message(Priority.STATUS, f"{prefix}/alarms/active", payload, retain=True)
+            return Message(OutboxPriority.STATUS, f"{prefix}/alarms/active", payload, retain=True)
         case StationReport():
-            return Message(Priority.REPORT, f"{prefix}/report", payload)
+            return Message(OutboxPriority.REPORT, f"{prefix}/report", payload)
         case TelemetryEvent(device=device):
-            return Message(Priority.TELEMETRY, telemetry_topic(prefix, device), payload)
+            return Message(OutboxPriority.TELEMETRY, telemetry_topic(prefix, device), payload)
         case RadioTraffic():
-            return Message(Priority.STATUS, f"{prefix}/radio", payload)
+            return Message(OutboxPriority.STATUS, f"{prefix}/radio", payload)
         case CommandResult():
-            return Message(Priority.STATUS, result_topic(prefix), payload)
+            return Message(OutboxPriority.STATUS, result_topic(prefix), payload)
     raise TypeError(f"no topic for {type(event).__name__}")

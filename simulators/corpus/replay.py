@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from drivers.observation import DeviceFault, FaultCategory, Observation, PollOutcome
 from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.config import LoadedConfig, load_config
@@ -150,7 +150,7 @@ def replay(config: LoadedConfig, trace: Trace) -> list[tuple[float, AlarmEvent]]
         produced = []
         for device, reading in readings.items():
             if reading is None:
-                fault = Fault(FaultCategory.TIMEOUT, "no response")
+                fault = DeviceFault(FaultCategory.TIMEOUT, "no response")
                 produced += engine.handle(PollOutcome(device, observed, t, fault=fault))
             else:
                 observations = tuple(Observation(device, n, v, None, observed) for n, v in reading.items())

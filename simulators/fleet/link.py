@@ -29,7 +29,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.outbox import Message
-from gateway.uplink.mqtt import Broker
+from gateway.uplink.mqtt import BrokerAddress
 
 OnAck = Callable[[float], None]  # seconds from publish to PUBACK
 OnMessage = Callable[[str, bytes, bool], None]  # topic, payload, retained
@@ -45,7 +45,7 @@ class Link:
     def __init__(
         self,
         client_id: str,
-        broker: Broker,
+        broker: BrokerAddress,
         *,
         will: Message | None = None,
         on_message: OnMessage | None = None,

@@ -102,7 +102,7 @@ def _main(broker: str, subscription: str, stations: list[str], conn: Connection)
 
 
 async def _serve(broker: str, subscription: str, stations: set[str], conn: Connection) -> None:
-    from gateway.uplink.mqtt import Broker
+    from gateway.uplink.mqtt import BrokerAddress
     from simulators.fleet.link import Link
 
     receipts: list[Receipt] = []
@@ -122,7 +122,7 @@ async def _serve(broker: str, subscription: str, stations: set[str], conn: Conne
 
     link = Link(
         f"fleet-platform-{time.time_ns() % 10**9}",
-        Broker.parse(broker),
+        BrokerAddress.parse(broker),
         on_message=on_message,
         receive_maximum=1000,
     )

@@ -29,8 +29,8 @@ from pathlib import Path
 from gateway.config import load_config
 from gateway.config.models import DEFAULT_PREFIX
 from gateway.config.paths import example_station
-from gateway.outbox import Message, Priority
-from gateway.uplink.mqtt import Broker
+from gateway.outbox import Message, OutboxPriority
+from gateway.uplink.mqtt import BrokerAddress
 from simulators.fleet.link import Link, LinkError
 from simulators.fleet.payloads import DeviceTemplate, Outgoing, StationPayloads, devices_of
 from simulators.fleet.platform import DeliveryTracker, PlatformProcess, kind_of
@@ -108,7 +108,7 @@ class _Station:
         while True:
             link = Link(
                 f"outpost-{self.id}",
-                Broker.parse(self._settings.broker),
+                BrokerAddress.parse(self._settings.broker),
                 will=self.payloads.status("offline").message,
             )
             started = time.perf_counter()
@@ -244,7 +244,9 @@ async def _retained_births(settings: FleetSettings, stations: set[str], timeout:
                 done.set()
 
     link = Link(
-        f"fleet-check-{random.getrandbits(32):08x}", Broker.parse(settings.broker), on_message=on_message
+        f"fleet-check-{random.getrandbits(32):08x}",
+        BrokerAddress.parse(settings.broker),
+        on_message=on_message,
     )
     await link.open()
     try:
@@ -267,7 +269,7 @@ async def _clear_retained(stations: list[_Station], links: set[Link]) -> None:
         if station.link is None or not station.link.connected:
             continue
         for topic in station.retained_topics:
-            station.link.publish(Message(Priority.STATUS, topic, b"", qos=1, retain=True))
+            station.link.publish(Message(OutboxPriority.STATUS, topic, b"", qos=1, retain=True))
     await asyncio.gather(*(link.flushed() for link in links))
 
 

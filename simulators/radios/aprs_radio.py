@@ -65,7 +65,7 @@ class AprsRadio:
             return
         if (
             self.auto_ack
-            and isinstance(packet, aprs.Message)
+            and isinstance(packet, aprs.AprsMessage)
             and packet.number
             and Address.parse(packet.addressee) == self.callsign
         ):

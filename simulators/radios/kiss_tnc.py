@@ -30,7 +30,6 @@ class KissTnc:
         self.port = 0  # the TCP KISS port, once served
         self.frames = 0  # data frames carried, for a person asking how busy the air is
         self._parties: set[asyncio.StreamWriter] = set()
-        self._changed = asyncio.Condition()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -46,19 +45,8 @@ class KissTnc:
         task = asyncio.create_task(self._attach(reader, writer))
         self._tasks.add(task)
 
-    @property
-    def parties(self) -> int:
-        return len(self._parties)
-
-    async def wait_parties(self, count: int, timeout: float = 30.0) -> None:
-        """Until at least ``count`` parties are attached over TCP or serial."""
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: len(self._parties) >= count), timeout)
-
     async def _attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async with self._changed:
-            self._parties.add(writer)
-            self._changed.notify_all()
+        self._parties.add(writer)
         decoder = KissDecoder()
         try:
             while data := await reader.read(4096):
@@ -68,9 +56,7 @@ class KissTnc:
         except OSError:
             pass  # the party went away (a pty closed): it is simply off the air
         finally:
-            async with self._changed:
-                self._parties.discard(writer)
-                self._changed.notify_all()
+            self._parties.discard(writer)
             writer.close()
 
     def _transmit(self, sender: asyncio.StreamWriter, frame: bytes) -> None:

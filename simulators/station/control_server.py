@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway.service.local_http import Request, Response, start_local_server
+from gateway.service.local_http import HttpRequest, Response, start_local_server
 from simulators.station.controls import ControlError, StationControls
 
 Action = Callable[[StationControls, dict[str, Any]], Awaitable[str]]
@@ -86,7 +86,7 @@ async def start_control_server(
     """Serve ``POST /<action>`` (JSON) and ``GET /status``, and ``GET`` of each of ``pages``
     (the web page, :mod:`simulators.station.web`); returns the asyncio server."""
 
-    async def handle(request: Request) -> Response:
+    async def handle(request: HttpRequest) -> Response:
         name = request.path.strip("/")
         if request.method == "GET" and pages and name in pages:
             return await pages[name]()

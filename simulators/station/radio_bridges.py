@@ -164,7 +164,7 @@ class SimulatedRadios:
             packet = heard.packet
             return (
                 heard.at >= since
-                and isinstance(packet, aprs.Message)
+                and isinstance(packet, aprs.AprsMessage)
                 and packet.addressee.strip().upper() == radio
                 and text in packet.text
             )

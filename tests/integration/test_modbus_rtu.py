@@ -16,7 +16,7 @@ import pytest
 from drivers.backoff import Backoff
 from drivers.modbus.plan import plan_reads
 from drivers.modbus.poller import ModbusDevice
-from drivers.modbus.registers import DataType, Priority, RegisterPoint, RegisterType, WordOrder
+from drivers.modbus.registers import DataType, ReadPriority, RegisterPoint, RegisterType, WordOrder
 from drivers.modbus.rtu import rtu_poller
 from drivers.observation import FaultCategory
 from drivers.serial_port import SerialSettings
@@ -130,7 +130,9 @@ async def test_one_dead_unit_of_five_leaves_the_others_at_least_90_percent_of_th
 async def test_urgent_reads_go_ahead_of_telemetry_on_a_busy_line(tmp_path):
     """Four devices' 120-register telemetry blocks take over a second at 9600 baud."""
     alarm = [RegisterPoint("gas", RegisterType.HOLDING, 0)]
-    telemetry = [RegisterPoint(f"t{i}", RegisterType.INPUT, i, priority=Priority.ROUTINE) for i in range(120)]
+    telemetry = [
+        RegisterPoint(f"t{i}", RegisterType.INPUT, i, priority=ReadPriority.ROUTINE) for i in range(120)
+    ]
     units = [SimulatedUnit(1, alarm)] + [SimulatedUnit(u, telemetry) for u in (2, 3, 4, 5)]
     devices = [device(1, 0.2, alarm)] + [device(unit, 0.2, telemetry, routine=1.2) for unit in (2, 3, 4, 5)]
     async with (

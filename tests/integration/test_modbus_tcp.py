@@ -80,6 +80,19 @@ async def test_exception_response_becomes_a_fault_with_the_code(server):
     assert outcome.fault.reason.startswith("exception 6 (device busy) reading")
 
 
+@pytest.mark.parametrize(("value", "shown"), [(float("nan"), "NaN"), (float("-inf"), "-inf")])
+async def test_a_float_register_holding_nan_or_infinity_is_a_device_fault(server, value, shown):
+    unit = server.unit(1)
+    unit.set("level", value)
+    async with polling(server, 1) as outcomes:
+        outcome = await outcomes.next_where(lambda o: not o.ok)
+        assert outcome.fault.category is FaultCategory.DECODE
+        assert outcome.fault.reason == f"implausible reading: level is {shown}"
+        unit.set("level", 2.5)
+        back = await outcomes.next_where(lambda o: o.ok)
+    assert values(back)["level"] == 2.5
+
+
 async def test_unknown_unit_behind_a_gateway_is_a_fault(server):
     async with polling(server, 9) as outcomes:
         outcome = await outcomes.next_where(lambda o: not o.ok)

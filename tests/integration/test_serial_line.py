@@ -17,13 +17,28 @@ from drivers.observation import FaultCategory
 from drivers.serial_line.poller import SerialLinePoller
 from drivers.serial_line.protocol import LineProtocol
 from drivers.serial_port import SerialSettings
+from gateway.config.line_profiles import SerialLineProfile
 from simulators.devices.serial_sensor import SerialSensorSimulator
 from tests.support.line_protocols import CLIMATE, CO, METHANE
 from tests.support.outcomes import running, values
 
+# A polled level transmitter: "LV?" -> "LV" + a big-endian float (metres) + a sum byte.
+LEVEL = SerialLineProfile.model_validate(
+    {
+        "description": "level transmitter",
+        "protocol": "serial-line",
+        "mode": "poll",
+        "query": "LV?",
+        "framing": {"header_hex": "4C 56", "length": 7},
+        "checksum": {"algorithm": "sum"},
+        "points": {"level": {"byte": 2, "type": "f32", "unit": "m"}},
+    }
+)
 
-def test_the_climate_profile_of_the_tests_is_consistent():
-    assert list(CLIMATE.problems()) == []
+
+@pytest.mark.parametrize("profile", [CLIMATE, LEVEL], ids=["climate", "level"])
+def test_the_profiles_written_here_are_consistent(profile):
+    assert list(profile.problems()) == []
 
 
 @contextlib.asynccontextmanager
@@ -102,6 +117,18 @@ async def test_a_misbehaving_sensor_is_a_fault_with_its_reason_until_it_recovers
             assert sum(poller.rejections.values()) > 0  # counted, not just dropped
         simulator.answer_normally()
         await outcomes.next_where(lambda o: o.ok)
+
+
+@pytest.mark.parametrize(("value", "shown"), [(float("nan"), "NaN"), (float("inf"), "+inf")])
+async def test_a_float_field_holding_nan_or_infinity_is_a_device_fault(tmp_path, value, shown):
+    async with sensor(tmp_path, LEVEL.line_protocol(), level=1.25) as (simulator, _, outcomes):
+        assert values(await outcomes.next_where(lambda o: o.ok)) == {"level": 1.25}
+        simulator.set("level", value)
+        fault = await outcomes.next_where(lambda o: not o.ok)
+        assert fault.fault.category is FaultCategory.DECODE
+        assert fault.fault.reason == f"implausible reading: level is {shown}"
+        simulator.set("level", 0.5)
+        await outcomes.next_where(lambda o: o.ok and values(o) == {"level": 0.5})
 
 
 @pytest.mark.parametrize("protocol", [METHANE, CO], ids=["ascii-stream", "binary-poll"])

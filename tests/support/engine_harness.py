@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from drivers.observation import DeviceFault, FaultCategory, Observation, PollOutcome
 from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.store import AlarmStore
@@ -73,7 +73,7 @@ class Harness:
 
     def lost(self, device: str, t: float) -> list[Envelope]:
         self.clock.set(t)
-        fault = Fault(FaultCategory.TIMEOUT, "no response (timeout)")
+        fault = DeviceFault(FaultCategory.TIMEOUT, "no response (timeout)")
         return self.engine.handle(PollOutcome(device, EPOCH + timedelta(seconds=t), t, fault=fault))
 
     def tick(self, t: float) -> list[Envelope]:

@@ -49,7 +49,7 @@ def ack_for(number: str):
 
 
 def message_to_radio(heard) -> bool:
-    return isinstance(heard.packet, aprs.Message) and heard.packet.addressee == RADIO_CALL
+    return isinstance(heard.packet, aprs.AprsMessage) and heard.packet.addressee == RADIO_CALL
 
 
 async def test_sos_message_over_the_air_is_an_alarm_acked_answered_and_merged(
@@ -164,5 +164,7 @@ async def test_broadcast_reaches_the_group_per_radio_and_everyone_as_a_bulletin(
         everyone = await command(gateway.config, "broadcast", "text=All clear at 18:00", "--timeout", "60")
         assert everyone["result"]["bridges"]["vhf"]["outcome"] == "sent"
         assert everyone["result"]["bridges"]["vhf"]["attempts"] == 2  # bulletins are repeated
-        bulletin = await radio.wait_for(lambda h: isinstance(h.packet, aprs.Message) and h.packet.bulletin)
+        bulletin = await radio.wait_for(
+            lambda h: isinstance(h.packet, aprs.AprsMessage) and h.packet.bulletin
+        )
         assert bulletin.packet.text == "All clear at 18:00"

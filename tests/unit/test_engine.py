@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from drivers.observation import Fault, FaultCategory, Observation, PollOutcome
+from drivers.observation import DeviceFault, FaultCategory, Observation, PollOutcome
 from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.config import load_config
@@ -46,7 +46,7 @@ def poll(at: float, **values) -> PollOutcome:
 
 
 def failed(at: float, category=FaultCategory.TIMEOUT) -> PollOutcome:
-    return PollOutcome(GAS, datetime.now(UTC), at, fault=Fault(category, "no response (timeout)"))
+    return PollOutcome(GAS, datetime.now(UTC), at, fault=DeviceFault(category, "no response (timeout)"))
 
 
 def alarms(events) -> list[tuple[str, str, str]]:

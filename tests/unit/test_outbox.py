@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from gateway.outbox import Message, Outbox, Priority
+from gateway.outbox import Message, Outbox, OutboxPriority
 
 
-def message(priority: Priority, n: int, size: int = 100) -> Message:
+def message(priority: OutboxPriority, n: int, size: int = 100) -> Message:
     body = f'{{"n":{n},"pad":"{"x" * size}"}}'.encode()
     return Message(priority, f"t/{priority.name.lower()}", body)
 
@@ -31,17 +31,17 @@ async def outbox(tmp_path):
 
 async def test_alarms_overtake_a_telemetry_backlog_and_order_holds_within_a_priority(outbox):
     for n in range(5):
-        await outbox.put(message(Priority.TELEMETRY, n))
-    await outbox.put(message(Priority.ALARM, 100))
-    await outbox.put(message(Priority.FAULT, 200))
-    await outbox.put(message(Priority.ALARM, 101))
+        await outbox.put(message(OutboxPriority.TELEMETRY, n))
+    await outbox.put(message(OutboxPriority.ALARM, 100))
+    await outbox.put(message(OutboxPriority.FAULT, 200))
+    await outbox.put(message(OutboxPriority.ALARM, 101))
     batch = await outbox.take(10)
     assert numbers(batch) == [100, 101, 200, 0, 1, 2, 3, 4]
 
 
 async def test_nothing_leaves_before_done_and_a_dropped_connection_gives_it_back(outbox):
     for n in range(3):
-        await outbox.put(message(Priority.ALARM, n))
+        await outbox.put(message(OutboxPriority.ALARM, n))
     first = await outbox.take(2)
     await outbox.done(first[0])
     outbox.return_in_flight()  # connection lost before the second PUBACK
@@ -54,7 +54,7 @@ async def test_take_waits_for_the_next_message(outbox):
     waiting = asyncio.create_task(outbox.take(5))
     await asyncio.sleep(0)
     assert not waiting.done()
-    await outbox.put(message(Priority.ALARM, 7))
+    await outbox.put(message(OutboxPriority.ALARM, 7))
     assert numbers(await asyncio.wait_for(waiting, 5)) == [7]
 
 
@@ -63,7 +63,7 @@ async def test_everything_survives_a_restart_in_order(tmp_path):
     box = Outbox(path)
     await box.open()
     for n in range(4):
-        await box.put(message(Priority.ALARM if n % 2 else Priority.STATUS, n))
+        await box.put(message(OutboxPriority.ALARM if n % 2 else OutboxPriority.STATUS, n))
     await box.done((await box.take(1))[0])  # alarm 1 delivered
     await box.close()
 
@@ -77,7 +77,7 @@ async def test_alarms_are_committed_before_put_returns(tmp_path):
     path = tmp_path / "outbox.sqlite3"
     box = Outbox(path)
     await box.open()
-    await box.put(message(Priority.ALARM, 1))
+    await box.put(message(OutboxPriority.ALARM, 1))
     # Another connection, as after a crash, sees the committed row.
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT count(*) FROM outbox").fetchone() == (1,)
@@ -88,9 +88,9 @@ async def test_budget_evicts_telemetry_first_and_never_alarms(tmp_path):
     box = Outbox(tmp_path / "o.sqlite3", max_bytes=2000, alarm_hard_cap_bytes=4000)
     await box.open()
     for n in range(15):
-        await box.put(message(Priority.TELEMETRY, n))
+        await box.put(message(OutboxPriority.TELEMETRY, n))
     for n in range(100, 110):
-        await box.put(message(Priority.ALARM, n))
+        await box.put(message(OutboxPriority.ALARM, n))
     stats = box.stats()
     assert stats.backlog_alarms == 10
     assert stats.bytes_used <= 2000
@@ -106,7 +106,7 @@ async def test_alarms_beyond_the_budget_are_kept_up_to_the_hard_cap(tmp_path, ca
     box = Outbox(tmp_path / "o.sqlite3", max_bytes=1000, alarm_hard_cap_bytes=2500)
     await box.open()
     for n in range(30):
-        await box.put(message(Priority.ALARM, n))
+        await box.put(message(OutboxPriority.ALARM, n))
     stats = box.stats()
     assert 1000 < stats.bytes_used <= 2500
     assert stats.refused_alarms == 30 - stats.backlog_alarms
@@ -119,7 +119,7 @@ async def test_alarms_beyond_the_budget_are_kept_up_to_the_hard_cap(tmp_path, ca
 async def test_headroom_is_estimated_from_the_arrival_rate(outbox):
     assert outbox.stats().headroom_hours is None
     for n in range(10):
-        await outbox.put(message(Priority.TELEMETRY, n))
+        await outbox.put(message(OutboxPriority.TELEMETRY, n))
     stats = outbox.stats()
     assert stats.backlog == 10
     assert stats.headroom_hours is not None

@@ -49,7 +49,7 @@ def test_mic_e_destination_encoding_round_trips():
 
 def test_aprs_message_with_number_and_its_ack():
     packet = aprs.parse("APZRAD", b":N0GW-10  :EMERGENCY shelter 3{42")
-    assert packet == aprs.Message("N0GW-10", "EMERGENCY shelter 3", "42")
+    assert packet == aprs.AprsMessage("N0GW-10", "EMERGENCY shelter 3", "42")
     assert aprs.parse("APZ", aprs.ack("N0RAD-9", "42")) == aprs.Ack("N0RAD-9", "42")
     assert aprs.parse("APZ", b":N0GW-10  :rej7") == aprs.Ack("N0GW-10", "7", rejected=True)
     assert aprs.parse("APZ", b":N0GW-10  :HELP{AB}CD").number == "AB"  # reply-ack form
@@ -146,7 +146,7 @@ def test_messages_round_trip_as_one_printable_line(text, number):
     info = aprs.message("N0GW-10", text, number)
     assert not any(byte < 32 for byte in info)
     packet = aprs.parse("APZ", info)
-    assert isinstance(packet, aprs.Message)
+    assert isinstance(packet, aprs.AprsMessage)
     assert packet.number == number
     substitutes = {"{": "(", "|": "/", "~": "-", "\x7f": " "}  # "{" would start a message number
     expected = "".join(" " if ord(c) < 32 else substitutes.get(c, c) for c in text)

@@ -1,8 +1,10 @@
-"""Decoding every data type and word order, and planning reads."""
+"""Decoding every data type and word order, refusing values no sensor means, and planning reads."""
 
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import struct
 
 import pytest
@@ -12,13 +14,14 @@ from hypothesis import strategies as st
 from drivers.modbus.plan import AddressRange, plan_reads, read_limit
 from drivers.modbus.registers import (
     DataType,
-    Priority,
+    ReadPriority,
     RegisterPoint,
     RegisterType,
     WordOrder,
     decode,
     encode,
 )
+from drivers.values import ImplausibleReading, engineering
 from gateway.buses import modbus_devices
 from gateway.config import load_config
 from gateway.config.paths import example_station
@@ -96,7 +99,7 @@ points_strategy = st.lists(
         address=addresses,
         data_type=st.sampled_from(list(DataType)),
         bit=st.none() | st.integers(0, 15),
-        priority=st.sampled_from(list(Priority)),
+        priority=st.sampled_from(list(ReadPriority)),
     ),
     min_size=1,
     max_size=60,
@@ -172,7 +175,7 @@ def test_coalesced_plan_leaves_no_two_requests_that_could_be_one(points, max_gap
     """Greedy merging is optimal when no neighbouring pair could still be merged."""
     plan = plan_reads(points, max_gap=max_gap, unreadable=holes)
     for register in RegisterType:
-        for priority in Priority:
+        for priority in ReadPriority:
             same = sorted(
                 (r for r in plan if r.register is register and r.priority is priority),
                 key=lambda r: r.address,
@@ -216,15 +219,15 @@ def test_reads_never_span_an_unreadable_range():
 def test_urgent_and_routine_points_travel_in_separate_reads_unless_they_share_a_register():
     points = [
         RegisterPoint("gas", HOLDING, 0),
-        RegisterPoint("status", HOLDING, 1, priority=Priority.ROUTINE),
+        RegisterPoint("status", HOLDING, 1, priority=ReadPriority.ROUTINE),
         RegisterPoint("fault", HOLDING, 1, bit=2),
-        RegisterPoint("temperature", HOLDING, 2, priority=Priority.ROUTINE),
-        RegisterPoint("hours", HOLDING, 3, DataType.U32, priority=Priority.ROUTINE),
+        RegisterPoint("temperature", HOLDING, 2, priority=ReadPriority.ROUTINE),
+        RegisterPoint("hours", HOLDING, 3, DataType.U32, priority=ReadPriority.ROUTINE),
     ]
     plan = plan_reads(points)
     assert [(r.priority, r.address, r.count) for r in plan] == [
-        (Priority.URGENT, 0, 2),  # status rides with the fault flag it holds
-        (Priority.ROUTINE, 2, 3),
+        (ReadPriority.URGENT, 0, 2),  # status rides with the fault flag it holds
+        (ReadPriority.ROUTINE, 2, 3),
     ]
 
 
@@ -234,10 +237,23 @@ def test_example_multi_gas_detector_reads_alarm_values_apart_from_its_diagnostic
     requests = devices["pump-pit-gas"].requests
     plan = [(r.priority, r.register.value, r.address, r.count) for r in requests]
     assert plan == [
-        (Priority.URGENT, "input", 0, 5),  # the four gases and the status flags
-        (Priority.ROUTINE, "input", 5, 3),  # diagnostics, up to the unreadable 8..9
-        (Priority.ROUTINE, "input", 10, 4),
+        (ReadPriority.URGENT, "input", 0, 5),  # the four gases and the status flags
+        (ReadPriority.ROUTINE, "input", 5, 3),  # diagnostics, up to the unreadable 8..9
+        (ReadPriority.ROUTINE, "input", 10, 4),
     ]
     assert devices["pump-pit-gas"].routine_interval == 30.0
     uncoalesced = {d.name: d for d in modbus_devices(config, "rs485", coalesce=False)}
     assert len(uncoalesced["pump-pit-gas"].requests) == 11
+
+
+@pytest.mark.parametrize(
+    ("raw", "scale", "reason"),
+    [
+        (math.nan, 1.0, "implausible reading: level is NaN"),
+        (math.inf, 1.0, "implausible reading: level is +inf"),
+        (1e308, 10.0, "implausible reading: level is +inf"),  # finite on the wire, not once scaled
+    ],
+)
+def test_a_value_that_is_not_a_finite_number_is_refused_with_its_reason(raw, scale, reason):
+    with pytest.raises(ImplausibleReading, match=re.escape(reason)):
+        engineering("level", raw, scale=scale, offset=0.0, bit=None)

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from drivers.modbus.rtu import AnswerWatch, explain_garble
 from drivers.serial_line.checksums import Algorithm, ByteChecksum, TextChecksum
-from drivers.serial_line.framing import DelimitedFramer, FixedFramer, Frame, Rejected
+from drivers.serial_line.framing import DelimitedFramer, FixedFramer, Frame, Rejection, Unparsable
 from drivers.serial_line.parsing import TextFormat, TextPoint
-from drivers.serial_line.protocol import Reading
-from drivers.serial_line.values import Unparsable
+from drivers.serial_line.protocol import LineReading
+from drivers.values import ImplausibleReading
 from tests.support.line_protocols import CLIMATE, CO, METHANE
 
 PROTOCOLS = [METHANE, CO, CLIMATE.line_protocol()]
@@ -36,9 +36,9 @@ def _valid_sentences(protocol, count: int) -> bytes:
 def test_readers_account_for_every_byte_of_random_input(protocol, pieces):
     reader = protocol.reader()
     out = [item for piece in pieces for item in reader.feed(piece)]
-    consumed = sum(len(i.raw) if isinstance(i, Reading) else len(i.data) for i in out)
+    consumed = sum(len(i.raw) if isinstance(i, LineReading) else len(i.data) for i in out)
     assert consumed + len(reader.pending) == sum(map(len, pieces))
-    rejected = [item for item in out if isinstance(item, Rejected)]
+    rejected = [item for item in out if isinstance(item, Rejection)]
     assert sum(reader.rejections.values()) == len(rejected)
     assert all(item.reason for item in rejected)
     pending = reader.pending
@@ -57,7 +57,7 @@ def test_a_valid_frame_after_noise_is_still_read(protocol, noise, split):
     stream = noise + _valid_sentences(protocol, frames)
     reader = protocol.reader()
     out = reader.feed(stream[:split]) + reader.feed(stream[split:])
-    readings = [item for item in out if isinstance(item, Reading)]
+    readings = [item for item in out if isinstance(item, LineReading)]
     assert readings, out
     expected = protocol.reader().feed(_valid_sentences(protocol, frames))[-1]
     assert readings[-1].values == expected.values
@@ -68,9 +68,9 @@ def test_a_truncated_frame_never_gives_a_reading(protocol, cut):
     sentence = _valid_sentences(protocol, 1)
     cut = min(cut, len(sentence) - 1)
     reader = protocol.reader()
-    assert not [item for item in reader.feed(sentence[:cut]) if isinstance(item, Reading)]
+    assert not [item for item in reader.feed(sentence[:cut]) if isinstance(item, LineReading)]
     flushed = reader.flush()
-    assert all(isinstance(item, Rejected) for item in flushed)
+    assert all(isinstance(item, Rejection) for item in flushed)
     assert sum(reader.rejections.values()) >= (1 if cut else 0)
 
 
@@ -140,7 +140,7 @@ def test_byte_checksums_never_raise_and_accept_what_they_sealed(algorithm, skip,
 def test_layouts_decode_random_bodies_or_say_why_not(protocol, body):
     try:
         decoded = protocol.layout.decode(body)
-    except Unparsable as exc:
+    except (Unparsable, ImplausibleReading) as exc:
         reason = str(exc)
         assert reason
     else:
@@ -152,7 +152,7 @@ def test_number_fields_are_numbers_or_rejected(text, format):
     point = TextPoint("p", "p", format)
     try:
         value = point.value(text)
-    except Unparsable:
+    except (Unparsable, ImplausibleReading):
         return
     assert isinstance(value, float)
 
