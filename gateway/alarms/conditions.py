@@ -79,6 +79,7 @@ class DeviceState:
     health_condition: Condition
     health: DeviceHealth | None = None  # unknown until the first poll
     reason: str | None = None
+    status_published_at: float = float("-inf")  # monotonic
     failed_polls: int = 0
     values: dict[str, float | bool] = field(default_factory=dict)
     plausibility: dict[str, PlausibilityCheck] = field(default_factory=dict)  # by point
