@@ -20,13 +20,15 @@ What makes a late answer impossible to accept as a later request's:
    the wire began before the unit could have heard the request: it is stale;
 4. an answer must come from the unit asked, with the function asked and the
    byte count the request implies (a write's answer is its request's echo);
-5. a unit that left a read unanswered may still answer it, at any time. Until
-   it has answered a read whose size no unanswered read of it has (the proof
-   that it has moved past them, as a unit answers in the order it is asked),
-   a read of the same function and size as one of those, but of another
-   block, is preceded by a *resync read*: the first registers of the block,
-   in a size no unanswered read has. A one-register read that cannot be
-   resynced that way waits until the unanswered reads are ``late_limit`` old.
+5. a unit that left a read unanswered may still answer it, at any time. A
+   unit answers in the order it is asked (one processor, one transmitter), so
+   an answer settles every read sent before the first unanswered read of its
+   shape. Before a read of the same function and size as an unanswered read
+   of another block, the unit is brought back in step by a *resync read*: the
+   first registers of the block, in a size whose answer cannot belong to any
+   read sent before the conflicting ones. Only a one-register read that
+   cannot be resynced that way relies on a bound: it waits until the
+   conflicting reads are ``LATE_LIMIT_TIMEOUTS`` timeouts old.
 
 Rejected answers are kept with the reason a technician can act on (bad CRC,
 noise, wrong unit, wrong length, late answer to another read), and
@@ -113,12 +115,11 @@ class Read:
         header = bytes([self.unit, self.function, self.byte_count])
         return Expected(self.unit, self.function, 5 + self.byte_count, header, self.describe(), late)
 
-    def resync(self, unanswered: list[Read]) -> Read | None:
-        """A smaller read of this block whose shape no ``unanswered`` read has (rule 5)."""
-        taken = {read.shape for read in unanswered}
+    def resync(self, proves: Callable[[tuple[int, int]], bool]) -> Read | None:
+        """The largest smaller read of this block whose answer's shape ``proves`` the unit in step."""
         for count in range(self.count - 1, 0, -1):
             smaller = Read(self.unit, self.function, self.address, count)
-            if smaller.shape not in taken:
+            if proves(smaller.shape):
                 return smaller
         return None
 
@@ -294,35 +295,54 @@ class RtuClient:
 
     # -- transactions --------------------------------------------------------------------
     async def _read(self, read: Read) -> ModbusPDU:
-        unanswered = self._still_unanswered(read.unit)
-        if any(other.shape == read.shape and other != read for other in unanswered):
-            await self._resync(read, unanswered)
+        while conflicts := self._conflicts(read):
+            await self._resync(read, max(sent for _read, sent in conflicts))
         try:
             answer = await self._transact(read.pdu(), self._expect_read(read))
         except ModbusIOException:
             self._unanswered.setdefault(read.unit, []).append((read, self._loop_time()))
             raise
-        if not any(other.shape == read.shape for other in unanswered):
-            self._unanswered.pop(read.unit, None)  # rule 5: the unit has moved past them
+        self._settle(read)
         return answer
 
-    async def _resync(self, read: Read, unanswered: list[Read]) -> None:
-        probe = read.resync(unanswered)
+    def _conflicts(self, read: Read) -> list[tuple[Read, float]]:
+        """Unanswered reads of the unit whose late answer would look like ``read``'s."""
+        return [
+            (r, sent)
+            for r, sent in self._unanswered.get(read.unit, [])
+            if r.shape == read.shape and r != read
+        ]
+
+    def _settle(self, answered: Read) -> None:
+        """Rule 5: a unit answers in order, so an answer of this shape settles every read sent
+        before the first unanswered read it may belong to."""
+        entries = self._unanswered.pop(answered.unit, [])
+        same = [sent for r, sent in entries if r.shape == answered.shape]
+        if same:
+            self._unanswered[answered.unit] = [(r, sent) for r, sent in entries if sent >= min(same)]
+
+    async def _resync(self, read: Read, last_conflict: float) -> None:
+        """Prove the unit has moved past every conflicting read, or raise saying why not."""
+        entries = self._unanswered[read.unit]
+
+        def proves(shape: tuple[int, int]) -> bool:  # its answer cannot belong to a read before them
+            return all(sent > last_conflict for r, sent in entries if r.shape == shape)
+
+        probe = read.resync(proves)
         if probe is None:
-            oldest = min(sent for _read, sent in self._unanswered[read.unit])
-            if self._loop_time() < oldest + LATE_LIMIT_TIMEOUTS * self._timeout:
+            if self._loop_time() < last_conflict + LATE_LIMIT_TIMEOUTS * self._timeout:
                 reason = f"unit {read.unit} may still answer an earlier read of this size late"
                 self._fault = Fault(FaultCategory.TIMEOUT, f"{reason}; {read.describe()} waits")
                 raise ModbusIOException(self._fault.reason)
-            self._unanswered.pop(read.unit, None)
+            self._unanswered[read.unit] = [(r, sent) for r, sent in entries if sent > last_conflict]
             return
         try:
             await self._transact(probe.pdu(), self._expect_read(probe))
         except ModbusIOException:
-            self._unanswered[read.unit].append((probe, self._loop_time()))
+            entries.append((probe, self._loop_time()))
             self._fault = Fault(self._fault.category, f"resync read {probe.describe()}: {self._fault.reason}")
             raise
-        self._unanswered.pop(read.unit, None)
+        self._settle(probe)
 
     async def _write(self, request: ModbusPDU) -> ModbusPDU:
         frame = with_crc(bytes([request.dev_id, request.function_code]) + request.encode())
