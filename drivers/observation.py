@@ -50,7 +50,10 @@ class PollOutcome:
     A poll reads all of the device's points, or, where routine points are read
     less often than urgent ones, either group; a consumer must treat a point
     missing from an outcome as "not read this time", never as "gone".
-    Exactly one of ``observations`` (non-empty on success) or ``fault`` is meaningful.
+    Exactly one of ``observations`` or ``fault`` is meaningful. A poll that
+    answered may carry ``degraded``: some of the device's reads fail while
+    others answer (the reason names the failing blocks); its observations may
+    then be empty.
     ``received_monotonic`` is when the answer (or the failure) arrived, so the
     gateway can measure its own share of the alarm latency.
     """
@@ -60,6 +63,7 @@ class PollOutcome:
     received_monotonic: float
     observations: tuple[Observation, ...] = field(default=())
     fault: DeviceFault | None = None
+    degraded: DeviceFault | None = None
     busy_seconds: float = 0.0  # how long the poll kept the bus busy (for utilisation)
 
     @property

@@ -11,10 +11,15 @@ Scheduling, for a shared slow line:
   routine points, a slower routine one; when several reads are due, urgent
   ones go first, so telemetry never delays an alarm-relevant read by more than
   the one read already on the wire;
-- a read that gets no valid answer is retried ``retries`` times; a unit that
-  still gives none is *silent*: it is probed once per backoff delay (doubling
-  from twice its poll interval up to ``silent_backoff_max``) instead of at its
-  interval, so its timeouts cannot eat the line the other units need;
+- a read that gets no valid answer is retried ``retries`` times. Backoff is
+  per request, so that one slow telemetry block never slows a unit's alarm
+  reads: a routine read that still gets no answer is probed once per backoff
+  delay (doubling from twice its interval up to ``silent_backoff_max``) while
+  the unit's other reads go on, and the unit is reported ``degraded`` with
+  that block named. A unit whose urgent reads get no answer (or all of whose
+  reads fail) is *silent*: all its reads are probed once per backoff delay
+  instead of at their interval, so its timeouts cannot eat the line the other
+  units need;
 - ``gap`` is the silence kept between the end of one transaction and the next
   request (Modbus RTU needs 3.5 characters; slow slaves need more).
 """
@@ -48,7 +53,7 @@ class WriteFailed(Exception):
 
 
 class ModbusClient(Protocol):
-    """The part of pymodbus' async clients (TCP or serial) that a poller uses."""
+    """The part of pymodbus' async clients (TCP, or ours for RTU) that a poller uses."""
 
     @property
     def connected(self) -> bool: ...
@@ -94,26 +99,13 @@ class ModbusDevice:
         return schedules
 
 
-def _no_quiet(_request: ReadRequest) -> float:
-    return 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class LinePolicy:
-    """How a bus treats its line and the units that do not answer (see the module docstring).
-
-    ``quiet_after_timeout`` is how long the line is kept quiet after a request got
-    no valid answer. RTU answers carry no request id: a slow unit's answer that
-    arrives during the next request would be taken for that request's answer,
-    one point's value under another's name. pymodbus drops bytes that arrive
-    while no request is pending and empties its buffer when it sends, so a late
-    answer that lands in the quiet time is lost instead of misread.
-    """
+    """How a bus treats its line and the units that do not answer (see the module docstring)."""
 
     retries: int = 0
     gap: float = 0.0
     silent_backoff_max: float | None = None
-    quiet_after_timeout: Callable[[ReadRequest], float] = _no_quiet
 
 
 ExplainNoAnswer = Callable[[ReadRequest, int], DeviceFault]
@@ -149,10 +141,28 @@ class _Unit:
     probe_at: float = 0.0
 
 
+@dataclass(slots=True)
+class _FailingRead:
+    """A routine read of a unit that otherwise answers: why it fails, and its own backoff."""
+
+    fault: DeviceFault
+    delays: Iterator[float] | None = None  # set while it gets no answer at all
+    probe_at: float = 0.0
+
+
 class _NoValidAnswer(Exception):
     def __init__(self, fault: DeviceFault) -> None:
         super().__init__(fault.reason)
         self.fault = fault
+
+
+class _ReadFailed(Exception):
+    """One request of a poll failed: the fault, and what it says about the unit."""
+
+    def __init__(self, fault: DeviceFault, heard: _Heard) -> None:
+        super().__init__(fault.reason)
+        self.fault = fault
+        self.heard = heard
 
 
 class ModbusPoller:
@@ -183,6 +193,7 @@ class ModbusPoller:
         self._explain_no_answer = explain_no_answer
         self._why_unreachable = why_unreachable or (lambda: f"cannot connect to {endpoint}")
         self._units = {device.unit: _Unit() for device in self._devices}
+        self._failing: dict[tuple[int, ReadRequest], _FailingRead] = {}
         self._line_idle_at = 0.0
         self._bus_down = False
 
@@ -225,7 +236,9 @@ class ModbusPoller:
                 device.name, DeviceFault(FaultCategory.CONNECTION, self._why_unreachable())
             )
         async with self._line:
-            outcome, _ = await self._read_all(device, device.requests, 1 + self._policy.retries)
+            outcome, _ = await self._read_all(
+                device, device.requests, 1 + self._policy.retries, honour_backoff=False
+            )
         return outcome
 
     def close(self) -> None:
@@ -270,42 +283,41 @@ class ModbusPoller:
 
     # -- reading ------------------------------------------------------------------
     async def _read_all(
-        self, device: ModbusDevice, requests: Sequence[ReadRequest], attempts: int
+        self,
+        device: ModbusDevice,
+        requests: Sequence[ReadRequest],
+        attempts: int,
+        *,
+        honour_backoff: bool = True,
     ) -> tuple[PollOutcome, _Heard]:
-        """One outcome for ``requests`` of ``device``; nothing a device sends can raise here."""
+        """One outcome for ``requests`` of ``device``; nothing a device sends can raise here.
 
-        def failed(category: FaultCategory, reason: str) -> PollOutcome:
-            return PollOutcome.failed(device.name, DeviceFault(category, reason))
-
+        A failed urgent read fails the poll; a failed routine read is set aside
+        (see the module docstring) and the poll goes on with the others.
+        """
+        now = asyncio.get_running_loop().time()
         blocks: list[tuple[ReadRequest, Sequence]] = []
         for request in requests:
+            failing = self._failing.get((device.unit, request))
+            if honour_backoff and failing is not None and failing.probe_at > now:
+                continue
             try:
-                response = await self._transact(request, device.unit, attempts)
-            except _NoValidAnswer as exc:
-                return PollOutcome.failed(device.name, exc.fault), _Heard.NOTHING
-            except ConnectionException:
-                reason = f"bus fault: connection to {self.endpoint} lost"
-                return failed(FaultCategory.CONNECTION, reason), _Heard.BUS_DOWN
-            except ModbusException as exc:
-                return failed(FaultCategory.DECODE, str(exc)), _Heard.ANSWER
-            except Exception as exc:
-                # A poller must outlive any answer; the traceback goes to the log.
-                log.exception("%s: reading %s of %s", self.endpoint, request.describe(), device.name)
-                reason = f"unreadable answer to {request.describe()}: {exc!r}"
-                return failed(FaultCategory.DECODE, reason), _Heard.ANSWER
-            if response.isError():
-                reason = _describe_exception(request, response)
-                return failed(FaultCategory.EXCEPTION, reason), _Heard.ANSWER
-            values = response.bits if request.register.is_bit else response.registers
-            expected = _answer_length(request)
-            if len(values) != expected:
-                kind = "bits" if request.register.is_bit else "registers"
-                reason = (
-                    f"wrong-length answer to {request.describe()}: {len(values)} {kind} instead of {expected}"
-                )
-                return failed(FaultCategory.DECODE, reason), _Heard.ANSWER
+                values = await self._read_block(device, request, attempts)
+            except _ReadFailed as exc:
+                if exc.heard is _Heard.BUS_DOWN or request.priority is ReadPriority.URGENT:
+                    return PollOutcome.failed(device.name, exc.fault), exc.heard
+                self._routine_read_failed(device, request, exc)
+                continue
+            if self._failing.pop((device.unit, request), None) is not None:
+                log.info("%s: %s of %s answers again", self.endpoint, request.describe(), device.name)
             blocks.append((request, values))
-        now = datetime.now(UTC)
+        degraded = [(r, f.fault) for (unit, r), f in self._failing.items() if unit == device.unit]
+        if len(degraded) == len(device.requests):  # nothing of the unit answers
+            silent = all(f.delays is not None for (u, _r), f in self._failing.items() if u == device.unit)
+            return PollOutcome.failed(
+                device.name, degraded[0][1]
+            ), _Heard.NOTHING if silent else _Heard.ANSWER
+        observed = datetime.now(UTC)
         try:
             observations = tuple(
                 Observation(
@@ -313,15 +325,75 @@ class ModbusPoller:
                     point=point.name,
                     value=decode(point, request.raw_for(point, values)),
                     unit=point.unit,
-                    observed_at=now,
+                    observed_at=observed,
                 )
                 for request, values in blocks
                 for point in request.points
             )
         except ImplausibleReading as exc:
-            return failed(FaultCategory.DECODE, str(exc)), _Heard.ANSWER
-        outcome = PollOutcome(device.name, now, time.monotonic(), observations=observations)
+            fault = DeviceFault(FaultCategory.DECODE, str(exc))
+            return PollOutcome.failed(device.name, fault), _Heard.ANSWER
+        summary = None
+        if degraded:
+            reason = "; ".join(f"{r.describe()} fails: {fault.reason}" for r, fault in degraded)
+            summary = DeviceFault(degraded[0][1].category, reason)
+        outcome = PollOutcome(
+            device.name, observed, time.monotonic(), observations=observations, degraded=summary
+        )
         return outcome, _Heard.ANSWER
+
+    def _routine_read_failed(self, device: ModbusDevice, request: ReadRequest, exc: _ReadFailed) -> None:
+        """Back off this read alone when it gets no answer; note why it fails either way."""
+        key = (device.unit, request)
+        failing = self._failing.setdefault(key, _FailingRead(exc.fault))
+        failing.fault = exc.fault
+        if exc.heard is not _Heard.NOTHING or self._policy.silent_backoff_max is None:
+            failing.delays = None
+            return
+        if failing.delays is None:
+            interval = device.routine_interval or device.poll_interval
+            maximum = max(self._policy.silent_backoff_max, interval)
+            failing.delays = Backoff(2 * interval, maximum).delays()
+            log.warning(
+                "%s: %s of %s gets no answer; reading it at most every %gs",
+                self.endpoint,
+                request.describe(),
+                device.name,
+                maximum,
+            )
+        failing.probe_at = asyncio.get_running_loop().time() + next(failing.delays)
+
+    async def _read_block(self, device: ModbusDevice, request: ReadRequest, attempts: int) -> Sequence:
+        """The values of one request, or :class:`_ReadFailed` saying why not."""
+
+        def failed(category: FaultCategory, reason: str, heard: _Heard) -> _ReadFailed:
+            return _ReadFailed(DeviceFault(category, reason), heard)
+
+        try:
+            response = await self._transact(request, device.unit, attempts)
+        except _NoValidAnswer as exc:
+            raise _ReadFailed(exc.fault, _Heard.NOTHING) from None
+        except ConnectionException:
+            reason = f"bus fault: connection to {self.endpoint} lost"
+            raise failed(FaultCategory.CONNECTION, reason, _Heard.BUS_DOWN) from None
+        except ModbusException as exc:
+            raise failed(FaultCategory.DECODE, str(exc), _Heard.ANSWER) from None
+        except Exception as exc:
+            # A poller must outlive any answer; the traceback goes to the log.
+            log.exception("%s: reading %s of %s", self.endpoint, request.describe(), device.name)
+            reason = f"unreadable answer to {request.describe()}: {exc!r}"
+            raise failed(FaultCategory.DECODE, reason, _Heard.ANSWER) from None
+        if response.isError():
+            raise failed(FaultCategory.EXCEPTION, _describe_exception(request, response), _Heard.ANSWER)
+        values = response.bits if request.register.is_bit else response.registers
+        expected = _answer_length(request)
+        if len(values) != expected:
+            kind = "bits" if request.register.is_bit else "registers"
+            reason = (
+                f"wrong-length answer to {request.describe()}: {len(values)} {kind} instead of {expected}"
+            )
+            raise failed(FaultCategory.DECODE, reason, _Heard.ANSWER)
+        return values
 
     async def _transact(self, request: ReadRequest, unit: int, attempts: int):
         """One request with its retries, keeping the line's gap before each attempt."""
@@ -330,16 +402,14 @@ class ModbusPoller:
         for _ in range(attempts):
             if (wait := self._line_idle_at + self._policy.gap - loop.time()) > 0:
                 await asyncio.sleep(wait)
-            quiet = 0.0
             try:
                 return await self._read(request, unit)
             except ModbusIOException:
                 if not self._client.connected:
                     raise ConnectionException(self.endpoint) from None
                 fault = self._explain_no_answer(request, unit)
-                quiet = self._policy.quiet_after_timeout(request)
             finally:
-                self._line_idle_at = loop.time() + quiet
+                self._line_idle_at = loop.time()
         assert fault is not None
         raise _NoValidAnswer(fault)
 

@@ -242,6 +242,7 @@ class DeviceState:
     health_condition: HealthCondition
     health: DeviceHealth | None = None  # unknown until the first poll
     reason: str | None = None
+    status_published_at: float = float("-inf")  # monotonic
     failed_polls: int = 0
     plausibility: dict[str, PlausibilityCheck] = field(default_factory=dict)  # by point
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # the last one of each point read

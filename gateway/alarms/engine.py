@@ -3,9 +3,11 @@
 For every alarm rule of every device, every zone and the station's flood
 summary it keeps one alarm condition with an ISA-18.2 lifecycle
 (:mod:`gateway.alarms.lifecycle`). Every transition is one event referring to
-the event that raised the alarm (``first_id``). Device health (ok, fault,
-offline) is tracked per device, published as a retained device status, and
-raised as a ``device_fault`` alarm while not ok.
+the event that raised the alarm (``first_id``). Device health (ok, degraded,
+fault, offline) is tracked per device, published as a retained device status,
+and raised as a ``device_fault`` alarm while not ok. The status is published
+on every change of health; a new reason within the same health at most once
+per poll interval, so a wavering outage does not flap the retained message.
 
 Precedence, so that a true event is never hidden:
 - a device's own alarm bits raise at once, whatever the value, the delays
@@ -282,10 +284,16 @@ class AlarmEngine:
             device.verdicts[point] = self._plausibility(device, point, now)
         reported = self._device_reported_faults(device)
         implausible = [v.fault for v in device.verdicts.values() if v.fault]
+        health, reasons = (
+            DeviceHealth.FAULT if reported or implausible else DeviceHealth.OK,
+            reported + implausible,
+        )
+        if health is DeviceHealth.OK and outcome.degraded is not None:
+            health, reasons = DeviceHealth.DEGRADED, [outcome.degraded.reason]
         events = self._set_health(
             device,
-            DeviceHealth.FAULT if reported or implausible else DeviceHealth.OK,
-            "; ".join(reported + implausible) or None,
+            health,
+            "; ".join(reasons) or None,
             outcome.observed_at,
             now,
             DEVICE_CONDITION if reported else IMPLAUSIBLE_CONDITION,
@@ -329,7 +337,10 @@ class AlarmEngine:
     ) -> list[Envelope]:
         if (health, reason) == (device.health, device.reason):
             return []
-        device.health, device.reason = health, reason
+        interval = self._config.station.devices[device.name].poll_interval
+        if health == device.health and now - device.status_published_at < interval:
+            return []  # the same state for a new reason: said at most once per poll interval
+        device.health, device.reason, device.status_published_at = health, reason, now
         events: list[Envelope] = [
             DeviceStatusEvent(device=device.name, status=health, reason=reason, since=when, **self._stamp())
         ]

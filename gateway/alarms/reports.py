@@ -69,7 +69,9 @@ def bus_reports(devices: list[DeviceReport]) -> list[BusReport]:
         by_bus.setdefault(device.bus, []).append(device)
     reports = []
     for bus, members in by_bus.items():
-        answering = [d for d in members if d.status in (DeviceHealth.OK, DeviceHealth.FAULT)]
+        answering = [
+            d for d in members if d.status in (DeviceHealth.OK, DeviceHealth.DEGRADED, DeviceHealth.FAULT)
+        ]
         ok = sum(1 for d in members if d.status is DeviceHealth.OK)
         known = any(d.status is not None for d in members)
         status = (DeviceHealth.OK if answering else DeviceHealth.OFFLINE) if known else None

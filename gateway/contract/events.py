@@ -171,6 +171,7 @@ class AlarmEvent(Envelope):
 
 class DeviceHealth(StrEnum):
     OK = "ok"
+    DEGRADED = "degraded"  # answers, but some of its reads fail (the reason names them)
     FAULT = "fault"
     OFFLINE = "offline"
 

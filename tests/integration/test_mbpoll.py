@@ -12,6 +12,7 @@ import pytest
 from drivers.modbus.registers import DataType, RegisterPoint, RegisterType, WordOrder
 from simulators.devices.modbus_rtu import ModbusRtuSimulator
 from simulators.devices.modbus_unit import SimulatedUnit
+from tests.support.modbus_crc import crc16_modbus
 
 POINTS = [
     RegisterPoint("gas", RegisterType.HOLDING, 0, scale=0.1),
@@ -45,16 +46,6 @@ def received(output: str) -> bytes:
     """The answer libmodbus received, from its ``<hh>`` trace."""
     answer = output.split("Waiting for a confirmation...", 1)[-1]
     return bytes(int(byte, 16) for byte in re.findall(r"<([0-9A-F]{2})>", answer))
-
-
-def crc16_modbus(data: bytes) -> bytes:
-    """CRC-16/MODBUS written out here, to judge the simulator independently of pymodbus."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc.to_bytes(2, "little")
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ async def test_units_multi_dropped_on_one_line_answer_every_register_kind(line):
         ("go_silent", FaultCategory.TIMEOUT, "no response (timeout)"),
         ("answer_with_bad_checksum", FaultCategory.DECODE, "answer with a bad CRC"),
         ("answer_with_noise", FaultCategory.DECODE, "noise on the line instead of an answer"),
-        ("answer_with_wrong_length", FaultCategory.DECODE, "wrong-length answer to"),
+        ("answer_with_wrong_length", FaultCategory.DECODE, "wrong-length answer"),
         ("answer_with_exception", FaultCategory.EXCEPTION, "exception 4 (device failure)"),
     ],
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.modbus.rtu import AnswerWatch, explain_garble
+from drivers.modbus.rtu_client import Read, explain_heard
 from drivers.serial_line.checksums import Algorithm, ByteChecksum, TextChecksum
 from drivers.serial_line.framing import DelimitedFramer, FixedFramer, Frame, Rejection, Unparsable
 from drivers.serial_line.parsing import TextFormat, TextPoint
@@ -157,16 +157,24 @@ def test_number_fields_are_numbers_or_rejected(text, format):
     assert isinstance(value, float)
 
 
-@given(heard=st.binary(max_size=40), unit=st.integers(1, 247), function=st.integers(1, 4))
-def test_rtu_garble_explanations_never_raise(heard, unit, function):
-    reason = explain_garble(heard, unit, function)
+@given(heard=st.binary(max_size=40), unit=st.integers(1, 247))
+def test_rtu_explanations_never_raise(heard, unit):
+    reason = explain_heard(heard, unit)
     assert reason
     assert (reason == "no response (timeout)") == (heard == b"")
 
 
-@given(traffic=st.lists(st.tuples(st.booleans(), st.binary(max_size=20)), max_size=20))
-def test_rtu_answer_watch_passes_bytes_through_unchanged(traffic):
-    watch = AnswerWatch()
-    for sending, data in traffic:
-        assert watch.trace(sending, data) == data
-    assert isinstance(watch.heard, bytes)
+@given(
+    heard=st.binary(max_size=60),
+    unit=st.integers(1, 247),
+    function=st.integers(1, 4),
+    count=st.integers(1, 20),
+)
+def test_rtu_answer_scan_accepts_only_a_whole_answer_of_the_shape_asked(heard, unit, function, count):
+    read = Read(unit, function, 0, count)
+    expected = Read.expected(read, lambda _start, _frame: None)
+    answer, refused = expected.scan(heard, lambda _end: 1.0, lambda _length: 0.0)
+    assert all(refused)
+    if answer is not None:
+        assert answer[0] == unit
+        assert answer[1] == function | 0x80 or answer[:3] == bytes([unit, function, read.byte_count])
