@@ -26,6 +26,7 @@ from drivers.observation import Emit, Fault, FaultCategory, Observation, PollOut
 from drivers.serial_line.framing import Rejected
 from drivers.serial_line.protocol import LineProtocol, LineReader, Reading, rejection_kind
 from drivers.serial_port import SerialSettings
+from drivers.shown import shown
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class SerialLinePoller:
                 raise item
             if isinstance(item, Reading):
                 return self._reading(item)
-            log.debug("%s: rejected %r: %s", self.device, item.data[:40], item.reason)
+            log.debug("%s: rejected %s: %s", self.device, shown(item.data), shown(item.reason))
             rejected.append(item)
 
     def _reading(self, reading: Reading) -> PollOutcome:
