@@ -9,7 +9,8 @@ the next connect (at-least-once; the platform dedupes on ``id``). Messages
 queued before the current session started are marked ``historical``.
 
 MQTT 5 with a persistent session is preferred; a broker that refuses
-protocol 5 (its CONNACK says so) is spoken to in 3.1.1 from then on.
+protocol 5 (its CONNACK says so, or it leaves a CONNECT unanswered that TLS
+did not fail) is spoken to in 3.1.1 from then on.
 
 What the broker says goes to the log as a reason a person can act on: the TLS
 alert of a broker that refused the client certificate (paho only logs it),
@@ -176,7 +177,7 @@ class MqttUplink:
             self._config.protocol == "mqtt5"
             and broker not in self._confirmed
             and not self.connected
-            and _code(exc) in UNSUPPORTED_PROTOCOL
+            and _refuses_protocol(exc, self._paho_log.last_error)
         ):
             # The broker refuses protocol 5: speak 3.1.1 to it from now on (and back
             # to 5 should it refuse that too).
@@ -399,6 +400,18 @@ def _code(exc: aiomqtt.MqttError) -> int | None:
         rc = exc.rc
         return rc if isinstance(rc, int) else int(rc.value)
     return None
+
+
+def _refuses_protocol(exc: aiomqtt.MqttError, paho_error: str | None) -> bool:
+    """The broker refuses protocol 5: its CONNACK says so, or (some 3.1.1-only brokers) it
+    never answers the CONNECT or drops it. Not when TLS failed: that is no answer about MQTT."""
+    code = _code(exc)
+    if code is not None:
+        return code in UNSUPPORTED_PROTOCOL
+    if paho_error is not None and ("SSL" in paho_error or "alert" in paho_error):
+        return False
+    text = str(exc).lower()
+    return "timed out" in text or "closed" in text or "reset" in text
 
 
 def _explain(exc: aiomqtt.MqttError, paho_error: str | None = None) -> str:
