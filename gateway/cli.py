@@ -47,9 +47,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    from gateway.service.runtime import run_gateway
+    from gateway.service.runtime import STOP_GRACE, run_gateway
 
-    asyncio.run(run_until_signalled(run_gateway(config)))
+    asyncio.run(run_until_signalled(run_gateway(config), grace=STOP_GRACE))
     return 0
 
 

@@ -28,6 +28,7 @@ from drivers.radio.delivery import Delivery, Outcome, RetrySchedule, deliver
 from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind, kept
 from drivers.radio.kiss import KissDecoder, KissFrame, encode
 from drivers.radio.link import LinkDown, StreamLink
+from drivers.shown import shown
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class AprsTnc:
         """Garbage is counted by layer and logged, never fatal."""
         self.counts["rejected"] += 1
         self.counts[f"rejected {layer}"] += 1
-        log.info("%s: rejected frame (%s: %s): %r", self.name, layer, reason, data[:60])
+        log.info("%s: rejected frame (%s: %s): %s", self.name, layer, shown(reason), shown(data))
 
     def _event(self, kind: RadioEventKind, radio: str, **fields) -> RadioEvent:
         return RadioEvent(kind, self.name, radio, f"{self.name}:{self._kiss_port}", **fields)
@@ -98,6 +99,9 @@ class AprsTnc:
             packet = aprs.parse(frame.destination.call, frame.info)
         except (Ax25Error, aprs.AprsError) as exc:
             self._reject("aprs", str(exc), piece.data)
+            return
+        except Exception as exc:  # a frame the decoders did not foresee: counted, never fatal to the link
+            self._reject("undecodable", f"{type(exc).__name__}: {exc}", piece.data)
             return
         source = str(frame.source)
         if frame.source == self.mycall:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from drivers.radio.position import Position
+from drivers.shown import shown
 
 
 class RadioEventKind(StrEnum):
@@ -63,7 +64,7 @@ async def kept(emit: RadioEmit, event: RadioEvent, log: logging.Logger) -> bool:
             "%s: the gateway could not keep %s from %s; not acknowledged",
             event.bridge,
             event.kind,
-            event.radio,
+            shown(event.radio),
         )
         return False
     return True

@@ -26,6 +26,7 @@ from drivers.radio.events import RadioEmit, RadioEvent, RadioEventKind, kept
 from drivers.radio.link import LinkDown, StreamLink
 from drivers.radio.position import Position
 from drivers.serial_line.framing import DelimitedFramer, Frame
+from drivers.shown import shown
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class LineRadio:
     def _reject(self, reason: str, data: bytes) -> None:
         self.counts["rejected"] += 1
         self.counts[f"rejected {reason.split(':', 1)[0]}"] += 1
-        log.info("%s: rejected %r: %s", self.name, data[:60], reason)
+        log.info("%s: rejected %s: %s", self.name, shown(data), shown(reason))
 
     def _event(self, kind: RadioEventKind, radio: str, **fields) -> RadioEvent:
         return RadioEvent(kind, self.name, radio, fields.pop("channel", None) or self.name, **fields)

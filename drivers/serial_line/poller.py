@@ -27,6 +27,7 @@ from drivers.observation import DeviceFault, Emit, FaultCategory, Observation, P
 from drivers.serial_line.framing import Rejection
 from drivers.serial_line.protocol import Implausible, LineProtocol, LineReader, LineReading, rejection_kind
 from drivers.serial_port import SerialSettings
+from drivers.shown import shown
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class SerialLinePoller:
                 return self._reading(item)
             if isinstance(item, Implausible):
                 return self._failed(FaultCategory.DECODE, item.reason)
-            log.debug("%s: rejected %r: %s", self.device, item.data[:40], item.reason)
+            log.debug("%s: rejected %s: %s", self.device, shown(item.data), shown(item.reason))
             rejected.append(item)
 
     def _reading(self, reading: LineReading) -> PollOutcome:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from drivers.modbus.poller import ModbusPoller, WriteFailed
 from drivers.modbus.registers import RegisterType
 from drivers.observation import BusPoller
+from drivers.shown import shown
 from gateway.commands.registry import CommandFailed
 from gateway.config import LoadedConfig
 
@@ -42,4 +43,4 @@ class ModbusActuators:
             await poller.write(device.unit, register, actuator.address, actuator.values[value])
         except WriteFailed as exc:
             raise CommandFailed(f"{name}: {exc}") from None
-        log.warning("actuator %s set to %s", name, value)
+        log.warning("actuator %s set to %s", shown(name), shown(value))

@@ -1,7 +1,11 @@
 """Commands as they arrive from the uplink: each one processed and answered where it asked.
 
 The answer (``outpost.cmd_result/1``) goes to the MQTT 5 response topic the
-command named, with its correlation data, or to ``{prefix}/cmd/result``.
+command named, with its correlation data, or to ``{prefix}/cmd/result``. A
+response topic is used only if it is one a client may publish to (no
+wildcards, not empty, bounded) and, inside the station's own topics, only the
+result topic: a command cannot make the gateway write on its alarm or status
+topics.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from gateway.contract.stamp import Stamper
 from gateway.service.metrics import Metrics
 from gateway.uplink.mqtt import Incoming, MqttUplink
 from gateway.uplink.topics import result_topic
+
+MAX_RESPONSE_TOPIC = 1024  # characters; MQTT allows 65535 bytes, no answer needs that
 
 
 class Downlink:
@@ -51,6 +57,8 @@ class Downlink:
 
     async def _answer(self, name: str, incoming: Incoming) -> None:
         command_id, (ok, detail) = await self._processor.process(name, incoming.payload)
+        default = result_topic(self._prefix)
+        asked = incoming.response_topic
         self._metrics.commands.labels("done" if ok else "refused").inc()
         result = CommandResult(
             command=name[:64],
@@ -60,4 +68,11 @@ class Downlink:
             result=detail if ok else {},  # type: ignore[arg-type]
             **self._stamp(),
         )
-        await self._uplink.reply(incoming, result_topic(self._prefix), result.to_json())
+        topic = asked if asked is not None and self._answerable(asked) else default
+        await self._uplink.reply(topic, result.to_json(), incoming.correlation_data)
+
+    def _answerable(self, topic: str) -> bool:
+        """A response topic the gateway may publish to on a stranger's request."""
+        valid = 0 < len(topic) <= MAX_RESPONSE_TOPIC and not any(c in topic for c in "#+\0")
+        own = topic == self._prefix or topic.startswith(self._prefix + "/")
+        return valid and (not own or topic == result_topic(self._prefix))

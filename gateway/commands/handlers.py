@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 
 from pydantic import Field
 
+from drivers.shown import shown
 from gateway import __version__
 from gateway.commands.registry import Arguments, CommandContext, CommandFailed, Registry
 from gateway.contract.events import AlarmEvent, RadioDetails, RadioTraffic
@@ -129,7 +130,8 @@ class Exercise(TypedDict):
 async def exercise(context: CommandContext, args: ExerciseArgs) -> Exercise:
     context.engine.set_exercise(args.on, args.device)
     context.engine.save()
-    log.warning("exercise mode %s for %s", "ON" if args.on else "off", args.device or "the whole station")
+    where = shown(args.device) if args.device else "the whole station"
+    log.warning("exercise mode %s for %s", "ON" if args.on else "off", where)
     return {"exercise": args.on, "device": args.device}
 
 

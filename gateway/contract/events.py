@@ -194,10 +194,12 @@ class DeviceSummary(BaseModel):
 
 
 class StationStatusEvent(Envelope):
-    """Birth (``online``, retained) and Last Will (``offline``)."""
+    """Birth (``online``, retained) and Last Will (``offline``); ``offline`` with the reason
+    ``stopped`` when the gateway was stopped cleanly (the Will has none: the link died)."""
 
     schema_: Literal["outpost.status/1"] = Field(default="outpost.status/1", alias="schema")
     state: Literal["online", "offline"]
+    reason: str | None = None
     version: str
     boot_id: str
     started_at: Timestamp

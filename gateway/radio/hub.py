@@ -20,6 +20,7 @@ from drivers.radio.delivery import Delivery, Outcome, RetrySchedule
 from drivers.radio.events import RadioEmit, RadioEventKind
 from drivers.radio.line_radio import LineRadio, LineRadioProtocol, LineRule
 from drivers.radio.link import SerialEndpoint, StreamLink, TcpEndpoint
+from drivers.shown import shown
 from gateway.buses import serial_settings
 from gateway.commands.processor import CommandFailed
 from gateway.config.radios import (
@@ -134,7 +135,7 @@ class RadioHub:
                     for d in self.drivers.values()
                 )
             )
-            log.warning("warning broadcast to all radios: %s", text)
+            log.warning("warning broadcast to all radios: %s", shown(text))
             return {"text": text, "bridges": {n: d.as_dict() for n, d in zip(names, sent, strict=True)}}
         radios = self.registry.group(group)
         if radios is None:

@@ -20,6 +20,7 @@ from gateway.outbox import Outbox
 from gateway.radio.hub import RadioHub
 from gateway.service.boot import Boot
 from gateway.service.metrics import Metrics
+from gateway.service.supervisor import TaskFaults
 from gateway.service.systemd import Progress
 from gateway.uplink.mqtt import MqttUplink
 
@@ -40,6 +41,7 @@ class Health:
         progress: Progress,
         metrics: Metrics,
         counts: CountBook,
+        faults: TaskFaults,
     ) -> None:
         self._config = config
         self._boot = boot
@@ -51,6 +53,7 @@ class Health:
         self._progress = progress
         self._metrics = metrics
         self._counts = counts
+        self._faults = faults
         self._report_clock = ReportClock(config.station.reports, boot.started_at)
 
     def snapshot(self) -> dict[str, Any]:
@@ -59,9 +62,7 @@ class Health:
             name: {"status": status.value if status else "unknown", "reason": reason}
             for name, (status, reason) in self._engine.device_health().items()
         }
-        stalled = self._progress.stalled(self._config.station.service.stall_after)
-        if self.uplink_stuck():
-            stalled.append("mqtt uplink")
+        stalled = self._progress.stalled(self._config.station.service.stall_after) + self.also_stalled()
         outbox = self._outbox.stats().as_dict()
         return {
             "healthy": not stalled,
@@ -75,6 +76,7 @@ class Health:
                 "last_error": self._uplink.last_error,
             },
             "stalled": stalled,
+            "tasks": {"down": dict(self._faults.down), "failures": dict(self._faults.failures)},
             "devices": devices,
             "alarms_active": [a.alarm_key for a in self._engine.active_alarms()],
             "exercise": self._engine.exercise,
@@ -91,6 +93,11 @@ class Health:
             f"{ok}/{len(health)} devices ok, {len(self._engine.active_alarms())} alarm(s) active, "
             f"backlog {stats.backlog}, mqtt {'up' if self._uplink.connected else 'down'}"
         )
+
+    def also_stalled(self) -> list[str]:
+        """Besides parts without progress: a stuck uplink, and every supervised task that is down."""
+        stuck = ["mqtt uplink"] if self.uplink_stuck() else []
+        return stuck + [f"{name} ({why})" for name, why in sorted(self._faults.down.items())]
 
     def uplink_stuck(self) -> bool:
         """A batch unacknowledged for longer than ``stall_after``: the watchdog treats it as a stall."""

@@ -9,13 +9,16 @@ and two routes do not justify a web framework on a Pi.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from gateway.service.local_http import HttpRequest, Response, start_local_server
 
@@ -49,9 +52,46 @@ class Metrics:
             "outpost_last_publish_timestamp_seconds", "Unix time of the last acknowledged publish", registry=r
         )
         self.commands = Counter("outpost_commands", "Downlink commands by outcome", ["outcome"], registry=r)
+        self.rejected = Rejections()
+        r.register(self.rejected)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+RejectionCounts = Callable[[], Iterable[tuple[str, str, int]]]
+"""(input, reason, count so far) for each reason an input path has refused something."""
+
+
+class Rejections(Collector):
+    """``outpost_input_rejected_total{input, reason}``: what each input path refused, and why.
+
+    The command intake and the local HTTP endpoint count here (:meth:`count`);
+    radio bridges and serial sensors keep their own counts, read at each scrape
+    (:meth:`read_from`). Reasons are the code's fixed phrases, never input.
+    """
+
+    def __init__(self) -> None:
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._sources: list[RejectionCounts] = []
+
+    def count(self, input_path: str, reason: str) -> None:
+        self._counts[(input_path, reason)] += 1
+
+    def read_from(self, source: RejectionCounts) -> None:
+        self._sources.append(source)
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "outpost_input_rejected", "Input refused, by input path and reason", labels=["input", "reason"]
+        )
+        totals = collections.Counter(self._counts)
+        for source in self._sources:
+            for input_path, reason, count in source():
+                totals[(input_path, reason)] += count
+        for (input_path, reason), count in sorted(totals.items()):
+            family.add_metric([input_path, reason], count)
+        yield family
 
 
 async def serve(
@@ -73,7 +113,9 @@ async def serve(
             return Response(status, "application/json", json.dumps(report, indent=2).encode())
         return Response("404 Not Found", "text/plain", b"try /metrics or /healthz\n")
 
-    server = await start_local_server(host, int(port), respond)
+    server = await start_local_server(
+        host, int(port), respond, lambda reason: metrics.rejected.count("http", reason)
+    )
     log.info("metrics and health on http://%s/metrics and /healthz", listen)
     async with server:
         await server.serve_forever()

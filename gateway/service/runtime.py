@@ -7,13 +7,15 @@ commands in ``gateway/commands/``, health and reports in ``gateway/service/healt
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from drivers.observation import BusPoller
+from drivers.serial_line.poller import SerialLinePoller
 from gateway import __version__
 from gateway.alarms.clock import SystemClock
 from gateway.alarms.engine import AlarmEngine
@@ -27,7 +29,7 @@ from gateway.commands.handlers import COMMANDS
 from gateway.commands.processor import CommandProcessor
 from gateway.commands.registry import CommandContext, Executor, RadioBroadcaster
 from gateway.config import ConfigError, LoadedConfig, load_config
-from gateway.contract.events import utc_now
+from gateway.contract.events import StationStatusEvent, utc_now
 from gateway.contract.ids import SequenceStore
 from gateway.contract.stamp import Stamper
 from gateway.outbox import Outbox
@@ -38,12 +40,15 @@ from gateway.radio.registry import RadioRegistry
 from gateway.service.boot import Boot
 from gateway.service.health import Health
 from gateway.service.metrics import Metrics, serve
-from gateway.service.supervisor import supervise
+from gateway.service.supervisor import TaskFaults, supervise
 from gateway.service.systemd import Notifier, Progress, feed_watchdog
-from gateway.uplink.mqtt import MqttUplink
+from gateway.uplink.mqtt import SIGN_OFF_TIMEOUT, MqttUplink
 from gateway.uplink.topics import command_topics
 
 log = logging.getLogger(__name__)
+
+STOP_FLUSH = 3.0  # seconds a clean stop spends delivering the outbox before saying offline
+STOP_GRACE = STOP_FLUSH + SIGN_OFF_TIMEOUT + 1.0  # what a clean stop may take in all
 
 
 class Gateway:
@@ -63,6 +68,8 @@ class Gateway:
             alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
         )
         self.metrics = Metrics()
+        self.metrics.rejected.read_from(self._driver_rejections)
+        self.faults = TaskFaults()
         self.progress = Progress()
         self.notifier = Notifier()
         self._counts = CountBook()
@@ -109,6 +116,7 @@ class Gateway:
             progress=self.progress,
             metrics=self.metrics,
             counts=self._counts,
+            faults=self.faults,
         )
         self.command_context = CommandContext(
             boot=self.boot,
@@ -152,7 +160,24 @@ class Gateway:
                 read_key(commands.key_file), config.station.station.id, commands.max_clock_skew
             )
         target = Executor(COMMANDS, self.command_context)
-        return CommandProcessor(verifier=verifier, allow_unsigned=commands.allow_unsigned, target=target)
+        return CommandProcessor(
+            verifier=verifier,
+            allow_unsigned=commands.allow_unsigned,
+            target=target,
+            rejected=lambda kind: self.metrics.rejected.count("mqtt command", kind),
+        )
+
+    def _driver_rejections(self) -> Iterator[tuple[str, str, int]]:
+        """What the radio bridges and serial sensors of the running configuration refused, by reason."""
+        if self.radio_hub is not None:
+            for name, driver in self.radio_hub.drivers.items():
+                for key, count in driver.counts.items():
+                    if key.startswith("rejected "):
+                        yield f"radio {name}", key.removeprefix("rejected "), count
+        for name, poller in self.pollers.items():
+            if isinstance(poller, SerialLinePoller):
+                for kind, count in poller.rejections.items():
+                    yield f"serial {name}", kind, count
 
     def _make_uplink(self, config: LoadedConfig) -> MqttUplink:
         """The MQTT session; its callbacks reach whichever data path and commands are current.
@@ -164,6 +189,7 @@ class Gateway:
         return MqttUplink(
             station.mqtt,
             client_id=station.mqtt.client_id or f"outpost-{station.station.id}",
+            station=station.station.id,
             outbox=self.outbox,
             retained_state=lambda: [self.publisher.station_status("online"), self.publisher.snapshot()],
             will=lambda: self.publisher.station_status("offline"),
@@ -198,13 +224,15 @@ class Gateway:
         for name, poller in self.pollers.items():
             self.progress.watch(f"bus {name}")
             job = functools.partial(poller.run, self.publisher.on_poll)
-            self._field_tasks.append(group.create_task(supervise(f"bus {name}", job)))
+            self._field_tasks.append(group.create_task(supervise(f"bus {name}", job, faults=self.faults)))
         influx = self.publisher.influx
         if influx is not None:
-            self._field_tasks.append(group.create_task(supervise("influxdb", influx.run)))
+            self._field_tasks.append(group.create_task(supervise("influxdb", influx.run, faults=self.faults)))
         if self.radio_hub is not None:
             for name, job in self.radio_hub.jobs(self.publisher.on_radio).items():
-                self._field_tasks.append(group.create_task(supervise(f"radio {name}", job)))
+                self._field_tasks.append(
+                    group.create_task(supervise(f"radio {name}", job, faults=self.faults))
+                )
 
     async def reload(self) -> None:
         """Re-read the configuration; apply it if valid, keep the running one if not.
@@ -243,14 +271,28 @@ class Gateway:
         self._configure(new)
         self._start_field(group)
         if reconnect:
-            self._uplink_task = group.create_task(supervise("mqtt uplink", self.uplink.run))
+            self._uplink_task = group.create_task(
+                supervise("mqtt uplink", self.uplink.run, faults=self.faults)
+            )
             log.warning("configuration reloaded; new MQTT settings: reconnecting")
         else:
             log.warning("configuration reloaded; MQTT session kept")
         self.notifier.send(f"STATUS=reloaded: {self.health.status_line()}")
 
+    async def _sign_off(self) -> None:
+        """A clean stop: the outbox flushed for up to :data:`STOP_FLUSH` seconds, then the retained
+        status ``offline`` with the reason ``stopped``, so the platform knows it was meant."""
+        self.notifier.send("STOPPING=1")
+        will = self.publisher.station_status("offline")
+        stopped = StationStatusEvent.model_validate_json(will.payload).model_copy(
+            update={"reason": "stopped"}
+        )
+        await self.uplink.sign_off(
+            dataclasses.replace(will, payload=stopped.to_json()), flush_within=STOP_FLUSH
+        )
+
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled; a cancellation signs off first (see :meth:`_sign_off`)."""
         await self.outbox.open()
         log.info(
             "outpost %s starting for station %s (boot %d): %d bus(es), %d device(s), %d queued message(s)",
@@ -265,8 +307,10 @@ class Gateway:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                self._uplink_task = group.create_task(supervise("mqtt uplink", self.uplink.run))
-                group.create_task(supervise("timers", self._every_second))
+                self._uplink_task = group.create_task(
+                    supervise("mqtt uplink", self.uplink.run, faults=self.faults)
+                )
+                group.create_task(supervise("timers", self._every_second, faults=self.faults))
                 self._start_field(group)
                 if service.metrics_listen:
                     listen = service.metrics_listen
@@ -279,6 +323,7 @@ class Gateway:
                                 lambda: self.health.snapshot(),  # noqa: PLW0108 (late-bound)
                                 lambda: self.health.update_gauges(),  # noqa: PLW0108 (late-bound)
                             ),
+                            faults=self.faults,
                         )
                     )
                 group.create_task(
@@ -287,10 +332,15 @@ class Gateway:
                         self.progress,
                         stall_after=service.stall_after,
                         status=lambda: self.health.status_line(),  # noqa: PLW0108 (late-bound)
-                        uplink_stuck=lambda: self.health.uplink_stuck(),  # noqa: PLW0108 (late-bound)
+                        also_stalled=lambda: self.health.also_stalled(),  # noqa: PLW0108 (late-bound)
                     )
                 )
                 self.notifier.send("READY=1", f"STATUS={self.health.status_line()}")
+                try:
+                    await asyncio.Event().wait()  # the parts run until the gateway is stopped
+                except asyncio.CancelledError:
+                    await self._sign_off()  # while the uplink still runs
+                    raise
         finally:
             self.notifier.send("STOPPING=1")
             for task in list(self._background):

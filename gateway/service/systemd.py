@@ -74,18 +74,19 @@ async def feed_watchdog(
     *,
     stall_after: float,
     status: Callable[[], str],
-    uplink_stuck: Callable[[], bool],
+    also_stalled: Callable[[], list[str]],
 ) -> None:
-    """Ping systemd at half its watchdog interval while everything makes progress."""
+    """Ping systemd at half its watchdog interval while everything makes progress.
+
+    ``also_stalled`` names what is stuck besides the watched parts: a stuck uplink, a task that ended.
+    """
     interval = (notifier.watchdog_interval or 20.0) / 2
     reported: tuple[str, ...] = ()
     while True:
         scheduled = time.monotonic() + interval
         await asyncio.sleep(interval)
         lag = time.monotonic() - scheduled
-        stalled = progress.stalled(stall_after)
-        if uplink_stuck():
-            stalled.append("mqtt uplink")
+        stalled = progress.stalled(stall_after) + also_stalled()
         if lag > stall_after:
             stalled.append(f"event loop (late by {lag:.1f} s)")
         if stalled:

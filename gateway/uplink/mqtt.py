@@ -9,7 +9,17 @@ the next connect (at-least-once; the platform dedupes on ``id``). Messages
 queued before the current session started are marked ``historical``.
 
 MQTT 5 with a persistent session is preferred; a broker that refuses
-protocol 5 is spoken to in 3.1.1 from then on.
+protocol 5 (its CONNACK says so, or it leaves a CONNECT unanswered that TLS
+did not fail) is spoken to in 3.1.1 from then on.
+
+What the broker says goes to the log as a reason a person can act on: the TLS
+alert of a broker that refused the client certificate (paho only logs it),
+and a second client with this station's client id taking the session over
+(MQTT 5 reason 0x8E, or on 3.1.1 sessions closed again right after they
+started). A clean stop (:meth:`MqttUplink.sign_off`) leaves ``offline``
+retained, with the reason, before the DISCONNECT.
+
+Commands come from the network: nothing a command does can end the session.
 """
 
 from __future__ import annotations
@@ -18,10 +28,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -29,6 +41,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from drivers.backoff import Backoff
+from drivers.shown import shown
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Queued
 from gateway.uplink.broker import BrokerAddress, credentials
@@ -36,6 +49,11 @@ from gateway.uplink.broker import BrokerAddress, credentials
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps our subscriptions and QoS 1 state this long
+SIGN_OFF_TIMEOUT = 2.0  # seconds the broker has to acknowledge the retained offline status
+SESSION_TAKEN_OVER = 0x8E
+SHORT_SESSION = 5.0  # seconds: a session the broker ends this soon, again and again, was taken over
+SHORT_SESSIONS = 3  # ...this many times in a row (MQTT 3.1.1 gives no reason)
+UNSUPPORTED_PROTOCOL = (1, 0x84)  # CONNACK codes: 3.1.1 "unacceptable protocol", 5 "unsupported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +77,7 @@ class MqttUplink:
         config: MqttConfig,
         *,
         client_id: str,
+        station: str,
         outbox: Outbox,
         retained_state: Callable[[], list[Message]],
         will: Callable[[], Message],
@@ -68,6 +87,7 @@ class MqttUplink:
     ) -> None:
         self._config = config
         self._client_id = client_id
+        self._station = station
         self._outbox = outbox
         self._retained_state = retained_state
         self._will = will
@@ -85,6 +105,10 @@ class MqttUplink:
         self.last_publish_monotonic: float | None = None
         self.last_error: str | None = None
         self.waiting_since: float | None = None  # a batch is in flight, unacknowledged, since then
+        self._paho_log = _PahoLog(logging.getLogger(f"{__name__}.paho"))
+        self._delivered = asyncio.Event()  # set after each acknowledged publish from the outbox
+        self._short_sessions = 0
+        self._taken_over_said = False
 
     async def run(self) -> None:
         """Connect, publish, reconnect: forever, until cancelled."""
@@ -94,30 +118,69 @@ class MqttUplink:
         while True:
             broker = self._brokers[attempt % len(self._brokers)]
             attempt += 1
+            self._paho_log.last_error = None
+            started = time.monotonic()
+            taken_over = False
             try:
                 await self._session(broker)
             except aiomqtt.MqttError as exc:
                 _stop_if_cancelled(exc)
-                self._note_failure(broker, exc)
+                taken_over = self._taken_over(broker, exc, time.monotonic() - started)
+                if not taken_over:
+                    self._note_failure(broker, exc)
             finally:
                 self._client = None
                 self._outbox.return_in_flight()
             if self.connected:
                 delays = backoff.delays()
                 self.connected = False
-                log.warning("MQTT connection to %s lost; reconnecting", broker)
+                if not taken_over:
+                    log.warning("MQTT connection to %s lost; reconnecting", broker)
             await asyncio.sleep(next(delays))
 
+    def _taken_over(self, broker: BrokerAddress, exc: aiomqtt.MqttError, lasted: float) -> bool:
+        """Whether another client with our id took the session; said once per episode, naming the id.
+
+        MQTT 5 brokers give the reason (0x8E). On 3.1.1 the sign is a session closed
+        again within seconds of starting, several times in a row.
+        """
+        if not self.connected:
+            return False
+        self._short_sessions = self._short_sessions + 1 if lasted < SHORT_SESSION else 0
+        said_so = _code(exc) == SESSION_TAKEN_OVER
+        if not said_so and self._short_sessions < SHORT_SESSIONS:
+            if self._short_sessions == 0:
+                self._taken_over_said = False  # a session that lasted: the episode is over
+            return False
+        if not self._taken_over_said:
+            how = (
+                "the broker says session taken over (0x8E)"
+                if said_so
+                else (
+                    f"the broker closed {self._short_sessions} sessions in a row within seconds of starting"
+                )
+            )
+            log.error(
+                "MQTT %s: another client connects with this station's client id %r (%s): "
+                "two gateways configured with station id %r? Each takes the session from the other",
+                broker,
+                self._client_id,
+                how,
+                self._station,
+            )
+            self._taken_over_said = True
+        return True
+
     def _note_failure(self, broker: BrokerAddress, exc: aiomqtt.MqttError) -> None:
-        error = _explain(exc)
+        error = _explain(exc, self._paho_log.last_error)
         if (
             self._config.protocol == "mqtt5"
             and broker not in self._confirmed
             and not self.connected
-            and _may_be_protocol_refusal(exc)
+            and _refuses_protocol(exc, self._paho_log.last_error)
         ):
-            # A 3.1.1-only broker may refuse protocol 5, or just never answer it:
-            # alternate until one version gets a session, then keep that one.
+            # The broker refuses protocol 5: speak 3.1.1 to it from now on (and back
+            # to 5 should it refuse that too).
             if broker in self._v311:
                 self._v311.discard(broker)
             else:
@@ -166,6 +229,7 @@ class MqttUplink:
             will=will,
             keepalive=config.keepalive,
             tls_context=login.tls_context,
+            logger=self._paho_log,  # type: ignore[arg-type]  # paho only calls .log() and friends
             max_inflight_messages=self._window,
             timeout=10,
             # An alarm is one small publish: Nagle's algorithm would hold it back
@@ -192,6 +256,7 @@ class MqttUplink:
         await self._outbox.done(queued)
         self.published += 1
         self.last_publish_monotonic = time.monotonic()
+        self._delivered.set()
 
     async def publish_now(self, message: Message) -> bool:
         """Best-effort direct publish (command results, state snapshots); False if offline."""
@@ -204,24 +269,52 @@ class MqttUplink:
             return False
         return True
 
-    async def reply(self, incoming: Incoming, default_topic: str, payload: bytes) -> bool:
-        """Answer a command where it asked (MQTT 5 response topic) or on ``default_topic``."""
+    async def reply(self, topic: str, payload: bytes, correlation_data: bytes | None = None) -> bool:
+        """Answer a command on ``topic``, with its MQTT 5 correlation data if it gave any."""
         client = self._client
         if client is None:
             return False
         properties = None
-        if incoming.correlation_data is not None:
+        if correlation_data is not None:
             properties = Properties(PacketTypes.PUBLISH)
-            properties.CorrelationData = incoming.correlation_data
-        topic = incoming.response_topic or default_topic
+            properties.CorrelationData = correlation_data
         try:
             await client.publish(topic, payload, qos=1, properties=properties)
-        except aiomqtt.MqttError:
+        except (aiomqtt.MqttError, ValueError) as exc:  # ValueError: paho refuses the topic
+            log.warning("MQTT: no answer sent to %s: %s", shown(topic), exc)
             return False
         return True
 
+    async def sign_off(self, offline: Message, *, flush_within: float) -> None:
+        """A clean stop: deliver what the outbox can within ``flush_within`` seconds, then publish
+        ``offline`` (retained) and wait for the broker's acknowledgement, at most
+        :data:`SIGN_OFF_TIMEOUT`. What is left stays in the outbox for the next start."""
+        if self._client is None:
+            log.warning("stopping while disconnected: the broker keeps the last status it has")
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(flush_within):
+                while len(self._outbox) and self._client is not None:
+                    self._delivered.clear()
+                    await self._delivered.wait()
+        if left := len(self._outbox):
+            log.warning("stopping with %d message(s) undelivered; they go out after the next start", left)
+        client = self._client
+        if client is None:
+            return
+        try:
+            async with asyncio.timeout(SIGN_OFF_TIMEOUT):
+                await client.publish(offline.topic, offline.payload, qos=offline.qos, retain=True)
+        except (TimeoutError, aiomqtt.MqttError) as exc:
+            log.warning("MQTT: the offline status was not acknowledged (%s)", exc or "timed out")
+            return
+        log.info("MQTT: station status offline (stopped) published")
+
     async def _listen(self, client: aiomqtt.Client) -> None:
-        """Reads the command topics; also how a dead connection is noticed while idle."""
+        """Reads the command topics; also how a dead connection is noticed while idle.
+
+        A command that breaks its handler is logged and dropped: the session goes on.
+        """
         async for message in client.messages:
             if self._on_command is None:
                 continue
@@ -232,7 +325,10 @@ class MqttUplink:
                 response_topic=getattr(properties, "ResponseTopic", None) if properties else None,
                 correlation_data=getattr(properties, "CorrelationData", None) if properties else None,
             )
-            await self._on_command(incoming)
+            try:
+                await self._on_command(incoming)
+            except Exception:
+                log.exception("MQTT: handling a message on %s failed", shown(incoming.topic))
 
 
 @contextlib.asynccontextmanager
@@ -283,16 +379,43 @@ async def _first_failure(*jobs) -> None:
     raise aiomqtt.MqttError("session ended")
 
 
-def _may_be_protocol_refusal(exc: aiomqtt.MqttError) -> bool:
-    """A CONNACK with a reason means the broker speaks the protocol, unless the reason is that."""
+class _PahoLog(logging.LoggerAdapter):
+    """paho's log lines, passed on, the last warning or error kept: a TLS alert is only said there.
+
+    The broker's alert arrives after the client's side of the TLS 1.3 handshake
+    is done; paho logs it and aiomqtt reports only "Operation timed out".
+    """
+
+    last_error: str | None = None
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level >= logging.WARNING:
+            self.last_error = str(msg) % args if args else str(msg)
+        super().log(level, msg, *args, **kwargs)
+
+
+def _code(exc: aiomqtt.MqttError) -> int | None:
+    """The CONNACK or DISCONNECT reason code of ``exc``, if the broker gave one."""
     if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc is not None:
-        return getattr(exc.rc, "value", exc.rc) in (1, 132)  # 3.1.1 / 5: unsupported protocol version
+        rc = exc.rc
+        return rc if isinstance(rc, int) else int(rc.value)
+    return None
+
+
+def _refuses_protocol(exc: aiomqtt.MqttError, paho_error: str | None) -> bool:
+    """The broker refuses protocol 5: its CONNACK says so, or (some 3.1.1-only brokers) it
+    never answers the CONNECT or drops it. Not when TLS failed: that is no answer about MQTT."""
+    code = _code(exc)
+    if code is not None:
+        return code in UNSUPPORTED_PROTOCOL
+    if paho_error is not None and ("SSL" in paho_error or "alert" in paho_error):
+        return False
     text = str(exc).lower()
     return "timed out" in text or "closed" in text or "reset" in text
 
 
-def _explain(exc: aiomqtt.MqttError) -> str:
-    """The reason a person can act on, from paho's codes and ssl's messages."""
+def _explain(exc: aiomqtt.MqttError, paho_error: str | None = None) -> str:
+    """The reason a person can act on, from paho's codes, ssl's messages and paho's log."""
     if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc is not None:
         rc = exc.rc
         if isinstance(rc, int):
@@ -301,4 +424,11 @@ def _explain(exc: aiomqtt.MqttError) -> str:
     text = str(exc) or type(exc).__name__
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return f"the broker's TLS certificate does not verify against the configured CA ({text})"
-    return text
+    alert = re.search(r"alert ([a-z ]+)", paho_error or "")
+    if alert is None:
+        return text
+    name = alert.group(1).strip()
+    said = f"the broker ended the TLS handshake with the alert {name!r}"
+    if "certificate" in name or name in ("unknown ca", "access denied"):
+        said += ": it does not accept this station's client certificate (mqtt.tls.cert_file)"
+    return f"{said} ({paho_error})"

@@ -68,7 +68,8 @@ class Platform:
     async def _remember(self, message: aiomqtt.Message) -> None:
         try:
             body = json.loads(message.payload) if message.payload else {}
-        except ValueError:  # not JSON (e.g. garbage someone sends to a command topic)
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's stack (garbage
+            # someone sends to a command topic)
             body = {"raw": bytes(message.payload).hex()}
         if not isinstance(body, dict):
             body = {"raw": body}

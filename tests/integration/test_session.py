@@ -164,3 +164,14 @@ async def test_falls_back_to_mqtt_311_for_a_broker_without_protocol_5(tmp_path):
     assert "trying 3.1.1" in log
     assert "(protocol 3.1.1)" in log
     assert birth.payload["boot_count"] == 1
+
+
+async def test_a_refused_client_certificate_names_the_tls_alert_and_keeps_protocol_5(tmp_path, tls_broker):
+    broker, ca = tls_broker
+    stranger = TestCA(tmp_path / "other-ca", name="not the district CA").issue("cs-test")
+    tls = {"ca_file": str(ca.cert), "cert_file": str(stranger.cert), "key_file": str(stranger.key)}
+    async with running_station(tmp_path, broker.url, extra={"mqtt": {"tls": tls}}) as station:
+        log = await wait_for_log(station.gateway.output, "retrying with backoff", timeout=30)
+    assert "the alert 'unknown ca'" in log
+    assert "does not accept this station's client certificate" in log
+    assert "trying 3.1.1" not in log
