@@ -24,8 +24,6 @@ import random
 import signal
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ import yaml
 from gateway.config import load_config
 from simulators.devices.modbus_server import ModbusTcpSimulator
 from simulators.devices.modbus_unit import SimulatedUnit
+from tests.support.health import read_health
 from tests.support.peers import GatewayProcess, Platform, gas_detectors, write_station
 from tests.support.slow_fsync import slow_fsync_env
 from tests.support.story import Story, final_differences, read_story
@@ -72,14 +71,8 @@ class Station:
 
     def backlog(self) -> int | None:
         """Messages the gateway still holds (from its ``/healthz``); None while it does not answer."""
-        try:
-            with urllib.request.urlopen(self.health_url, timeout=2) as answer:
-                health = json.load(answer)
-        except urllib.error.HTTPError as answer:  # 503: not healthy, still a report
-            health = json.load(answer)
-        except OSError:
-            return None
-        return health["outbox"]["backlog"] + health["outbox"]["in_flight"]
+        health = read_health(self.health_url)
+        return None if health is None else health["outbox"]["backlog"] + health["outbox"]["in_flight"]
 
 
 @contextlib.asynccontextmanager
