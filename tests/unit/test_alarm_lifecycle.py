@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.alarms.engine import CommandRefused
-from gateway.alarms.store import AlarmStore
 from tests.support.engine_harness import Harness, alarms, harness
 
 GAS = "cs-0001.kitchen-gas.gas"
@@ -147,9 +146,8 @@ ACTIONS = st.one_of(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(ACTIONS, min_size=1, max_size=40))
 def test_no_sequence_loses_an_active_alarm_or_clears_what_was_never_raised(tmp_path, steps):
-    store = AlarmStore(tmp_path / "alarms.json")
-    store.path.unlink(missing_ok=True)
     h = harness(tmp_path, store=True)
+    store = h.store
     t, gas, bit = 0.0, 0.0, False
     open_alarms: set[str] = set()  # keys raised and not yet cleared, as the platform sees them
     for step in steps:
@@ -177,7 +175,7 @@ def test_no_sequence_loses_an_active_alarm_or_clears_what_was_never_raised(tmp_p
                 t += seconds
                 events = h.tick(t)
             case ("restart",):
-                h.engine.save()
+                h.store.commit(h.engine)
                 h = Harness(h.config, store)
         for event in alarms(events):
             if event.transition.value == "raised":
