@@ -259,6 +259,20 @@ def test_a_held_raise_goes_out_before_the_escalation_that_follows_it(tmp_path):
     assert len({e.first_id for e in alarms(escalated)}) == 1
 
 
+def test_a_raise_held_in_a_flood_still_goes_out_before_its_clear_after_a_restart(tmp_path):
+    h = harness(tmp_path, "alarm_policy:\n  flood: {count: 1, window: 10m}\n", store=True)
+    for device in h.config.station.devices:
+        h.poll(device, 0)
+    h.poll("kitchen-co", 61, co=30.0)
+    assert brief(h.poll("kitchen-gas", 62, gas=30.0)) == [("station.flood", "raised", "first-stage")]
+    h.store.commit(h.engine)
+
+    again = Harness(h.config, h.store)  # the platform never got the gas raise
+    story = again.poll("kitchen-gas", 63, gas=0.0) + again.poll("kitchen-gas", 70, gas=0.0)
+    gas = [transition for key, transition, _ in brief(story) if key == "kitchen-gas.gas"]
+    assert gas in ([], ["raised", "cleared"])
+
+
 def test_an_unacknowledged_second_stage_alarm_alarms_again(tmp_path):
     h = harness(tmp_path, "alarm_policy:\n  realarm_after: 5m\n")
     h.poll("kitchen-gas", 0)

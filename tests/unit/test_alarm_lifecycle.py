@@ -214,16 +214,21 @@ alarm_policy:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(STATION_ACTIONS, min_size=1, max_size=50))
-def test_through_floods_chatter_and_zones_the_platform_sees_a_consistent_story(tmp_path, steps):
-    h = harness(tmp_path, BUSY_STATION)
+@given(steps=st.lists(STATION_ACTIONS, min_size=1, max_size=50), restarts=st.sets(st.integers(0, 49)))
+def test_through_floods_chatter_zones_and_restarts_the_platform_sees_a_consistent_story(
+    tmp_path, steps, restarts
+):
+    h = harness(tmp_path, BUSY_STATION, store=True)
     t = 0.0
     opened: set[str] = set()  # raised and not cleared, as published
-    for device, reading, wait in steps:
+    for step, (device, reading, wait) in enumerate(steps):
+        if step in restarts:  # a restart on the state stored with the last step's events
+            h = Harness(h.config, h.store)
         t += wait
         lost = reading == "lost"
         events = h.lost(device, t) if lost else h.poll(device, t, **READINGS[device][reading])
         events += h.tick(t)
+        h.store.commit(h.engine)
         for event in alarms(events):
             if event.transition.value == "raised":
                 assert event.alarm_key not in opened, f"{event.alarm_key} raised twice without a clear"
