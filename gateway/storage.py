@@ -230,8 +230,8 @@ class Database:
                 write.inserts,
             )
             db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in write.deletes])
-        mirror = {**self._mirror, **changes}
-        mirror = {name: value for name, value in mirror.items() if value is not None}
+        merged = {**self._mirror, **changes}
+        mirror = {name: value for name, value in merged.items() if value is not None}
         if self._rewrite_state:
             db.execute("DELETE FROM state")
             changes = dict(mirror)
