@@ -4,9 +4,11 @@ An alarm transition is durable once both the event and the alarm state it
 leaves are on disk. Four producers (four buses) each make transitions back
 to back and wait for each to be durable:
 
-- gateway: what the gateway does today (:func:`gateway_commit`): the event
-  into ``gateway.outbox.Outbox`` (SQLite, fsynced), then the whole alarm
-  state into ``alarms.json`` (``AlarmStore``: file and directory fsynced);
+- gateway: what the gateway does (:func:`gateway_commit`): one commit
+  request to ``gateway.outbox.Outbox`` holding the event and the alarm state
+  entry it changed, submitted without waiting and committed by the outbox's
+  writer thread, a group commit (one SQLite transaction, fsynced) of every
+  request waiting;
 - baseline: the same SQLite work done minimally: one connection (WAL,
   ``synchronous=FULL``) on one thread, one transaction per transition holding
   one event insert and one state upsert.
@@ -35,7 +37,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import RESULTS, percentiles, publish
-from gateway.alarms.store import AlarmStore
 from gateway.outbox import Message, Outbox, Priority
 from tests.support.slow_fsync import SD_CARD_MS, build_slow_fsync, slow_fsync_env
 
@@ -55,12 +56,10 @@ def alarm_state(n: int) -> dict:
 
 
 class GatewayPath:
-    """The gateway's own parts, in the order ``Gateway.publish`` uses them."""
+    """The gateway's own outbox, used as ``Publisher.publish`` uses it."""
 
     def __init__(self, directory: Path) -> None:
         self.outbox = Outbox(directory / "outbox.sqlite3")
-        self.store = AlarmStore(directory / "alarms.json")
-        self.state: dict[str, dict] = {}
 
     async def open(self) -> None:
         await self.outbox.open()
@@ -69,14 +68,12 @@ class GatewayPath:
         await self.outbox.close()
 
     async def commit(self, key: str, n: int) -> None:
-        self.state[key] = alarm_state(n)
-        await gateway_commit(self.outbox, self.store, event(n), {"alarms": self.state})
+        await gateway_commit(self.outbox, event(n), {f"alarm/{key}": alarm_state(n)})
 
 
-async def gateway_commit(outbox: Outbox, store: AlarmStore, payload: bytes, state: dict) -> None:
-    """One alarm transition made durable the gateway's way; point this at a new commit API to measure it."""
-    await outbox.put(Message(Priority.ALARM, TOPIC, payload))
-    store.save(state)
+async def gateway_commit(outbox: Outbox, payload: bytes, state: dict) -> None:
+    """One alarm transition made durable the gateway's way: the event and its state in one commit."""
+    assert await outbox.submit([Message(Priority.ALARM, TOPIC, payload)], state)
 
 
 class BaselinePath:
@@ -181,7 +178,7 @@ def print_table(result: dict) -> None:
     print(f"{'':<58}{'commits/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     for disk, label in (("normal", "normal fsync"), ("slow_fsync", f"fsync +{low}-{high} ms")):
         for path, name in (
-            ("gateway", "gateway (outbox, then alarms.json)"),
+            ("gateway", "gateway (group commit: event + state)"),
             ("baseline", "baseline (one txn)"),
         ):
             figures = result[disk][path]

@@ -69,7 +69,7 @@ class SequenceStore:
         self._next = self._read()
         self._reserved_until = self._next
         self._reserving: threading.Thread | None = None
-        self._retry_at = 0.0  # monotonic: when to try the disk again after it refused
+        self._retry_at = 0.0  # monotonic: when to try the disk again after it refused (0: it did not)
         self._reserve(self._next + block)
 
     def _read(self) -> int:
@@ -91,12 +91,16 @@ class SequenceStore:
                 os.fsync(handle.fileno())
             os.replace(tmp, self._path)
         except OSError as exc:
-            log.error("message sequence not reserved up to %d (%s); going on in memory", until, exc)
+            if not self._retry_at:  # once per outage, not once per try
+                log.error("message sequence not reserved up to %d (%s); going on in memory", until, exc)
             with self._lock:
                 self._retry_at = time.monotonic() + RETRY_AFTER
             return
+        if self._retry_at:
+            log.warning("message sequence reserved on disk again, up to %d", until)
         with self._lock:
             self._reserved_until = max(self._reserved_until, until)
+            self._retry_at = 0.0
 
     def next(self) -> int:
         with self._lock:
