@@ -164,6 +164,8 @@ class Database:
                 self._hold(new)
                 continue
             if retry_at is not None and not pending and self._db is not None:
+                if stopping:
+                    break
                 retry_at = time.monotonic() + self.retry_after  # nothing to try the disk with yet
                 continue
             failure = self._commit(pending)
