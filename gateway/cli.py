@@ -114,9 +114,12 @@ def _describe_health(health: dict) -> str:
     mqtt = health["mqtt"]
     outbox = health["outbox"]
     headroom = outbox.get("headroom_hours")
+    problems = list(health["stalled"])
+    if outbox.get("storage_error"):
+        problems.append(f"STORAGE FAULT ({outbox['storage_error']}; {outbox['memory_only']} held in memory)")
     lines = [
         f"station {health['station']}  outpost {health['version']}  up {health['uptime_s']:.0f} s  "
-        f"{'HEALTHY' if health['healthy'] else 'STALLED: ' + ', '.join(health['stalled'])}",
+        f"{'HEALTHY' if health['healthy'] else 'NOT HEALTHY: ' + ', '.join(problems)}",
         f"mqtt: {'connected' if mqtt['connected'] else 'DISCONNECTED'}, {mqtt['published']} published"
         + (f", last error: {mqtt['last_error']}" if mqtt.get("last_error") else ""),
         f"outbox: {outbox['backlog']} waiting ({outbox['backlog_alarms']} alarms), "

@@ -1,39 +1,46 @@
-"""The durable outbox: every event is on disk before anything else happens to it.
+"""The durable outbox: every event is committed with the alarm state it left before it goes out.
 
-SQLite in WAL mode. An alarm's insert is committed with ``synchronous=FULL``
-(fsynced); lower priorities with ``NORMAL`` (durable across a process crash,
-possibly not across a power cut). A row is deleted only after the broker's
-PUBACK, so an event survives broker outages, a killed process and a reboot,
-and is published at least once.
+Storage is :mod:`gateway.storage` (SQLite, one writer thread, group commit).
+:meth:`Outbox.submit` takes one engine step's messages and state changes at
+once, on the event loop, without waiting for the disk: what is submitted is
+committed in submission order, so ids, commits and delivery follow ``seq``.
+A message goes out only once committed (or once the disk has refused it and
+it is held in memory), so the platform never hears of an alarm a restarted
+gateway would not know. Alarms, faults and state are fsynced; lower
+priorities are durable across a process crash, possibly not a power cut. A
+row is deleted only after the broker's PUBACK: at least once, in order.
 
-Order: lowest priority value first, then arrival. A backlog of telemetry
-never delays an alarm. The uplink takes a window of messages at once (they
-stay "in flight" until acknowledged, and go back to the front when the
-connection drops), so a backlog drains at the broker's pace, not one round
-trip per message.
+Order: lowest priority value first, then id (one order for stored and
+held messages alike). A backlog of telemetry never delays an alarm. The
+uplink takes a window of messages at once (they stay "in flight" until
+acknowledged, and go back to the front when the connection drops).
 
 Disk budget: when ``max_bytes`` of payload is reached, telemetry is evicted
 first, then reports, then status; alarms and faults never. If alarms alone
 exceed the budget, a loud fault is logged and alarms are still accepted up
-to ``alarm_hard_cap_bytes``. If the disk itself refuses a write, alarms are
-kept in memory and still delivered (counted and logged).
+to ``alarm_hard_cap_bytes``. The backlog's payloads are also kept in memory
+(within the same budget), so taking a batch never waits for the disk.
 
-All SQLite calls run on one worker thread, so an fsync on a slow SD card
-never stalls the event loop, and writes happen in submission order.
+If the disk refuses writes, everything is held in memory in order and still
+delivered; :attr:`Outbox.storage_error` says why and ``on_storage`` is told
+when that changes. Once a write succeeds again, what was held is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import logging
-import sqlite3
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
+
+from gateway.storage import Database, Loaded, Row, Write
 
 log = logging.getLogger(__name__)
 
@@ -86,25 +93,12 @@ class OutboxStats:
     evicted: int
     refused_alarms: int
     disk_errors: int
-    memory_only: int
+    memory_only: int  # messages held only in memory: the disk refused them so far
+    storage_error: str | None  # why the disk refuses writes; None while it takes them
     headroom_hours: float | None  # None: nothing is arriving, no end in sight
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    priority  INTEGER NOT NULL,
-    topic     TEXT    NOT NULL,
-    payload   BLOB    NOT NULL,
-    qos       INTEGER NOT NULL,
-    retain    INTEGER NOT NULL,
-    queued_at REAL    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_by_priority ON outbox (priority, id);
-"""
 
 
 @dataclass
@@ -129,7 +123,7 @@ class _RateWindow:
 
 
 class Outbox:
-    """Durable, prioritised store-and-forward queue of MQTT messages."""
+    """Durable, prioritised store-and-forward queue of MQTT messages, and the alarm state beside it."""
 
     def __init__(
         self,
@@ -137,70 +131,95 @@ class Outbox:
         *,
         max_bytes: int = 64 * 1024 * 1024,
         alarm_hard_cap_bytes: int = 256 * 1024 * 1024,
+        retry_after: float = 2.0,
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.alarm_hard_cap_bytes = max(alarm_hard_cap_bytes, max_bytes)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        self._db: sqlite3.Connection | None = None
-        self._heap: list[tuple[int, int]] = []  # (priority, id) waiting to be taken
-        self._sizes: dict[int, tuple[OutboxPriority, int]] = {}  # id -> (priority, size), all stored rows
+        self._db = Database(path, retry_after=retry_after)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queued: dict[int, Queued] = {}  # every message not yet delivered, by id
+        self._heap: list[tuple[int, int]] = []  # (priority, id) ready to go: committed, or held
         self._in_flight: set[int] = set()
-        self._memory_only: dict[int, Queued] = {}  # alarms the disk refused
-        self._next_memory_id = -1
+        self._memory_only: set[int] = set()  # held in memory: the disk refused them so far
+        self._waiting: dict[Write, asyncio.Future[bool]] = {}
+        self._next_id = 1
         self._bytes = 0
         self._changed = asyncio.Event()
         self._rate = _RateWindow()
         self.evicted = 0
         self.refused_alarms = 0
-        self.disk_errors = 0
         self._over_budget_logged = False
+        self.saved_state: dict[str, Any] = {}  # the alarm state stored at start
+        self.storage_error: str | None = None  # why the disk refuses writes; None while it takes them
+        self.on_storage: Callable[[str | None], None] = lambda error: None
 
     # -- life cycle -------------------------------------------------------------
     async def open(self) -> None:
-        await self._run(self._open)
-        for row_id, (priority, _) in sorted(self._sizes.items()):
-            heapq.heappush(self._heap, (priority, row_id))
-        if self._sizes:
-            log.info("outbox holds %d message(s) from before; they go out first", len(self._sizes))
-            self._changed.set()
-
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(_SCHEMA)
-        for row_id, priority, size in db.execute(
-            "SELECT id, priority, length(payload) FROM outbox ORDER BY id"
-        ):
-            self._sizes[row_id] = (OutboxPriority(priority), size)
-            self._bytes += size
-        self._db = db
+        """Load what is stored; a disk that refuses is a storage error, not a failure to start."""
+        self._loop = asyncio.get_running_loop()
+        loaded: Loaded = await asyncio.to_thread(self._db.open, self._from_writer, self._from_late_open)
+        self.saved_state = loaded.state
+        self._next_id = loaded.next_id
+        self.storage_error = loaded.error
+        self._adopt(loaded.rows)
+        if loaded.rows:
+            log.info("outbox holds %d message(s) from before; they go out first", len(loaded.rows))
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
-        self._worker.shutdown(wait=True)
+        await asyncio.to_thread(self._db.stop)
 
-    async def _run(self, function, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._worker, function, *args)
+    def _adopt(self, rows: list[Row]) -> None:
+        """Messages stored by an earlier run: ready to go, before anything of this run."""
+        for row_id, priority, topic, payload, qos, retain, queued_at in rows:
+            message = Message(OutboxPriority(priority), topic, payload, qos, bool(retain))
+            self._queued[row_id] = Queued(row_id, message, queued_at)
+            self._bytes += len(payload)
+            heapq.heappush(self._heap, (priority, row_id))
+        self._changed.set()
 
     # -- putting ----------------------------------------------------------------
-    async def put(self, message: Message) -> None:
-        """Store ``message``; returns once it is committed (fsynced for alarms)."""
-        size = len(message.payload)
+    def submit(
+        self, messages: Sequence[Message], state: Mapping[str, Any] | None = None
+    ) -> asyncio.Future[bool]:
+        """Queue one step's messages and alarm state entries (None: gone), to be committed together.
+
+        Returns at once: the event loop never waits for the disk. The future
+        says True once they are committed, False if the disk refused them and
+        they are held in memory (still delivered, stored once the disk takes
+        writes again). Commits happen in submission order.
+        """
+        future = asyncio.get_running_loop().create_future()
         now = time.time()
+        rows = [row for message in messages if (row := self._admit(message, now)) is not None]
+        entries = {
+            name: None if value is None else json.dumps(value) for name, value in (state or {}).items()
+        }
+        if not rows and not entries:
+            future.set_result(True)
+            return future
+        durable = bool(entries) or any(OutboxPriority(row[1]).protected for row in rows)
+        write = Write(inserts=rows, state=entries, durable=durable)
+        self._waiting[write] = future
+        self._db.submit(write)
+        return future
+
+    async def put(self, message: Message) -> bool:
+        """Store one message; True once committed (fsynced for alarms), False if held in memory."""
+        return await self.submit([message])
+
+    def _admit(self, message: Message, now: float) -> Row | None:
+        """Give ``message`` its id and room in the budget; None if it is dropped (said why)."""
+        size = len(message.payload)
         self._rate.add(size, now)
         if self._bytes + size > self.max_bytes:
-            await self._make_room(size, message.priority)
+            self._make_room(size, message.priority)
         if self._bytes + size > self.max_bytes and not message.priority.protected:
             self.evicted += 1
             log.warning(
                 "outbox full (%d bytes): dropped a %s message", self._bytes, message.priority.name.lower()
             )
-            return
+            return None
         if message.priority.protected and self._bytes + size > self.alarm_hard_cap_bytes:
             self.refused_alarms += 1
             log.critical(
@@ -208,7 +227,7 @@ class Outbox:
                 self.alarm_hard_cap_bytes,
                 message.topic,
             )
-            return
+            return None
         if (
             message.priority.protected
             and self._bytes + size > self.max_bytes
@@ -221,127 +240,135 @@ class Outbox:
                 self.max_bytes,
                 self.alarm_hard_cap_bytes,
             )
-        try:
-            row_id = await self._run(self._insert, message, now)
-        except sqlite3.Error as exc:
-            self.disk_errors += 1
-            if not message.priority.protected:
-                log.error("outbox cannot store a %s message: %s", message.priority.name.lower(), exc)
-                return
-            log.critical("outbox cannot store an alarm (%s): keeping it in memory", exc)
-            row_id = self._next_memory_id
-            self._next_memory_id -= 1
-            self._memory_only[row_id] = Queued(row_id, message, now)
-        else:
-            self._sizes[row_id] = (message.priority, size)
-            self._bytes += size
-        heapq.heappush(self._heap, (message.priority, row_id))
-        self._changed.set()
-
-    def _insert(self, message: Message, now: float) -> int:
-        assert self._db is not None
-        sync = "FULL" if message.priority.protected else "NORMAL"
-        self._db.execute(f"PRAGMA synchronous={sync}")
-        cursor = self._db.execute(
-            "INSERT INTO outbox (priority, topic, payload, qos, retain, queued_at) VALUES (?,?,?,?,?,?)",
-            (int(message.priority), message.topic, message.payload, message.qos, int(message.retain), now),
+        row_id = self._next_id
+        self._next_id += 1
+        self._queued[row_id] = Queued(row_id, message, now)
+        self._bytes += size
+        return (
+            row_id,
+            int(message.priority),
+            message.topic,
+            message.payload,
+            message.qos,
+            int(message.retain),
+            now,
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
-    async def _make_room(self, needed: int, incoming: OutboxPriority) -> None:
-        """Evict the least important stored messages (never alarms) until ``needed`` fits."""
+    def _make_room(self, needed: int, incoming: OutboxPriority) -> None:
+        """Evict the least important messages (never alarms) until ``needed`` fits."""
         victims: list[int] = []
         freed = 0
         for priority in EVICTION_ORDER:
             if priority < incoming:
                 break  # never evict something more important than what is arriving
-            for row_id, (row_priority, size) in self._sizes.items():
-                if row_priority is priority and row_id not in self._in_flight:
+            for row_id, queued in self._queued.items():
+                if queued.message.priority is priority and row_id not in self._in_flight:
                     victims.append(row_id)
-                    freed += size
+                    freed += len(queued.message.payload)
                     if self._bytes - freed + needed <= self.max_bytes:
                         break
             if self._bytes - freed + needed <= self.max_bytes:
                 break
         if not victims:
             return
-        await self._run(self._delete, victims)
         for row_id in victims:
-            self._bytes -= self._sizes.pop(row_id)[1]
+            self._forget(row_id)
+        self._db.submit(Write(deletes=victims))
         self.evicted += len(victims)
         log.warning("outbox at its budget: evicted %d low-priority message(s)", len(victims))
+
+    # -- what the writer says -------------------------------------------------------
+    def _from_writer(self, writes: list[Write], error: str | None) -> None:
+        """On the writer thread: hand its report to the event loop."""
+        assert self._loop is not None
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._settled, writes, error)
+
+    def _from_late_open(self, rows: list[Row]) -> None:
+        assert self._loop is not None
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._adopt, rows)
+
+    def _settled(self, writes: list[Write], error: str | None) -> None:
+        """Writes committed (``error`` None) or held in memory: their messages may go out now."""
+        for write in writes:
+            for row in write.inserts:
+                row_id, priority = row[0], row[1]
+                if row_id not in self._queued:
+                    continue  # delivered, or evicted, while held
+                if row_id in self._memory_only:  # held before: it went out already
+                    if error is None:
+                        self._memory_only.discard(row_id)
+                    continue
+                if error is not None:
+                    self._memory_only.add(row_id)
+                heapq.heappush(self._heap, (priority, row_id))
+            future = self._waiting.pop(write, None)
+            if future is not None and not future.done():
+                future.set_result(error is None)
+        self._changed.set()
+        if (error is None) != (self.storage_error is None):
+            if error is None:
+                log.warning("storage takes writes again: everything held in memory is now stored")
+            self.storage_error = error
+            self.on_storage(error)
+        self.storage_error = error
 
     # -- taking -------------------------------------------------------------------
     async def take(self, limit: int) -> list[Queued]:
         """Up to ``limit`` messages in order, waiting for at least one; they are now in flight."""
         while True:
-            ids: list[int] = []
-            while self._heap and len(ids) < limit:
+            batch: list[Queued] = []
+            while self._heap and len(batch) < limit:
                 _, row_id = heapq.heappop(self._heap)
-                if row_id in self._sizes or row_id in self._memory_only:
-                    ids.append(row_id)
-            if ids:
+                queued = self._queued.get(row_id)
+                if queued is not None and row_id not in self._in_flight:
+                    batch.append(queued)
+            if batch:
                 break
             self._changed.clear()
             await self._changed.wait()
-        self._in_flight.update(ids)
-        stored = [i for i in ids if i > 0]
-        rows = {q.id: q for q in await self._run(self._load, stored)} if stored else {}
-        rows.update((i, self._memory_only[i]) for i in ids if i < 0)
-        return [rows[i] for i in ids]
+        self._in_flight.update(q.id for q in batch)
+        return batch
 
-    def _load(self, ids: list[int]) -> list[Queued]:
-        assert self._db is not None
-        marks = ",".join("?" * len(ids))
-        query = (
-            f"SELECT id, priority, topic, payload, qos, retain, queued_at FROM outbox WHERE id IN ({marks})"
-        )
-        return [
-            Queued(row_id, Message(OutboxPriority(priority), topic, payload, qos, bool(retain)), queued_at)
-            for row_id, priority, topic, payload, qos, retain, queued_at in self._db.execute(query, ids)
-        ]
-
-    async def done(self, queued: Queued) -> None:
-        """The broker has it: forget it for good."""
+    def done(self, queued: Queued) -> None:
+        """The broker has it: forget it for good (the delete joins the next commit)."""
         self._in_flight.discard(queued.id)
-        if queued.id < 0:
-            self._memory_only.pop(queued.id, None)
-            return
-        if queued.id in self._sizes:
-            await self._run(self._delete, [queued.id])
-            self._bytes -= self._sizes.pop(queued.id)[1]
+        if queued.id in self._queued:
+            self._forget(queued.id)
+            self._db.submit(Write(deletes=[queued.id]))
 
-    def _delete(self, ids: list[int]) -> None:
-        assert self._db is not None
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+    def _forget(self, row_id: int) -> None:
+        self._bytes -= len(self._queued.pop(row_id).message.payload)
+        self._memory_only.discard(row_id)
 
     def return_in_flight(self) -> None:
         """The connection dropped: what was in flight goes back, in its original order."""
         for row_id in self._in_flight:
-            priority = self._sizes[row_id][0] if row_id > 0 else self._memory_only[row_id].message.priority
-            heapq.heappush(self._heap, (priority, row_id))
+            queued = self._queued.get(row_id)
+            if queued is not None:
+                heapq.heappush(self._heap, (queued.message.priority, row_id))
         self._in_flight.clear()
         self._changed.set()
 
     # -- looking ------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._sizes) + len(self._memory_only)
+        return len(self._queued)
 
     def stats(self) -> OutboxStats:
         now = time.time()
         rate = self._rate.per_hour(now)
         room = max(self.max_bytes - self._bytes, 0)
         return OutboxStats(
-            backlog=len(self),
-            backlog_alarms=sum(1 for p, _ in self._sizes.values() if p.protected) + len(self._memory_only),
+            backlog=len(self._queued),
+            backlog_alarms=sum(1 for q in self._queued.values() if q.message.priority.protected),
             bytes_used=self._bytes,
             max_bytes=self.max_bytes,
             in_flight=len(self._in_flight),
             evicted=self.evicted,
             refused_alarms=self.refused_alarms,
-            disk_errors=self.disk_errors,
+            disk_errors=self._db.failures,
             memory_only=len(self._memory_only),
+            storage_error=self.storage_error,
             headroom_hours=round(room / rate, 1) if rate > 0 else None,
         )

@@ -2,14 +2,19 @@
 
 A bus poller hands every poll outcome to :meth:`Publisher.on_poll`, a radio
 bridge every radio event to :meth:`Publisher.on_radio`. The engine turns them
-into events; :meth:`Publisher.publish` commits those to the outbox, in order,
-and only then saves the engine's alarm state, so a crash in between can
-raise an alarm twice but never lose one. The uplink drains the outbox; the
-retained station status and active-alarms snapshot are built here too.
+into events; :meth:`Publisher.publish` submits those, with the alarm state
+the step left, as one commit request, right after the step and without an
+await in between: commits follow the engine's steps (and ``seq``) whatever
+the number of buses, and a crash drops a suffix of both events and state,
+never one without the other. Nothing here waits for the disk but a radio
+press, whose acknowledgement means "committed". The transition log line and
+the retained active-alarms snapshot follow the commit; the uplink drains
+the outbox. The retained station status is built here too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -17,6 +22,7 @@ from drivers.observation import PollOutcome
 from drivers.radio.events import RadioEvent
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.storage_fault import storage_fault
 from gateway.config import LoadedConfig
 from gateway.contract.events import (
     ActiveAlarmsSnapshot,
@@ -39,6 +45,10 @@ from gateway.uplink.telemetry import ReportOnChange
 from gateway.uplink.topics import message_for
 
 log = logging.getLogger(__name__)
+
+
+class NotStored(RuntimeError):
+    """What a radio press caused is held in memory only: the press must not be acknowledged."""
 
 
 class Publisher:
@@ -68,6 +78,7 @@ class Publisher:
         self._metrics = metrics
         self._progress = progress
         self._prefix = station.topic_prefix
+        self._snapshots: set[asyncio.Future[bool]] = set()  # retained snapshots being published
         self.influx = InfluxWriter(station.influx, station.station.id) if station.influx else None
         self._telemetry = ReportOnChange(
             {name: config.profile_of(name).deadbands() for name in station.devices},
@@ -88,32 +99,61 @@ class Publisher:
                 self.influx.add(outcome)
             if self._telemetry.due(outcome.device, {o.point: o.value for o in outcome.observations}):
                 events.append(self._telemetry_event(outcome))
-        await self.publish(events)
+        self.publish(events)
 
     async def on_radio(self, event: RadioEvent) -> None:
-        """Every radio event; returns once what it caused is in the outbox.
+        """Every radio event; returns once what it caused is committed, raises if it is not.
 
-        The bridge acknowledges a press to the radio only after this returns, so a
-        press the gateway could not keep is never acknowledged (the radio repeats it).
+        The bridge acknowledges a press to the radio only after this returns, so an
+        acknowledged press is on disk, and a press the disk refused is not
+        acknowledged (the radio repeats it; the alarm, held in memory, still goes out).
         """
         assert self._radio_alarms is not None
-        await self.publish(self._radio_alarms.handle(event))
+        if not await self.publish(self._radio_alarms.handle(event)):
+            raise NotStored(f"storage refuses writes ({self._outbox.storage_error})")
+
+    def storage_changed(self, error: str | None) -> None:
+        """The disk refuses writes (``error``) or takes them again (None): the storage fault alarm."""
+        self.publish(storage_fault(self._engine, self._config.station.station.location, error))
 
     # -- 2. into the outbox, then the uplink ----------------------------------------------
-    async def publish(self, events: Sequence[Envelope]) -> None:
-        """Into the outbox, in order; a changed alarm picture also refreshes the retained snapshot."""
-        alarms_changed = False
-        for event in events:
-            if isinstance(event, AlarmEvent):
-                alarms_changed = True
-                self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
-                log.warning(
-                    "%s [%s/%s] %s", event.transition.value.upper(), event.level, event.grade, event.message
-                )
-            await self._outbox.put(message_for(event, self._prefix))
-        if alarms_changed:
-            self._engine.save()  # only once the events are committed: a crash between re-raises, never loses
-            await self._uplink.publish_now(self.snapshot())
+    def publish(self, events: Sequence[Envelope]) -> asyncio.Future[bool]:
+        """Submit one engine step's events with the alarm state it left; call right after the step.
+
+        The future is True once committed, False if held in memory (the disk
+        refuses writes). Once it is settled, each alarm transition is logged and
+        the retained snapshot (taken now, matching the committed state) goes out.
+        """
+        alarms = [event for event in events if isinstance(event, AlarmEvent)]
+        snapshot = self.snapshot() if alarms else None
+        committed = self._outbox.submit(
+            [message_for(event, self._prefix) for event in events], self._engine.take_state()
+        )
+        for event in alarms:
+            self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
+        if snapshot is not None:
+            committed.add_done_callback(lambda done: self._announce(alarms, snapshot, done.result()))
+        return committed
+
+    async def publish_committed(self, events: Sequence[Envelope]) -> None:
+        """:meth:`publish`, returning once committed or held (an operator's command answers then)."""
+        await self.publish(events)
+
+    def _announce(self, alarms: list[AlarmEvent], snapshot: Message, stored: bool) -> None:
+        """After the commit: the transitions in the log, the new snapshot to the platform."""
+        note = "" if stored else " (not yet stored)"
+        for event in alarms:
+            log.warning(
+                "%s [%s/%s] %s%s",
+                event.transition.value.upper(),
+                event.level,
+                event.grade,
+                event.message,
+                note,
+            )
+        task = asyncio.ensure_future(self._uplink.publish_now(snapshot))
+        self._snapshots.add(task)
+        task.add_done_callback(self._snapshots.discard)
 
     # -- 3. the retained state the uplink publishes on every connect ----------------------
     def station_status(self, state: str) -> Message:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.peers import Mosquitto, Platform
+from tests.support.slow_fsync import ShimUnavailable, build_slow_fsync
 
 
 @pytest.fixture
@@ -20,3 +21,12 @@ async def platform(mosquitto):
     await subscriber.start()
     yield subscriber
     await subscriber.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_fsync(tmp_path_factory):
+    """The slow-disk shim (tests/support/slow_fsync.c), built once per session."""
+    try:
+        return build_slow_fsync(tmp_path_factory.mktemp("slow-fsync"))
+    except ShimUnavailable as exc:
+        pytest.skip(str(exc))

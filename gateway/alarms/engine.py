@@ -25,6 +25,7 @@ Precedence, so that a true event is never hidden:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -58,7 +59,6 @@ from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker, FloodGate
 from gateway.alarms.plausibility import PlausibilityCheck, Verdict
 from gateway.alarms.rate import RateOfRiseDetector
-from gateway.alarms.store import AlarmStore
 from gateway.alarms.zones import confirmed, confirming_devices
 from gateway.config import LoadedConfig
 from gateway.config.profiles import AlarmRule
@@ -76,6 +76,10 @@ from gateway.contract.events import (
 from gateway.contract.levels import Grade
 
 C = TypeVar("C", bound=Condition)
+
+ALARM_ENTRY = "alarm/"  # a state entry per alarm occurrence: ``alarm/<alarm_key>``
+EXERCISE_ENTRY = "exercise"
+FLOOD_ENTRY = "flood"
 
 
 class CommandRefused(Exception):
@@ -96,7 +100,7 @@ class AlarmEngine:
         *,
         clock: Clock,
         offline_after: int = 2,
-        store: AlarmStore | None = None,
+        saved: Mapping[str, Any] | None = None,
     ):
         self._config = config
         self._policy = config.station.alarm_policy
@@ -104,8 +108,8 @@ class AlarmEngine:
         self._events = EventMaker(self._policy, stamp)
         self._clock = clock
         self._offline_after = offline_after
-        self._store = store
-        self._dirty = False
+        self._changed: set[str] = set()  # state entries changed since the last take_state
+        self._flood_version = 0  # the flood gate's version last taken
         self._station = config.station.station.id
         self._exercise = Exercise(
             config.station.exercise, {n for n, d in config.station.devices.items() if d.exercise}
@@ -165,8 +169,8 @@ class AlarmEngine:
                 suppressed_by=self._suppressed_by(STATION_SOURCE),
             )
         )
-        if store is not None:
-            self._restore(store.load())
+        if saved:
+            self.restore(saved)
 
     def _add(self, condition: C) -> C:
         self._by_key[condition.key] = condition
@@ -213,20 +217,30 @@ class AlarmEngine:
         return device.suppressed if device else None
 
     # -- persistence ----------------------------------------------------------------
-    def _restore(self, state: dict[str, Any]) -> None:
-        for key, saved in state.get("alarms", {}).items():
+    # The state is a flat mapping of entries (one per alarm occurrence, the exercise
+    # marks, the flood gate), so a step that changes one alarm stores one entry.
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """Take back the state :meth:`state` gave (at start, or in a reload's new engine)."""
+        for name, value in saved.items():
+            if not name.startswith(ALARM_ENTRY):
+                continue
+            key = name.removeprefix(ALARM_ENTRY)
             target = self._by_key.get(key)
-            if target is None and saved.get("external"):
-                last = AlarmEvent.model_validate(saved["last"])  # what it was, from where
+            if target is None and value.get("external"):
+                last = AlarmEvent.model_validate(value["last"])  # what it was, from where
                 device = last.source.device
-                name = key.removeprefix(f"{self._station}.{device}.")
-                target = self._external_condition(key, device, name, last.kind, last.source, last.latched)
+                alarm_name = key.removeprefix(f"{self._station}.{device}.")
+                target = self._external_condition(
+                    key, device, alarm_name, last.kind, last.source, last.latched
+                )
                 target.heard(last.source, last.radio)
             if target is not None:
-                target.restore(saved)
-        exercise = state.get("exercise", {})
+                target.restore(value)
+        exercise = saved.get(EXERCISE_ENTRY, {})
         self._exercise.station = exercise.get("station", self._exercise.station)
         self._exercise.devices |= set(exercise.get("devices", [])) & set(self._devices)
+        self._flood.restore(saved.get(FLOOD_ENTRY, {}))
+        self._flood_version = self._flood.version
 
     def _external_condition(
         self, key: str, device: str, name: str, kind: str, source: AlarmSource, latched: bool
@@ -244,18 +258,39 @@ class AlarmEngine:
             )
         )
 
-    def save(self) -> None:
-        """Write the alarm state if it changed; call once the events are safely in the outbox."""
-        if self._store is None or not self._dirty:
-            return
-        alarms = {
-            key: {**c.alarm.to_dict(), "external": isinstance(c, ExternalCondition)}
-            for key, c in self._by_key.items()
-            if c.alarm is not None
-        }
-        exercise = {"station": self._exercise.station, "devices": sorted(self._exercise.devices)}
-        self._store.save({"alarms": alarms, "exercise": exercise})
-        self._dirty = False
+    def state(self) -> dict[str, Any]:
+        """The whole state, entry by entry: what a restart or a reload needs to go on where this left off."""
+        entries = {name: self._entry(name) for name in self._entry_names()}
+        return {name: value for name, value in entries.items() if value is not None}
+
+    def take_state(self) -> dict[str, Any] | None:
+        """The entries changed since the last call (None for one that is gone), or None if nothing changed.
+
+        Taken right after each step and committed with that step's events, so
+        the stored state always matches the stored events.
+        """
+        if self._flood.version != self._flood_version:
+            self._flood_version = self._flood.version
+            self._changed.add(FLOOD_ENTRY)
+        if not self._changed:
+            return None
+        changed = {name: self._entry(name) for name in sorted(self._changed)}
+        self._changed.clear()
+        return changed
+
+    def _entry_names(self) -> list[str]:
+        alarms = [ALARM_ENTRY + key for key, c in self._by_key.items() if c.alarm is not None]
+        return [*alarms, EXERCISE_ENTRY, FLOOD_ENTRY]
+
+    def _entry(self, name: str) -> Any:
+        if name == EXERCISE_ENTRY:
+            return {"station": self._exercise.station, "devices": sorted(self._exercise.devices)}
+        if name == FLOOD_ENTRY:
+            return self._flood.to_dict()
+        target = self._by_key.get(name.removeprefix(ALARM_ENTRY))
+        if target is None or target.alarm is None:
+            return None
+        return {**target.alarm.to_dict(), "external": isinstance(target, ExternalCondition)}
 
     # -- observations -------------------------------------------------------------
     def handle(self, outcome: PollOutcome) -> list[Envelope]:
@@ -497,7 +532,7 @@ class AlarmEngine:
     def _made(self, target: Condition, event: AlarmEvent) -> None:
         """Bookkeeping of an event made: the alarm refers to it, the state is to save, it counts."""
         target.record(event)
-        self._dirty = True
+        self._changed.add(ALARM_ENTRY + target.key)
         self.counts[event.transition.value] += 1
         if event.transition in (Transition.RAISED, Transition.LEVEL_CHANGED):
             self.counts[f"{event.transition.value}.{event.grade.value}"] += 1
@@ -554,7 +589,7 @@ class AlarmEngine:
         target = self._by_key.get(self._key(device, name))
         if isinstance(target, ExternalCondition) and target.alarm is not None:
             target.heard(target.source, radio)
-            self._dirty = True
+            self._changed.add(ALARM_ENTRY + target.key)
 
     def alarm_of(self, device: str, name: str) -> tuple[Alarm | None, RadioDetails | None]:
         """An external alarm's occurrence, and the radio details merged into it so far."""
@@ -597,7 +632,7 @@ class AlarmEngine:
 
     def set_exercise(self, on: bool, device: str | None = None) -> None:
         """Mark events of the station (or one device) as an exercise, or as real again."""
-        self._dirty = True
+        self._changed.add(EXERCISE_ENTRY)
         if device is None:
             self._exercise.station = on
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from gateway.config.alarm_policy import ChatterPolicy, FloodPolicy
 from gateway.contract.events import AlarmEvent, Transition
@@ -71,13 +72,40 @@ class NeverChatters:
 
 
 class FloodGate:
-    """Station-wide: more than ``count`` raised alarms within ``window`` is a flood."""
+    """Station-wide: more than ``count`` raised alarms within ``window`` is a flood.
+
+    What it holds back is part of the saved state (:meth:`to_dict`): an alarm
+    restored as raised whose raise the platform never got must still have
+    that raise sent before its clear, after a restart as before it.
+    """
 
     def __init__(self, policy: FloodPolicy) -> None:
         self._policy = policy
         self._raised: deque[float] = deque()
-        self.held = 0  # lower-grade events summarised during the current flood
+        self._held = 0  # lower-grade events summarised during the current flood
         self._held_raises: dict[str, AlarmEvent] = {}  # by alarm key: raises the platform has not seen
+        self.version = 0  # counts changes of what is saved, so the engine knows when to store it
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+    @held.setter
+    def held(self, count: int) -> None:
+        self._held = count
+        self.version += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        raises = {
+            key: event.model_dump(mode="json", by_alias=True) for key, event in self._held_raises.items()
+        }
+        return {"held": self._held, "held_raises": raises}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self._held = saved.get("held", 0)
+        self._held_raises = {
+            key: AlarmEvent.model_validate(event) for key, event in saved.get("held_raises", {}).items()
+        }
 
     def raised(self, now: float) -> None:
         self._raised.append(now)
@@ -110,13 +138,16 @@ class FloodGate:
             elif event.transition is Transition.CLEARED:
                 del self._held_raises[key]  # raised and cleared within the flood: summarised whole
             return False, None
+        late_raise = self._held_raises.pop(key, None)
+        if late_raise is not None:
+            self.version += 1
         if event.transition is Transition.RAISED:
-            self._held_raises.pop(key, None)  # a new occurrence: the old one was summarised whole
-            return True, None
-        return True, self._held_raises.pop(key, None)
+            return True, None  # a new occurrence: the old one was summarised whole
+        return True, late_raise
 
     def release(self, still_active: Callable[[str], bool]) -> list[AlarmEvent]:
         """At the end of a flood: the held raises of alarms still active; the rest stay summarised."""
         released = [event for key, event in self._held_raises.items() if still_active(key)]
         self._held_raises.clear()
+        self.version += 1
         return released

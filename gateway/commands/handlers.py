@@ -129,7 +129,7 @@ class Exercise(TypedDict):
 @COMMANDS.add("exercise", ExerciseArgs, "marks events of the station (or one device) as an exercise")
 async def exercise(context: CommandContext, args: ExerciseArgs) -> Exercise:
     context.engine.set_exercise(args.on, args.device)
-    context.engine.save()
+    await context.publish([])  # no event, but the state it changed is committed
     where = shown(args.device) if args.device else "the whole station"
     log.warning("exercise mode %s for %s", "ON" if args.on else "off", where)
     return {"exercise": args.on, "device": args.device}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -9,6 +10,10 @@ import uuid
 from pathlib import Path
 
 from gateway.durable import write_durably
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = 5.0  # seconds between tries to reserve numbers on a disk that refused
 
 
 class _Uuid7Source:
@@ -51,30 +56,67 @@ class SequenceStore:
     not yet handed out by any run, durably on disk before a block is
     used. A crash loses at most the rest of a block (a gap), never reuses a
     number. Gaps are allowed by the contract; repeats are not.
+
+    The next block is reserved by a background thread once half of the
+    current one is used, so handing out a number never waits for the disk.
+    If the disk refuses, numbers go on in memory (logged) and the reservation
+    is tried again: only a crash before it succeeds could repeat numbers.
     """
 
     def __init__(self, path: Path, block: int = 1000) -> None:
         self._path = path
         self._block = block
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
         self._next = self._read()
         self._reserved_until = self._next
-        self._lock = threading.Lock()
+        self._reserving: threading.Thread | None = None
+        self._retry_at = 0.0  # monotonic: when to try the disk again after it refused (0: it did not)
+        self._reserve(self._next + block)
 
     def _read(self) -> int:
         try:
             return int(self._path.read_text().strip() or 1)
         except FileNotFoundError:
             return 1
+        except (OSError, ValueError) as exc:
+            log.error("message sequence %s unreadable (%s); starting at 1", self._path, exc)
+            return 1
 
     def _reserve(self, until: int) -> None:
-        write_durably(self._path, f"{until}\n")
-        self._reserved_until = until
+        """Write ``until`` as the first number no run may hand out yet (fsynced)."""
+        try:
+            write_durably(self._path, f"{until}\n")
+        except OSError as exc:
+            if not self._retry_at:  # once per outage, not once per try
+                log.error("message sequence not reserved up to %d (%s); going on in memory", until, exc)
+            with self._lock:
+                self._retry_at = time.monotonic() + RETRY_AFTER
+            return
+        if self._retry_at:
+            log.warning("message sequence reserved on disk again, up to %d", until)
+        with self._lock:
+            self._reserved_until = max(self._reserved_until, until)
+            self._retry_at = 0.0
 
     def next(self) -> int:
         with self._lock:
-            if self._next >= self._reserved_until:
-                self._reserve(self._next + self._block)
+            reserving = self._reserving if self._next >= self._reserved_until else None
+        if reserving is not None:
+            reserving.join()  # the block went faster than the disk: wait, never repeat a number
+        with self._lock:
             value = self._next
             self._next += 1
+            if (
+                self._reserved_until - self._next < self._block // 2
+                and self._reserving is None
+                and time.monotonic() >= self._retry_at
+            ):
+                until = max(self._reserved_until, self._next) + self._block
+                self._reserving = threading.Thread(target=self._reserve_ahead, args=(until,), daemon=True)
+                self._reserving.start()
             return value
+
+    def _reserve_ahead(self, until: int) -> None:
+        self._reserve(until)
+        with self._lock:
+            self._reserving = None

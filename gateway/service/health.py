@@ -63,9 +63,10 @@ class Health:
             for name, (status, reason) in self._engine.device_health().items()
         }
         stalled = self._progress.stalled(self._config.station.service.stall_after) + self.also_stalled()
-        outbox = self._outbox.stats().as_dict()
+        stats = self._outbox.stats()
         return {
-            "healthy": not stalled,
+            # Events held only in memory would not survive a crash: not healthy until stored.
+            "healthy": not stalled and stats.storage_error is None and stats.memory_only == 0,
             "station": self._config.station.station.id,
             "version": __version__,
             "boot_id": self._boot.id,
@@ -80,7 +81,7 @@ class Health:
             "devices": devices,
             "alarms_active": [a.alarm_key for a in self._engine.active_alarms()],
             "exercise": self._engine.exercise,
-            "outbox": outbox,
+            "outbox": stats.as_dict(),
             "radios": self._radio_hub.health() if self._radio_hub is not None else {},
         }
 
@@ -89,9 +90,10 @@ class Health:
         health = self._engine.device_health().values()
         ok = sum(1 for status, _ in health if status is not None and status.value == "ok")
         stats = self._outbox.stats()
+        storage = f", STORAGE FAULT ({stats.memory_only} held in memory)" if stats.storage_error else ""
         return (
             f"{ok}/{len(health)} devices ok, {len(self._engine.active_alarms())} alarm(s) active, "
-            f"backlog {stats.backlog}, mqtt {'up' if self._uplink.connected else 'down'}"
+            f"backlog {stats.backlog}, mqtt {'up' if self._uplink.connected else 'down'}{storage}"
         )
 
     def also_stalled(self) -> list[str]:

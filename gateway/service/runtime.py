@@ -20,7 +20,7 @@ from gateway import __version__
 from gateway.alarms.clock import SystemClock
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.reports import CountBook
-from gateway.alarms.store import AlarmStore
+from gateway.alarms.store import read_legacy_state
 from gateway.buses import build_poller
 from gateway.commands.actuators import ModbusActuators
 from gateway.commands.auth import Verifier, read_key
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 STOP_FLUSH = 3.0  # seconds a clean stop spends delivering the outbox before saying offline
 STOP_GRACE = STOP_FLUSH + SIGN_OFF_TIMEOUT + 1.0  # what a clean stop may take in all
+OUTBOX_FILE = "outbox.sqlite3"  # the outbox and the alarm state: one database
+LEGACY_STATE_FILE = "alarms.json"  # where earlier versions kept the alarm state
 
 
 class Gateway:
@@ -63,7 +65,7 @@ class Gateway:
         self.prefix = station.topic_prefix
         self.stamp = Stamper(station.station.id, SequenceStore(station.state_dir / "seq"))
         self.outbox = Outbox(
-            station.state_dir / "outbox.sqlite3",
+            station.state_dir / OUTBOX_FILE,
             max_bytes=int(station.outbox.max_bytes),
             alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
         )
@@ -79,17 +81,15 @@ class Gateway:
         self._field_tasks: list[asyncio.Task] = []
         self._uplink_task: asyncio.Task | None = None
 
-    def _configure(self, config: LoadedConfig) -> None:
+    def _configure(self, config: LoadedConfig, saved: dict | None = None) -> None:
         """Build the parts a reload replaces: alarm engine, buses, radios, data path, health, commands.
 
-        The engine restores its alarms from ``state_dir``, so a reload neither
-        forgets an active alarm nor raises it again.
+        A reload's engine takes over the running engine's state (``saved``), so
+        it neither forgets an active alarm nor raises it again.
         """
         station = config.station
         self.config = config
-        self.engine = AlarmEngine(
-            config, self.stamp, clock=SystemClock(), store=AlarmStore(station.state_dir / "alarms.json")
-        )
+        self.engine = AlarmEngine(config, self.stamp, clock=SystemClock(), saved=saved)
         self.pollers: dict[str, BusPoller] = {
             name: build_poller(config, name, bus) for name, bus in station.buses.items()
         }
@@ -121,7 +121,7 @@ class Gateway:
         self.command_context = CommandContext(
             boot=self.boot,
             engine=self.engine,
-            publish=self.publisher.publish,
+            publish=self.publisher.publish_committed,
             report=self.health.report,
             stamp=self.stamp,
             radio=self.radio,
@@ -215,8 +215,8 @@ class Gateway:
     async def _every_second(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            await self.publisher.publish(self.engine.tick())
-            await self.publisher.publish(self.health.due_reports(utc_now()))
+            self.publisher.publish(self.engine.tick())
+            self.publisher.publish(self.health.due_reports(utc_now()))
 
     def _start_field(self, group: asyncio.TaskGroup) -> None:
         """One task per bus (and the InfluxDB writer): what a reload restarts."""
@@ -268,7 +268,7 @@ class Gateway:
             self._uplink_task.cancel()
             await asyncio.gather(self._uplink_task, return_exceptions=True)
             self.uplink = self._make_uplink(new)  # before _configure: the new parts publish through it
-        self._configure(new)
+        self._configure(new, saved=self.engine.state())
         self._start_field(group)
         if reconnect:
             self._uplink_task = group.create_task(
@@ -291,9 +291,35 @@ class Gateway:
             dataclasses.replace(will, payload=stopped.to_json()), flush_within=STOP_FLUSH
         )
 
+    async def _restore(self) -> None:
+        """Open the outbox and take the alarm state back, before the first poll.
+
+        An ``alarms.json`` of an earlier version is migrated once: stored in
+        the database, then renamed. If the disk refuses, the gateway runs all
+        the same, the storage fault raised.
+        """
+        await self.outbox.open()
+        legacy = self.config.station.state_dir / LEGACY_STATE_FILE
+        saved = self.outbox.saved_state or read_legacy_state(legacy)
+        self.engine.restore(saved)
+        self.outbox.on_storage = lambda error: self._storage_changed(error)  # noqa: PLW0108 (late-bound)
+        if self.outbox.storage_error is not None or not self.outbox.saved_state:
+            # Stored whole once the disk takes it: a late database holds nothing newer.
+            stored = await self.outbox.submit([], self.engine.state())
+            if stored and legacy.exists():
+                legacy.rename(legacy.with_name(legacy.name + ".migrated"))
+                log.warning("alarm state migrated from %s into the outbox database", legacy)
+        self._storage_changed(self.outbox.storage_error)
+
+    def _storage_changed(self, error: str | None) -> None:
+        """The storage fault alarm follows the disk; a boot count it refused is written once it works."""
+        self.publisher.storage_changed(error)
+        if error is None:
+            self.boot.store(self.config.station.state_dir)
+
     async def run(self) -> None:
         """Run until cancelled; a cancellation signs off first (see :meth:`_sign_off`)."""
-        await self.outbox.open()
+        await self._restore()
         log.info(
             "outpost %s starting for station %s (boot %d): %d bus(es), %d device(s), %d queued message(s)",
             __version__,

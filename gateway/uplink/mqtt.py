@@ -253,7 +253,7 @@ class MqttUplink:
         if queued.queued_at < session_started:
             payload = _mark_historical(payload)
         await client.publish(message.topic, payload, qos=message.qos, retain=message.retain)
-        await self._outbox.done(queued)
+        self._outbox.done(queued)
         self.published += 1
         self.last_publish_monotonic = time.monotonic()
         self._delivered.set()

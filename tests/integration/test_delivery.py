@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.support.peers import Received, gas_detectors, running_station
+from tests.support.peers import Received, alarm, gas_detectors, running_station
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +90,32 @@ async def test_every_alarm_committed_before_a_kill_arrives_after_restart(tmp_pat
         )
         assert len({b.payload["boot_id"] for b in births}) == 2
         assert births[-1].payload["boot_count"] == births[0].payload["boot_count"] + 1
+
+
+async def test_an_upgraded_station_keeps_the_alarms_its_alarms_json_held(tmp_path, mosquitto, platform):
+    async with running_station(
+        tmp_path, mosquitto.url, devices=gas_detectors(1), poll_interval=0.2
+    ) as station:
+        station.units["gas-00"].set("gas", 60.0)
+        raised = await platform.wait_for(alarm(".gas-00.gas", "raised"), 10)
+        station.gateway.stop()
+        # What an earlier version leaves: the alarm state in alarms.json, no database.
+        database = station.state_dir / "outbox.sqlite3"
+        with sqlite3.connect(database) as db:
+            stored = dict(db.execute("SELECT name, value FROM state WHERE name LIKE 'alarm/%'").fetchall())
+        alarms = {name.removeprefix("alarm/"): json.loads(value) for name, value in stored.items()}
+        for path in station.state_dir.glob("outbox.sqlite3*"):
+            path.unlink()
+        (station.state_dir / "alarms.json").write_text(json.dumps({"version": 1, "alarms": alarms}))
+
+        restarted = len(platform.messages)
+        station.gateway.start()
+        station.units["gas-00"].set("gas", 2.0)
+        cleared = await platform.wait_for(alarm(".gas-00.gas", "cleared"), 10, after=restarted)
+        assert cleared.payload["first_id"] == raised.payload["id"]  # the same occurrence, not a new one
+        assert not [m for m in platform.messages[restarted:] if alarm(".gas-00.gas", "raised")(m)]
+        assert (station.state_dir / "alarms.json.migrated").exists()
+        assert not (station.state_dir / "alarms.json").exists()
 
 
 async def test_full_outbox_evicts_telemetry_and_keeps_every_alarm(tmp_path, mosquitto, platform):

@@ -10,7 +10,6 @@ from typing import Any
 from drivers.observation import DeviceFault, FaultCategory, Observation, PollOutcome
 from gateway.alarms.clock import ManualClock
 from gateway.alarms.engine import AlarmEngine
-from gateway.alarms.store import AlarmStore
 from gateway.config import LoadedConfig, load_config
 from gateway.contract.events import AlarmEvent, Envelope
 from tests.support.station_text import write
@@ -39,13 +38,27 @@ devices:
 """
 
 
+class StateStore:
+    """What the gateway's database keeps of the engine: the entries ``take_state`` gives after a step."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Any] = {}
+
+    def commit(self, engine: AlarmEngine) -> None:
+        for name, value in (engine.take_state() or {}).items():
+            if value is None:
+                self.entries.pop(name, None)
+            else:
+                self.entries[name] = value
+
+
 class Harness:
     """One engine, a stamp counter and a clock; ``poll`` feeds one answer of one device.
 
     Every call takes the simulated time ``t`` (seconds after ``EPOCH``) and moves the clock there.
     """
 
-    def __init__(self, config: LoadedConfig, store: AlarmStore | None = None) -> None:
+    def __init__(self, config: LoadedConfig, store: StateStore | None = None) -> None:
         self.config = config
         self.store = store
         counter = itertools.count(1)
@@ -56,7 +69,7 @@ class Harness:
 
         self.stamp = stamp
         self.clock = ManualClock(EPOCH)
-        self.engine = AlarmEngine(config, stamp, clock=self.clock, store=store)
+        self.engine = AlarmEngine(config, stamp, clock=self.clock, saved=store.entries if store else None)
         self.points = {
             device: {p.name: p.is_flag for p in config.register_points(device)}
             for device in config.station.devices
@@ -86,7 +99,7 @@ class Harness:
 
 def harness(tmp_path: Path, extra: str = "", store: bool = False) -> Harness:
     config = load_config(write(tmp_path, STATION + extra))
-    return Harness(config, AlarmStore(tmp_path / "alarms.json") if store else None)
+    return Harness(config, StateStore() if store else None)
 
 
 def alarms(events: list[Envelope]) -> list[AlarmEvent]:

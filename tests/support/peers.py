@@ -175,10 +175,12 @@ def write_station(
     devices=None,
     extra: dict | None = None,
     bus_timeout: str = "300ms",
+    buses: dict | None = None,
 ) -> Path:
     """A station file for tests: the example's kind of devices on one simulated bus.
 
     ``extra`` top-level sections are merged over the defaults (``mqtt`` key by key).
+    ``buses`` replaces the one bus (``lan`` on ``modbus_port``); devices then name theirs.
     """
     devices = devices or {
         "kitchen-gas": {"unit": 1, "profile": "gas-detector", "location": "Kitchen"},
@@ -190,7 +192,8 @@ def write_station(
         "state_dir": str(directory / "state"),
         "service": {"metrics_listen": f"127.0.0.1:{free_port()}", "stall_after": "10s"},
         "profiles_dir": str(PROFILES),
-        "buses": {
+        "buses": buses
+        or {
             "lan": {
                 "type": "modbus-tcp",
                 "host": "127.0.0.1",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from gateway.alarms.store import read_legacy_state
 from gateway.config import load_config
 from gateway.contract.events import DeviceStatusEvent
 from tests.support.engine_harness import STATION, Harness, alarms, brief, harness
@@ -18,7 +21,7 @@ def test_a_restored_alarm_is_not_raised_again_and_still_clears(tmp_path):
     h.poll("kitchen-gas", 0)
     raised = alarms(h.poll("kitchen-gas", 1, gas=30.0))[0]
     h.engine.acknowledge(GAS, "duty officer")
-    h.engine.save()
+    h.store.commit(h.engine)
 
     again = Harness(h.config, h.store)
     assert again.active() == {GAS: "active_ack"}
@@ -32,7 +35,7 @@ def test_a_restored_alarm_waits_out_its_delays_instead_of_clearing_on_the_first_
     h = harness(tmp_path, store=True)
     h.poll("river", 0, level=3.2)
     assert brief(h.poll("river", 5, level=3.2)) == [("river.level", "raised", "first-stage")]
-    h.engine.save()
+    h.store.commit(h.engine)
     again = Harness(h.config, h.store)
     # The 5 s on-delay would have hidden the level after a restart; the restored rung is on.
     assert brief(again.poll("river", 1000, level=3.2)) == []
@@ -43,7 +46,7 @@ def test_a_restored_device_fault_clears_when_the_device_answers(tmp_path):
     h.poll("kitchen-gas", 0)
     h.lost("kitchen-gas", 1)
     assert brief(h.lost("kitchen-gas", 2)) == [("kitchen-gas.fault", "raised", "fault")]
-    h.engine.save()
+    h.store.commit(h.engine)
     again = Harness(h.config, h.store)
     events = again.poll("kitchen-gas", 10)
     assert [e.status.value for e in events if isinstance(e, DeviceStatusEvent)] == ["ok"]
@@ -53,7 +56,7 @@ def test_a_restored_device_fault_clears_when_the_device_answers(tmp_path):
 def test_exercise_mode_survives_a_restart(tmp_path):
     h = harness(tmp_path, store=True)
     h.engine.set_exercise(True, "kitchen-gas")
-    h.engine.save()
+    h.store.commit(h.engine)
     again = Harness(h.config, h.store)
     again.poll("kitchen-gas", 0)
     assert alarms(again.poll("kitchen-gas", 1, gas=30.0))[0].status.value == "exercise"
@@ -256,6 +259,20 @@ def test_a_held_raise_goes_out_before_the_escalation_that_follows_it(tmp_path):
     assert len({e.first_id for e in alarms(escalated)}) == 1
 
 
+def test_a_raise_held_in_a_flood_still_goes_out_before_its_clear_after_a_restart(tmp_path):
+    h = harness(tmp_path, "alarm_policy:\n  flood: {count: 1, window: 10m}\n", store=True)
+    for device in h.config.station.devices:
+        h.poll(device, 0)
+    h.poll("kitchen-co", 61, co=30.0)
+    assert brief(h.poll("kitchen-gas", 62, gas=30.0)) == [("station.flood", "raised", "first-stage")]
+    h.store.commit(h.engine)
+
+    again = Harness(h.config, h.store)  # the platform never got the gas raise
+    story = again.poll("kitchen-gas", 63, gas=0.0) + again.poll("kitchen-gas", 70, gas=0.0)
+    gas = [transition for key, transition, _ in brief(story) if key == "kitchen-gas.gas"]
+    assert gas in ([], ["raised", "cleared"])
+
+
 def test_an_unacknowledged_second_stage_alarm_alarms_again(tmp_path):
     h = harness(tmp_path, "alarm_policy:\n  realarm_after: 5m\n")
     h.poll("kitchen-gas", 0)
@@ -304,12 +321,27 @@ def test_new_station_keys_are_checked_with_file_and_line(tmp_path):
     assert lines[2] == "station.yaml:23: reports.daily_at: must be a local time HH:MM, got '8 am'"
 
 
-def test_an_unreadable_alarm_state_is_reported_and_the_engine_starts_from_normal(tmp_path, caplog):
+def test_an_unreadable_alarm_state_file_is_reported_and_the_engine_starts_from_normal(tmp_path, caplog):
     (tmp_path / "alarms.json").write_text("{not json")
     h = harness(tmp_path, store=True)
-    assert h.active() == {}
+    h.store.entries = read_legacy_state(tmp_path / "alarms.json")
+    assert Harness(h.config, h.store).active() == {}
     assert "alarm state" in caplog.text
+
+
+def test_an_alarm_state_file_of_an_earlier_version_is_taken_over(tmp_path):
+    h = harness(tmp_path, store=True)
     h.poll("kitchen-gas", 0)
     h.poll("kitchen-gas", 1, gas=30.0)
-    h.engine.save()
-    assert Harness(h.config, h.store).active() == {GAS: "active_unack"}
+    h.engine.set_exercise(True, "kitchen-gas")
+    alarm = h.engine.state()[f"alarm/{GAS}"]
+    earlier = {
+        "version": 1,
+        "alarms": {GAS: alarm},
+        "exercise": {"station": False, "devices": ["kitchen-gas"]},
+    }
+    (tmp_path / "alarms.json").write_text(json.dumps(earlier))
+    h.store.entries = read_legacy_state(tmp_path / "alarms.json")
+    again = Harness(h.config, h.store)
+    assert again.active() == {GAS: "active_unack"}
+    assert again.engine.exercise

@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.alarms.engine import CommandRefused
-from gateway.alarms.store import AlarmStore
 from tests.support.engine_harness import Harness, alarms, harness
 
 GAS = "cs-0001.kitchen-gas.gas"
@@ -147,9 +146,8 @@ ACTIONS = st.one_of(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(ACTIONS, min_size=1, max_size=40))
 def test_no_sequence_loses_an_active_alarm_or_clears_what_was_never_raised(tmp_path, steps):
-    store = AlarmStore(tmp_path / "alarms.json")
-    store.path.unlink(missing_ok=True)
     h = harness(tmp_path, store=True)
+    store = h.store
     t, gas, bit = 0.0, 0.0, False
     open_alarms: set[str] = set()  # keys raised and not yet cleared, as the platform sees them
     for step in steps:
@@ -177,7 +175,7 @@ def test_no_sequence_loses_an_active_alarm_or_clears_what_was_never_raised(tmp_p
                 t += seconds
                 events = h.tick(t)
             case ("restart",):
-                h.engine.save()
+                h.store.commit(h.engine)
                 h = Harness(h.config, store)
         for event in alarms(events):
             if event.transition.value == "raised":
@@ -216,16 +214,21 @@ alarm_policy:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(STATION_ACTIONS, min_size=1, max_size=50))
-def test_through_floods_chatter_and_zones_the_platform_sees_a_consistent_story(tmp_path, steps):
-    h = harness(tmp_path, BUSY_STATION)
+@given(steps=st.lists(STATION_ACTIONS, min_size=1, max_size=50), restarts=st.sets(st.integers(0, 49)))
+def test_through_floods_chatter_zones_and_restarts_the_platform_sees_a_consistent_story(
+    tmp_path, steps, restarts
+):
+    h = harness(tmp_path, BUSY_STATION, store=True)
     t = 0.0
     opened: set[str] = set()  # raised and not cleared, as published
-    for device, reading, wait in steps:
+    for step, (device, reading, wait) in enumerate(steps):
+        if step in restarts:  # a restart on the state stored with the last step's events
+            h = Harness(h.config, h.store)
         t += wait
         lost = reading == "lost"
         events = h.lost(device, t) if lost else h.poll(device, t, **READINGS[device][reading])
         events += h.tick(t)
+        h.store.commit(h.engine)
         for event in alarms(events):
             if event.transition.value == "raised":
                 assert event.alarm_key not in opened, f"{event.alarm_key} raised twice without a clear"

@@ -43,7 +43,7 @@ async def test_nothing_leaves_before_done_and_a_dropped_connection_gives_it_back
     for n in range(3):
         await outbox.put(message(OutboxPriority.ALARM, n))
     first = await outbox.take(2)
-    await outbox.done(first[0])
+    outbox.done(first[0])
     outbox.return_in_flight()  # connection lost before the second PUBACK
     again = await outbox.take(10)
     assert numbers(again) == [1, 2]
@@ -64,7 +64,7 @@ async def test_everything_survives_a_restart_in_order(tmp_path):
     await box.open()
     for n in range(4):
         await box.put(message(OutboxPriority.ALARM if n % 2 else OutboxPriority.STATUS, n))
-    await box.done((await box.take(1))[0])  # alarm 1 delivered
+    box.done((await box.take(1))[0])  # alarm 1 delivered
     await box.close()
 
     reopened = Outbox(path)
@@ -124,3 +124,63 @@ async def test_headroom_is_estimated_from_the_arrival_rate(outbox):
     assert stats.backlog == 10
     assert stats.headroom_hours is not None
     assert stats.headroom_hours > 0
+
+
+async def test_a_step_and_the_state_it_left_are_committed_together_and_come_back_after_a_restart(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path)
+    await box.open()
+    assert await box.submit([message(OutboxPriority.ALARM, 1)], {"alarm/a": {"grade": "fault"}, "flood": {}})
+    assert await box.submit([message(OutboxPriority.ALARM, 2)], {"alarm/a": None})  # the occurrence is over
+    await box.close()
+
+    reopened = Outbox(path)
+    await reopened.open()
+    assert reopened.saved_state == {"flood": {}}
+    assert numbers(await reopened.take(10)) == [1, 2]
+    await reopened.close()
+
+
+async def test_submitting_never_waits_for_the_disk_and_commits_keep_the_submission_order(outbox):
+    committed = [
+        outbox.submit([message(OutboxPriority.ALARM if n % 3 else OutboxPriority.FAULT, n)])
+        for n in range(30)
+    ]
+    assert not any(f.done() for f in committed)  # nothing waited for a commit
+    assert await asyncio.gather(*committed) == [True] * 30
+    batch = await outbox.take(100)
+    assert numbers(batch) == [n for n in range(30) if n % 3] + [n for n in range(30) if not n % 3]
+    assert [q.id for q in batch if q.message.priority is OutboxPriority.ALARM] == sorted(
+        q.id for q in batch if q.message.priority is OutboxPriority.ALARM
+    )
+
+
+async def test_a_disk_that_refuses_holds_messages_in_memory_still_delivers_them_and_stores_them_later(
+    tmp_path,
+):
+    blocked = tmp_path / "state"
+    blocked.write_text("not a directory")  # the database cannot even be created
+    box = Outbox(blocked / "outbox.sqlite3", retry_after=0.1)
+    await box.open()
+    assert box.storage_error is not None
+
+    assert not await box.submit([message(OutboxPriority.ALARM, 1)], {"alarm/a": {"grade": "fault"}})
+    assert not await box.submit([message(OutboxPriority.ALARM, 2)])
+    assert box.stats().memory_only == 2
+    first = await box.take(1)
+    assert numbers(first) == [1]  # delivered from memory, in order
+    box.done(first[0])
+
+    blocked.unlink()
+    blocked.mkdir()  # space again
+    stored = asyncio.get_running_loop().create_future()
+    box.on_storage = stored.set_result
+    assert await asyncio.wait_for(stored, 5) is None
+    assert box.stats().memory_only == 0
+    await box.close()
+
+    reopened = Outbox(blocked / "outbox.sqlite3")
+    await reopened.open()
+    assert reopened.saved_state == {"alarm/a": {"grade": "fault"}}
+    assert numbers(await reopened.take(10)) == [2]  # the delivered one is gone
+    await reopened.close()

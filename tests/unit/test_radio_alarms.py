@@ -9,12 +9,11 @@ import pytest
 from drivers.radio.events import RadioEvent, RadioEventKind
 from drivers.radio.position import Position
 from gateway.alarms.engine import CommandRefused
-from gateway.alarms.store import AlarmStore
 from gateway.config import load_config
 from gateway.contract.events import AlarmEvent, RadioTraffic
 from gateway.radio.alarms import RadioAlarms
 from gateway.radio.registry import RadioRegistry
-from tests.support.engine_harness import EPOCH, STATION, Harness, alarms
+from tests.support.engine_harness import EPOCH, STATION, Harness, StateStore, alarms
 from tests.support.station_text import problems, write
 
 RADIOS = """\
@@ -32,13 +31,17 @@ KEY = "cs-0001.radio-bh4abc-7.sos"
 
 
 class Radios:
-    def __init__(self, tmp_path, store: bool = False) -> None:
+    def __init__(self, tmp_path, store: StateStore | None = None) -> None:
         self.config = load_config(write(tmp_path, STATION + RADIOS))
-        self.store = AlarmStore(tmp_path / "alarms.json") if store else None
+        self.store = store or StateStore()
         self.harness = Harness(self.config, self.store)
         self.engine = self.harness.engine
         self.registry = RadioRegistry(self.config.station.radios)
         self.alarms = RadioAlarms(self.config.station.radios, self.engine, self.registry, self.harness.stamp)
+
+    def commit(self) -> None:
+        """What the gateway does after each step: the state it left goes into the database."""
+        self.store.commit(self.engine)
 
     def hear(self, kind: RadioEventKind, t: float, radio: str = "BH4ABC-7", **fields) -> list:
         event = RadioEvent(
@@ -97,10 +100,10 @@ def test_restore_leaves_the_latch_to_a_reset_and_unknown_radios_still_raise(tmp_
 
 
 def test_a_radio_alarm_survives_a_restart_and_can_be_acknowledged_after_it(tmp_path):
-    radios = Radios(tmp_path, store=True)
+    radios = Radios(tmp_path, store=StateStore())
     radios.hear(RadioEventKind.EMERGENCY, 0, text="trapped")
-    radios.engine.save()
-    after = Radios(tmp_path, store=True)
+    radios.commit()
+    after = Radios(tmp_path, store=radios.store)
     assert [a.alarm_key for a in after.engine.active_alarms()] == [KEY]
     [acked] = [e for e in after.engine.acknowledge(KEY, "duty") if isinstance(e, AlarmEvent)]
     assert acked.radio.member == "Li Wei"
@@ -118,11 +121,11 @@ def test_a_code_table_level_sets_the_grade(tmp_path):
 
 
 def test_link_faults_raise_and_clear_a_device_fault_also_across_a_restart(tmp_path):
-    radios = Radios(tmp_path, store=True)
+    radios = Radios(tmp_path, store=StateStore())
     assert radios.hear(RadioEventKind.LINK, 0, radio="vhf", link_ok=True) == []
     radios.hear(RadioEventKind.LINK, 1, radio="vhf", link_ok=False, text="lost")
-    radios.engine.save()
-    radios = Radios(tmp_path, store=True)
+    radios.commit()
+    radios = Radios(tmp_path, store=radios.store)
     [cleared] = alarms(radios.hear(RadioEventKind.LINK, 2, radio="vhf", link_ok=True, text="connected"))
     assert (cleared.alarm_key, cleared.transition.value) == ("cs-0001.radio-bridge-vhf.link", "cleared")
     radios = Radios(tmp_path)

@@ -1,0 +1,249 @@
+"""The station's database: one SQLite file, written by one thread, a group commit at a time.
+
+It holds the outbox (messages not yet acknowledged by the broker) and the
+alarm engine's state, so an engine step's events and the state it leaves are
+one transaction: durable together or not at all. A crash drops a suffix of
+the commit requests, events and state alike, never one without the other.
+
+The writer thread takes every request waiting, applies them in the order
+they came in one transaction, and commits (fsynced when it holds an alarm,
+a fault or alarm state). While the disk refuses (full, failing, read-only,
+or the file cannot even be opened), requests pile up in memory in order and
+are reported as held; the writer tries again every ``retry_after`` seconds
+and, once a commit succeeds, everything held is stored in that one commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    priority  INTEGER NOT NULL,
+    topic     TEXT    NOT NULL,
+    payload   BLOB    NOT NULL,
+    qos       INTEGER NOT NULL,
+    retain    INTEGER NOT NULL,
+    queued_at REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_by_priority ON outbox (priority, id);
+CREATE TABLE IF NOT EXISTS state (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+Row = tuple[int, int, str, bytes, int, int, float]  # id, priority, topic, payload, qos, retain, queued_at
+
+
+@dataclass(eq=False)
+class Write:
+    """One commit request: rows to insert, row ids to delete, state entries to set (JSON; None deletes).
+
+    ``durable``: fsync the commit it is in (an alarm, a fault or alarm state);
+    otherwise a process crash cannot lose it, a power cut might.
+    """
+
+    inserts: list[Row] = field(default_factory=list)
+    deletes: list[int] = field(default_factory=list)
+    state: dict[str, str | None] = field(default_factory=dict)
+    durable: bool = False
+    held: bool = False  # already reported as held in memory
+
+
+@dataclass
+class Loaded:
+    """What the database held at start: messages (in id order), state entries, the next free id."""
+
+    rows: list[Row]
+    state: dict[str, Any]
+    next_id: int
+    error: str | None  # the database could not be opened: nothing loaded, writes held
+
+
+Report = Callable[[list[Write], str | None], None]
+"""Called on the writer thread: these writes are stored (error None) or held in memory (the error)."""
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Database:
+    """The writer side; :class:`gateway.outbox.Outbox` is the event loop's side."""
+
+    def __init__(self, path: Path, *, retry_after: float = 2.0) -> None:
+        self.path = path
+        self.retry_after = retry_after
+        self.failures = 0
+        self._report: Report = lambda writes, error: None
+        self._adopt: Callable[[list[Row]], None] = lambda rows: None
+        self._db: sqlite3.Connection | None = None
+        self._error: str | None = None  # why the last try failed
+        self._loaded = False
+        self._mirror: dict[str, str] = {}  # every state entry as it should be stored
+        self._rewrite_state = False  # opened late: the stored state is older than the mirror
+        self._queue: list[Write] = []
+        self._stopping = False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="storage", daemon=True)
+
+    # -- life cycle (open and stop run off the event loop: they wait for the disk) ----------
+    def open(self, report: Report, adopt: Callable[[list[Row]], None]) -> Loaded:
+        """Load what is stored and start the writer; a database that cannot be opened is retried later.
+
+        ``adopt`` gets the stored messages of a database opened only on a retry.
+        """
+        self._report, self._adopt = report, adopt
+        try:
+            loaded = self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            self.failures += 1
+            self._error = describe(exc)
+            log.error("storage cannot be opened (%s); holding writes in memory", self._error)
+            # Ids far above any an earlier run handed out: a database found later keeps its own.
+            loaded = Loaded([], {}, time.time_ns() // 1000, self._error)
+        self._thread.start()
+        return loaded
+
+    def stop(self) -> None:
+        """Commit what is waiting (one last try), then close."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join()
+
+    def submit(self, write: Write) -> None:
+        with self._wake:
+            self._queue.append(write)
+            self._wake.notify()
+
+    def _connect(self) -> Loaded:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            rows = db.execute(
+                "SELECT id, priority, topic, payload, qos, retain, queued_at FROM outbox ORDER BY id"
+            ).fetchall()
+            stored = dict(db.execute("SELECT name, value FROM state").fetchall())
+            (top,) = db.execute("SELECT max(id) FROM outbox").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        if self._loaded:  # opened on a retry after failing at start: what it holds is older
+            self._adopt(rows)
+            self._rewrite_state = True
+        else:
+            self._mirror = dict(stored)
+        self._loaded = True
+        return Loaded(rows, {name: json.loads(value) for name, value in stored.items()}, (top or 0) + 1, None)
+
+    # -- the writer thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        pending: list[Write] = []
+        retry_at = None if self._db is not None else time.monotonic() + self.retry_after
+        while True:
+            new, stopping = self._next(retry_at)
+            pending += new
+            if retry_at is not None and time.monotonic() < retry_at and not stopping:
+                self._hold(new)
+                continue
+            if retry_at is not None and not pending and self._db is not None:
+                if stopping:
+                    break
+                retry_at = time.monotonic() + self.retry_after  # nothing to try the disk with yet
+                continue
+            failure = self._commit(pending)
+            if failure is None:
+                if pending or retry_at is not None:
+                    self._report(pending, None)
+                pending, self._error, retry_at = [], None, None
+            else:
+                self.failures += 1
+                if failure != self._error:
+                    log.error("storage refuses writes (%s); holding them in memory", failure)
+                self._error, retry_at = failure, time.monotonic() + self.retry_after
+                self._hold(pending)
+            if stopping:
+                break
+        if self._db is not None:
+            self._db.close()
+
+    def _next(self, retry_at: float | None) -> tuple[list[Write], bool]:
+        """The requests waiting (waiting for one, or for the next retry), and whether to stop."""
+        with self._wake:
+            while not (self._queue or self._stopping):
+                timeout = None if retry_at is None else retry_at - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    break
+                self._wake.wait(timeout)
+            new, self._queue = self._queue, []
+            return new, self._stopping
+
+    def _hold(self, writes: list[Write]) -> None:
+        fresh = [w for w in writes if not w.held]
+        for write in fresh:
+            write.held = True
+        if fresh:
+            self._report(fresh, self._error)
+
+    def _commit(self, writes: list[Write]) -> str | None:
+        """Apply ``writes`` in one transaction; the failure, if the disk refused."""
+        try:
+            if self._db is None:
+                self._connect()
+            assert self._db is not None
+            self._transaction(self._db, writes)
+        except (sqlite3.Error, OSError) as exc:
+            if self._db is not None and self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # a failed commit may have rolled back already
+                    self._db.execute("ROLLBACK")
+            return describe(exc)
+        return None
+
+    def _transaction(self, db: sqlite3.Connection, writes: list[Write]) -> None:
+        changes: dict[str, str | None] = {}
+        for write in writes:
+            changes.update(write.state)
+        if not (changes or self._rewrite_state or any(w.inserts or w.deletes for w in writes)):
+            return
+        durable = bool(changes) or self._rewrite_state or any(w.durable for w in writes)
+        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        db.execute("BEGIN IMMEDIATE")
+        for write in writes:
+            db.executemany(
+                "INSERT INTO outbox (id, priority, topic, payload, qos, retain, queued_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                write.inserts,
+            )
+            db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in write.deletes])
+        merged = {**self._mirror, **changes}
+        mirror = {name: value for name, value in merged.items() if value is not None}
+        if self._rewrite_state:
+            db.execute("DELETE FROM state")
+            changes = dict(mirror)
+        db.executemany(
+            "INSERT INTO state (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [(name, value) for name, value in changes.items() if value is not None],
+        )
+        db.executemany(
+            "DELETE FROM state WHERE name = ?", [(name,) for name, value in changes.items() if value is None]
+        )
+        db.execute("COMMIT")
+        self._mirror, self._rewrite_state = mirror, False
