@@ -152,11 +152,10 @@ async def test_broadcast_reaches_the_group_per_radio_and_everyone_as_a_bulletin(
         assert result["ok"], result
         per_radio = result["result"]["radios"]
         assert per_radio[RADIO_CALL]["outcome"] == "acknowledged"
-        assert per_radio["N0AWAY-1"] == {
-            "outcome": "gave_up",
-            "attempts": 2,
-            "seconds": pytest.approx(12, abs=3),
-        }
+        away = per_radio["N0AWAY-1"]
+        assert (away["outcome"], away["attempts"]) == ("gave_up", 2)
+        # Two waits of 4 s and 8 s, each drawn between half and all of it (jitter), plus air time.
+        assert 6 - 1 <= away["seconds"] <= 12 + 3, away
         assert result["result"]["acknowledged"] == 1
         heard = await radio.wait_for(message_to_radio)
         assert heard.packet.text == "Flood warning: move to high ground"
