@@ -86,7 +86,7 @@ class Publisher:
         if outcome.ok:
             if self.influx is not None:
                 self.influx.add(outcome)
-            if self._telemetry.due(outcome.device, {o.point: o.value for o in outcome.observations}):
+            if self._telemetry.due(outcome.device, outcome.observations):
                 events.append(self._telemetry_event(outcome))
         await self.publish(events)
 
@@ -142,7 +142,15 @@ class Publisher:
         return message_for(snapshot, self._prefix)
 
     def _telemetry_event(self, outcome: PollOutcome) -> TelemetryEvent:
-        readings = {o.point: Reading(value=o.value, unit=o.unit) for o in outcome.observations}
-        return TelemetryEvent(
-            device=outcome.device, observed_at=outcome.observed_at, readings=readings, **self._stamp()
-        )
+        """Every point's latest value, each with its age: not only what this poll read."""
+        latest = self._telemetry.latest(outcome.device)
+        newest = max((reading.observed_at for reading in latest.values()), default=outcome.observed_at)
+        readings = {
+            point: Reading(
+                value=reading.value,
+                unit=reading.unit,
+                age_s=round((newest - reading.observed_at).total_seconds(), 3),
+            )
+            for point, reading in latest.items()
+        }
+        return TelemetryEvent(device=outcome.device, observed_at=newest, readings=readings, **self._stamp())
