@@ -95,7 +95,6 @@ class AlarmEngine:
         stamp: Stamp,
         *,
         clock: Clock,
-        offline_after: int = 2,
         store: AlarmStore | None = None,
     ):
         self._config = config
@@ -103,7 +102,6 @@ class AlarmEngine:
         self._stamp = stamp
         self._events = EventMaker(self._policy, stamp)
         self._clock = clock
-        self._offline_after = offline_after
         self._store = store
         self._dirty = False
         self._station = config.station.station.id
@@ -318,7 +316,7 @@ class AlarmEngine:
 
     def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: DeviceFault) -> list[Envelope]:
         device.failed_polls += 1
-        if device.failed_polls < self._offline_after:
+        if device.failed_polls < self._config.offline_after(device.name):
             return []
         lost = fault.category.is_communication_loss
         health = DeviceHealth.OFFLINE if lost else DeviceHealth.FAULT
