@@ -129,6 +129,9 @@ def _describe_health(health: dict) -> str:
     for name, device in health["devices"].items():
         reason = f" ({device['reason']})" if device.get("reason") else ""
         lines.append(f"  {name:<20} {device['status']}{reason}")
+        if last := device.get("last_rejected"):
+            rejected = ", ".join(f"{count} {kind}" for kind, count in device["rejected"].items())
+            lines.append(f"  {'':<20} frames rejected: {rejected}; last: {last['reason']}")
     return "\n".join(lines)
 
 

@@ -49,7 +49,10 @@ def bare_durations(model: BaseModel, data: Any, lines: LineMap) -> list[ConfigIs
     warnings = []
     for path, given in _durations(model, data, ()):
         if given < 1:  # not milliseconds, but still say which unit it is
-            message = f"{given:g} means {given:g} seconds; write {given:g}s or {given * 1000:g}ms to silence this warning"
+            message = (
+                f"{given:g} means {given:g} seconds; "
+                f"write {given:g}s or {given * 1000:g}ms to silence this warning"
+            )
         else:
             message = (
                 f"{given:g} means {given:g} seconds; write {given:g}ms if milliseconds are meant "

@@ -7,9 +7,11 @@ it never disagrees with what the gateway is doing.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from drivers.observation import BusPoller
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.reports import CountBook, ReportClock, bus_reports
@@ -38,6 +40,7 @@ class Health:
         outbox: Outbox,
         uplink: MqttUplink,
         radio_hub: RadioHub | None,
+        pollers: Mapping[str, BusPoller],
         progress: Progress,
         metrics: Metrics,
         counts: CountBook,
@@ -50,6 +53,7 @@ class Health:
         self._outbox = outbox
         self._uplink = uplink
         self._radio_hub = radio_hub
+        self._pollers = pollers
         self._progress = progress
         self._metrics = metrics
         self._counts = counts
@@ -59,7 +63,7 @@ class Health:
     def snapshot(self) -> dict[str, Any]:
         """What ``/healthz`` and ``outpost status`` show."""
         devices = {
-            name: {"status": status.value if status else "unknown", "reason": reason}
+            name: {"status": status.value if status else "unknown", "reason": reason} | self._rejected(name)
             for name, (status, reason) in self._engine.device_health().items()
         }
         stalled = self._progress.stalled(self._config.station.service.stall_after) + self.also_stalled()
@@ -82,6 +86,17 @@ class Health:
             "exercise": self._engine.exercise,
             "outbox": outbox,
             "radios": self._radio_hub.health() if self._radio_hub is not None else {},
+        }
+
+    def _rejected(self, device: str) -> dict[str, Any]:
+        """The frames ``device``'s bus refused for it, by reason, and the last one (escaped)."""
+        poller = self._pollers.get(self._config.station.devices[device].bus)
+        if poller is None or device not in poller.rejections.last:
+            return {}
+        last = poller.rejections.last[device]
+        return {
+            "rejected": poller.rejections.of(device),
+            "last_rejected": {"reason": last.reason, "frame": last.frame, "at": last.at},
         }
 
     def status_line(self) -> str:

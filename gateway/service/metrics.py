@@ -54,6 +54,8 @@ class Metrics:
         self.commands = Counter("outpost_commands", "Downlink commands by outcome", ["outcome"], registry=r)
         self.rejected = Rejections()
         r.register(self.rejected)
+        self.bus_rejected = BusRejections()
+        r.register(self.bus_rejected)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -67,8 +69,9 @@ class Rejections(Collector):
     """``outpost_input_rejected_total{input, reason}``: what each input path refused, and why.
 
     The command intake and the local HTTP endpoint count here (:meth:`count`);
-    radio bridges and serial sensors keep their own counts, read at each scrape
-    (:meth:`read_from`). Reasons are the code's fixed phrases, never input.
+    radio bridges keep their own counts, read at each scrape (:meth:`read_from`).
+    Reasons are the code's fixed phrases, never input. Frames refused on a field
+    bus are :class:`BusRejections`.
     """
 
     def __init__(self) -> None:
@@ -91,6 +94,33 @@ class Rejections(Collector):
                 totals[(input_path, reason)] += count
         for (input_path, reason), count in sorted(totals.items()):
             family.add_metric([input_path, reason], count)
+        yield family
+
+
+BusRejectionCounts = Callable[[], Iterable[tuple[str, str, str, int]]]
+"""(bus, device, reason, count so far) for each reason a bus has refused a device's frames."""
+
+
+class BusRejections(Collector):
+    """``outpost_bus_rejected_frames_total{bus, device, reason}``: what each field bus refused, per device.
+
+    The pollers keep the counts (a reload starts new ones); they are read at each scrape.
+    """
+
+    def __init__(self) -> None:
+        self._source: BusRejectionCounts = lambda: ()
+
+    def read_from(self, source: BusRejectionCounts) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "outpost_bus_rejected_frames",
+            "Frames a field bus refused, by bus, device and reason",
+            labels=["bus", "device", "reason"],
+        )
+        for bus, device, reason, count in sorted(self._source()):
+            family.add_metric([bus, device, reason], count)
         yield family
 
 

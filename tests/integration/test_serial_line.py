@@ -114,7 +114,8 @@ async def test_a_misbehaving_sensor_is_a_fault_with_its_reason_until_it_recovers
         assert fault.fault.category is category
         assert fault.fault.reason.startswith(reason), fault.fault.reason
         if category is FaultCategory.DECODE:
-            assert sum(poller.rejections.values()) > 0  # counted, not just dropped
+            assert sum(poller.rejections.of("sensor").values()) > 0  # counted, not just dropped
+            assert poller.rejections.last["sensor"].reason
         simulator.answer_normally()
         await outcomes.next_where(lambda o: o.ok)
 

@@ -32,7 +32,8 @@ def station(buses: str = "", devices: str = "") -> str:
 def test_seven_data_bits_on_modbus_rtu_is_an_error_naming_file_line_and_key(tmp_path):
     path = write(tmp_path, station(RTU + "    data_bits: 7\n", RTU_DEVICE))
     assert problems(path) == [
-        "station.yaml:15: buses.rs485.data_bits: must be 8 for Modbus RTU (7 data bits is Modbus ASCII), got 7"
+        "station.yaml:15: buses.rs485.data_bits: must be 8 for Modbus RTU "
+        "(7 data bits is Modbus ASCII), got 7"
     ]
 
 
@@ -61,7 +62,8 @@ def test_a_bare_number_for_a_bus_timeout_is_seconds_with_a_warning_naming_the_un
     config = load_config(path)
     assert config.station.buses["rs485"].timeout == 0.4
     assert [str(w) for w in config.warnings] == [
-        "station.yaml:15: buses.rs485.timeout: 0.4 means 0.4 seconds; write 0.4s or 400ms to silence this warning"
+        "station.yaml:15: buses.rs485.timeout: 0.4 means 0.4 seconds; "
+        "write 0.4s or 400ms to silence this warning"
     ]
     assert main(["check", str(path)]) == 0
     assert "warning: station.yaml:15: buses.rs485.timeout: 0.4 means 0.4 seconds" in capsys.readouterr().err
