@@ -78,9 +78,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    outcomes = asyncio.run(probe(config))
-    print(table(config, outcomes))
-    return 0 if all(o.ok for o in outcomes) else 1
+    report = asyncio.run(probe(config))
+    print(table(config, report))
+    return 0 if all(o.ok for o in report.outcomes) else 1
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

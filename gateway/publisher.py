@@ -35,7 +35,7 @@ from gateway.service.metrics import Metrics
 from gateway.service.systemd import Progress
 from gateway.uplink.influx import InfluxWriter
 from gateway.uplink.mqtt import MqttUplink
-from gateway.uplink.telemetry import ReportOnChange
+from gateway.uplink.telemetry import Latest, ReportOnChange
 from gateway.uplink.topics import message_for
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,10 @@ class Publisher:
         """The active alarms as they stand: what a platform that just connected needs first."""
         snapshot = ActiveAlarmsSnapshot(alarms=self._engine.active_alarms(), **self._stamp())
         return message_for(snapshot, self._prefix)
+
+    def latest_readings(self, device: str) -> dict[str, Latest]:
+        """Every point's latest value, as telemetry would send it (``/values`` serves them)."""
+        return self._telemetry.latest(device)
 
     def _telemetry_event(self, outcome: PollOutcome) -> TelemetryEvent:
         """Every point's latest value, each with its age: not only what this poll read."""

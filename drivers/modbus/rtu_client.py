@@ -62,6 +62,7 @@ from serial_asyncio_fast import create_serial_connection
 
 from drivers.modbus.registers import RegisterType
 from drivers.observation import DeviceFault, FaultCategory
+from drivers.port_lock import PortLock, keep_others_out
 from drivers.rejections import Refusal, RejectionLog
 from drivers.serial_port import SerialSettings
 
@@ -248,6 +249,7 @@ class RtuClient:
         names: dict[int, str],
     ) -> None:
         self._settings = settings
+        self._lock = PortLock(settings.port)
         self.rejections = rejections
         self._names = names  # unit -> device, for the rejection log
         self._last_unit: int | None = None  # whose answer the line most likely carries late
@@ -267,15 +269,18 @@ class RtuClient:
     async def connect(self) -> bool:
         listener = _Listener()
         try:
+            self._lock.acquire()
             transport, _ = await create_serial_connection(
                 asyncio.get_running_loop(),
                 lambda: listener,
                 self._settings.port,
                 **self._settings.pyserial_options(),
             )
-        except OSError as exc:  # pyserial's SerialException is one
+        except OSError as exc:  # pyserial's SerialException is one, and so is PortInUse
             log.debug("cannot open %s: %s", self._settings.port, exc)
+            self._lock.release()
             return False
+        keep_others_out(transport.serial)
         listener.connection_made(transport)  # pyserial-asyncio tells the protocol only later
         self._listener = listener
         return True
@@ -284,6 +289,7 @@ class RtuClient:
         if self._listener is not None and self._listener.transport is not None:
             self._listener.transport.close()
         self._listener = None
+        self._lock.release()
 
     def explain(self, *_request: object) -> DeviceFault:
         """Why the last request got no valid answer (the poller's ``explain_no_answer``)."""

@@ -25,6 +25,7 @@ from serial_asyncio_fast import open_serial_connection
 
 from drivers.backoff import Backoff
 from drivers.observation import DeviceFault, Emit, FaultCategory, Observation, PollOutcome
+from drivers.port_lock import PortLock, keep_others_out
 from drivers.rejections import Refusal, RejectionLog
 from drivers.serial_line.framing import Rejection
 from drivers.serial_line.protocol import Implausible, LineProtocol, LineReader, LineReading, rejection_kind
@@ -66,12 +67,15 @@ class SerialLinePoller:
         """Read until cancelled. Never raises for the sensor's or the port's failure."""
         delays = self._backoff.delays()
         reported = False
+        lock = PortLock(self.settings.port)
         while True:
             try:
+                lock.acquire()
                 stream, writer = await open_serial_connection(
                     url=self.settings.port, **self.settings.pyserial_options()
                 )
-            except OSError:  # pyserial's SerialException is one
+            except OSError:  # pyserial's SerialException is one, and so is PortInUse
+                lock.release()
                 reason = self.settings.why_unavailable()
                 if not reported:
                     log.warning("bus fault on %s: %s", self.settings.describe(), reason)
@@ -79,6 +83,7 @@ class SerialLinePoller:
                 await emit(self._failed(FaultCategory.CONNECTION, f"bus fault: {reason}"))
                 await asyncio.sleep(next(delays))
                 continue
+            keep_others_out(writer.transport.get_extra_info("serial"))
             log.info("opened %s for %s", self.settings.describe(), self.device)
             delays, reported = self._backoff.delays(), False
             try:
@@ -90,6 +95,7 @@ class SerialLinePoller:
                 await emit(self._failed(FaultCategory.CONNECTION, f"bus fault: {reason}"))
             finally:
                 writer.close()
+                lock.release()
 
     async def _serve(self, stream: asyncio.StreamReader, writer, emit: Emit) -> None:
         reader = self._protocol.reader()

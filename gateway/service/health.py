@@ -7,8 +7,8 @@ it never disagrees with what the gateway is doing.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from drivers.observation import BusPoller
@@ -25,6 +25,7 @@ from gateway.service.metrics import Metrics
 from gateway.service.supervisor import TaskFaults
 from gateway.service.systemd import Progress
 from gateway.uplink.mqtt import MqttUplink
+from gateway.uplink.telemetry import Latest
 
 
 class Health:
@@ -41,6 +42,7 @@ class Health:
         uplink: MqttUplink,
         radio_hub: RadioHub | None,
         pollers: Mapping[str, BusPoller],
+        latest: Callable[[str], Mapping[str, Latest]],
         progress: Progress,
         metrics: Metrics,
         counts: CountBook,
@@ -54,6 +56,7 @@ class Health:
         self._uplink = uplink
         self._radio_hub = radio_hub
         self._pollers = pollers
+        self._latest = latest
         self._progress = progress
         self._metrics = metrics
         self._counts = counts
@@ -86,6 +89,22 @@ class Health:
             "exercise": self._engine.exercise,
             "outbox": outbox,
             "radios": self._radio_hub.health() if self._radio_hub is not None else {},
+        }
+
+    def values(self) -> dict[str, Any]:
+        """``/values``: every device's latest reading of each point, with when it was read and its age."""
+        now = datetime.now(UTC)
+        return {
+            device: {
+                point: {
+                    "value": reading.value,
+                    "unit": reading.unit,
+                    "observed_at": reading.observed_at.isoformat(),
+                    "age_s": round((now - reading.observed_at).total_seconds(), 3),
+                }
+                for point, reading in self._latest(device).items()
+            }
+            for device in self._config.station.devices
         }
 
     def _rejected(self, device: str) -> dict[str, Any]:

@@ -125,11 +125,16 @@ class BusRejections(Collector):
 
 
 async def serve(
-    listen: str, metrics: Metrics, health: Callable[[], dict[str, Any]], refresh: Callable[[], None]
+    listen: str,
+    metrics: Metrics,
+    health: Callable[[], dict[str, Any]],
+    refresh: Callable[[], None],
+    values: Callable[[], dict[str, Any]],
 ) -> None:
-    """Serve ``/metrics`` and ``/healthz`` on ``listen`` (HOST:PORT) until cancelled.
+    """Serve ``/metrics``, ``/healthz`` and ``/values`` on ``listen`` (HOST:PORT) until cancelled.
 
-    ``refresh`` brings the gauges up to date just before each scrape.
+    ``refresh`` brings the gauges up to date just before each scrape; ``/values``
+    is every device's latest readings (``outpost probe`` reads a busy port's there).
     """
     host, _, port = listen.rpartition(":")
 
@@ -141,7 +146,9 @@ async def serve(
             report = health()
             status = "200 OK" if report.get("healthy") else "503 Service Unavailable"
             return Response(status, "application/json", json.dumps(report, indent=2).encode())
-        return Response("404 Not Found", "text/plain", b"try /metrics or /healthz\n")
+        if request.path == "/values":
+            return Response("200 OK", "application/json", json.dumps(values(), indent=2).encode())
+        return Response("404 Not Found", "text/plain", b"try /metrics, /healthz or /values\n")
 
     server = await start_local_server(
         host, int(port), respond, lambda reason: metrics.rejected.count("http", reason)

@@ -114,6 +114,7 @@ class Gateway:
             uplink=self.uplink,
             radio_hub=self.radio_hub,
             pollers=self.pollers,
+            latest=self.publisher.latest_readings,
             progress=self.progress,
             metrics=self.metrics,
             counts=self._counts,
@@ -325,6 +326,7 @@ class Gateway:
                                 self.metrics,
                                 lambda: self.health.snapshot(),  # noqa: PLW0108 (late-bound)
                                 lambda: self.health.update_gauges(),  # noqa: PLW0108 (late-bound)
+                                lambda: self.health.values(),  # noqa: PLW0108 (late-bound)
                             ),
                             faults=self.faults,
                         )
