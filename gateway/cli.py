@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -47,6 +48,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    for warning in config.warnings:  # what ``check`` warns about, in the service's log
+        logging.getLogger("gateway.config").warning("%s", warning)
     from gateway.service.runtime import STOP_GRACE, run_gateway
 
     asyncio.run(run_until_signalled(run_gateway(config), grace=STOP_GRACE))
