@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from drivers.rejections import RejectionLog
+
 
 class FaultCategory(StrEnum):
     """Why a poll failed; decides whether the device is ``offline`` or in ``fault``."""
@@ -80,6 +82,11 @@ Emit = Callable[[PollOutcome], Awaitable[None]]
 
 
 class BusPoller(Protocol):
-    """One task per bus: polls its devices forever and hands every outcome to ``emit``."""
+    """One task per bus: polls its devices forever and hands every outcome to ``emit``.
+
+    ``rejections`` holds the frames it refused, by device and reason.
+    """
+
+    rejections: RejectionLog
 
     async def run(self, emit: Emit) -> None: ...

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from drivers.port_lock import PortLock
+
 
 class Parity(StrEnum):
     NONE = "none"
@@ -42,12 +44,13 @@ class SerialSettings:
         return f"{self.port} {self.baudrate} {self.bytesize}{self.parity.letter}{self.stopbits}"
 
     def pyserial_options(self) -> dict[str, Any]:
-        """Keyword arguments for pyserial (and pymodbus' serial client)."""
+        """Keyword arguments for pyserial: the character format, and the port for us alone."""
         return {
             "baudrate": self.baudrate,
             "bytesize": self.bytesize,
             "parity": self.parity.letter,
             "stopbits": self.stopbits,
+            "exclusive": True,  # see drivers.port_lock
         }
 
     def why_unavailable(self) -> str:
@@ -61,4 +64,6 @@ class SerialSettings:
             return f"serial port {self.port} does not exist (USB adapter unplugged?)"
         if not os.access(self.port, os.R_OK | os.W_OK):
             return f"no permission to open serial port {self.port} (user not in group dialout?)"
+        if (holder := PortLock(self.port).holder()) is not None:
+            return f"serial port {self.port} is in use by {holder}"
         return f"cannot open serial port {self.port} (in use, or not a serial port?)"

@@ -27,7 +27,9 @@ TELEMETRY_FACTOR = 10  # telemetry_interval defaults to this many poll intervals
 def build_poller(config: LoadedConfig, bus_name: str, bus: Bus) -> BusPoller:
     if isinstance(bus, ModbusTcpBus):
         devices = modbus_devices(config, bus_name)
-        return tcp_poller(host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices)
+        return tcp_poller(
+            host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices, retries=bus.retries
+        )
     if isinstance(bus, ModbusRtuBus):
         return rtu_poller(
             settings=serial_settings(bus),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -47,6 +48,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    for warning in config.warnings:  # what ``check`` warns about, in the service's log
+        logging.getLogger("gateway.config").warning("%s", warning)
     from gateway.service.runtime import STOP_GRACE, run_gateway
 
     asyncio.run(run_until_signalled(run_gateway(config), grace=STOP_GRACE))
@@ -78,9 +81,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    outcomes = asyncio.run(probe(config))
-    print(table(config, outcomes))
-    return 0 if all(o.ok for o in outcomes) else 1
+    report = asyncio.run(probe(config))
+    print(table(config, report))
+    return 0 if all(o.ok for o in report.outcomes) else 1
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -132,6 +135,9 @@ def _describe_health(health: dict) -> str:
     for name, device in health["devices"].items():
         reason = f" ({device['reason']})" if device.get("reason") else ""
         lines.append(f"  {name:<20} {device['status']}{reason}")
+        if last := device.get("last_rejected"):
+            rejected = ", ".join(f"{count} {kind}" for kind, count in device["rejected"].items())
+            lines.append(f"  {'':<20} frames rejected: {rejected}; last: {last['reason']}")
     return "\n".join(lines)
 
 

@@ -41,7 +41,7 @@ from gateway.service.metrics import Metrics
 from gateway.service.systemd import Progress
 from gateway.uplink.influx import InfluxWriter
 from gateway.uplink.mqtt import MqttUplink
-from gateway.uplink.telemetry import ReportOnChange
+from gateway.uplink.telemetry import Latest, ReportOnChange
 from gateway.uplink.topics import message_for
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Publisher:
         if outcome.ok:
             if self.influx is not None:
                 self.influx.add(outcome)
-            if self._telemetry.due(outcome.device, {o.point: o.value for o in outcome.observations}):
+            if self._telemetry.due(outcome.device, outcome.observations):
                 events.append(self._telemetry_event(outcome))
         self.publish(events)
 
@@ -181,8 +181,20 @@ class Publisher:
         snapshot = ActiveAlarmsSnapshot(alarms=self._engine.active_alarms(), **self._stamp())
         return message_for(snapshot, self._prefix)
 
+    def latest_readings(self, device: str) -> dict[str, Latest]:
+        """Every point's latest value, as telemetry would send it (``/values`` serves them)."""
+        return self._telemetry.latest(device)
+
     def _telemetry_event(self, outcome: PollOutcome) -> TelemetryEvent:
-        readings = {o.point: Reading(value=o.value, unit=o.unit) for o in outcome.observations}
-        return TelemetryEvent(
-            device=outcome.device, observed_at=outcome.observed_at, readings=readings, **self._stamp()
-        )
+        """Every point's latest value, each with its age: not only what this poll read."""
+        latest = self._telemetry.latest(outcome.device)
+        newest = max((reading.observed_at for reading in latest.values()), default=outcome.observed_at)
+        readings = {
+            point: Reading(
+                value=reading.value,
+                unit=reading.unit,
+                age_s=round((newest - reading.observed_at).total_seconds(), 3),
+            )
+            for point, reading in latest.items()
+        }
+        return TelemetryEvent(device=outcome.device, observed_at=newest, readings=readings, **self._stamp())

@@ -43,6 +43,7 @@ from drivers.backoff import Backoff
 from drivers.modbus.plan import ReadRequest
 from drivers.modbus.registers import ReadPriority, RegisterType, decode
 from drivers.observation import DeviceFault, Emit, FaultCategory, Observation, PollOutcome
+from drivers.rejections import RejectionLog
 from drivers.values import ImplausibleReading
 
 log = logging.getLogger(__name__)
@@ -183,8 +184,11 @@ class ModbusPoller:
         policy: LinePolicy | None = None,
         explain_no_answer: ExplainNoAnswer = no_response,
         why_unreachable: Callable[[], str] | None = None,
+        rejections: RejectionLog | None = None,
     ) -> None:
         self.endpoint = endpoint
+        # Frames refused on the way (RTU); a TCP client's framing is pymodbus' and tells nothing.
+        self.rejections = rejections or RejectionLog(endpoint)
         self._client = client
         self._devices = list(devices)
         self._backoff = backoff or Backoff()

@@ -17,6 +17,7 @@ from drivers.backoff import Backoff
 from drivers.modbus.plan import ReadRequest
 from drivers.modbus.poller import LinePolicy, ModbusDevice, ModbusPoller
 from drivers.modbus.rtu_client import RtuClient
+from drivers.rejections import RejectionLog
 from drivers.serial_port import SerialSettings
 
 MODBUS_CHAR_BITS = 11
@@ -59,7 +60,8 @@ def rtu_poller(
     silent unit cannot hold the line.
     """
     silence = silent_interval(settings.baudrate)
-    client = RtuClient(settings, timeout, silence)
+    rejections = RejectionLog(f"serial port {settings.describe()}")
+    client = RtuClient(settings, timeout, silence, rejections, {d.unit: d.name for d in devices})
     policy = LinePolicy(
         retries=retries,
         gap=silence if gap is None else gap,
@@ -73,4 +75,5 @@ def rtu_poller(
         policy=policy,
         explain_no_answer=client.explain,
         why_unreachable=settings.why_unavailable,
+        rejections=rejections,
     )

@@ -32,7 +32,9 @@ What makes a late answer impossible to accept as a later request's:
 
 Rejected answers are kept with the reason a technician can act on (bad CRC,
 noise, wrong unit, wrong length, late answer to another read), and
-:meth:`RtuClient.explain` turns the last failure into a fault.
+:meth:`RtuClient.explain` turns the last failure into a fault. Every frame
+refused, and whatever the line carried while it should have been quiet, is
+recorded per device in a :class:`~drivers.rejections.RejectionLog`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ from serial_asyncio_fast import create_serial_connection
 
 from drivers.modbus.registers import RegisterType
 from drivers.observation import DeviceFault, FaultCategory
+from drivers.port_lock import PortLock, keep_others_out
+from drivers.rejections import Refusal, RejectionLog
 from drivers.serial_port import SerialSettings
 
 log = logging.getLogger(__name__)
@@ -137,13 +141,13 @@ class Expected:
 
     def scan(
         self, heard: bytes, complete_at: Callable[[int], float], earliest: Callable[[int], float]
-    ) -> tuple[bytes | None, list[str]]:
+    ) -> tuple[bytes | None, list[Refusal]]:
         """The first acceptable answer in ``heard`` (or None) and why each look-alike before it was refused.
 
         ``complete_at(end)`` is when the byte before offset ``end`` arrived,
         ``earliest(length)`` the soonest an answer of ``length`` bytes can be complete.
         """
-        refused: list[str] = []
+        refused: list[Refusal] = []
         for start in range(len(heard) - 1):
             if heard[start] != self.unit:
                 continue
@@ -158,21 +162,25 @@ class Expected:
                 length = 3 + heard[start + 2] + 2
                 frame = heard[start : start + length]
                 if len(frame) == length and crc_ok(frame):
-                    refused.append(
-                        self.late(start, frame)
-                        or f"wrong-length answer ({heard[start + 2]} data bytes instead of {self.length - 5})"
-                    )
+                    late = self.late(start, frame)
+                    if late is not None:
+                        refused.append(Refusal("late answer", late, frame))
+                    else:
+                        data = f"{heard[start + 2]} data bytes instead of {self.length - 5}"
+                        wrong = f"wrong-length answer ({data})"
+                        refused.append(Refusal("wrong length", wrong, frame))
                 continue
             frame = heard[start : start + length]
             if len(frame) < length:
                 return None, refused  # more may still come
             if not crc_ok(frame):
-                refused.append(f"answer with a bad CRC ({length} bytes: {shown(frame)})")
+                refused.append(
+                    Refusal("bad CRC", f"answer with a bad CRC ({length} bytes: {shown(frame)})", frame)
+                )
                 continue
             if complete_at(start + length) < earliest(length):
-                refused.append(
-                    f"stale answer, complete before the request could have been heard ({shown(frame)})"
-                )
+                reason = f"stale answer, complete before the request could have been heard ({shown(frame)})"
+                refused.append(Refusal("stale answer", reason, frame))
                 continue
             return frame, refused
         return None, refused
@@ -182,17 +190,17 @@ def shown(data: bytes) -> str:
     return data[:12].hex(" ") + (" ..." if len(data) > 12 else "")
 
 
-def explain_heard(heard: bytes, unit: int) -> str:
-    """Why ``heard`` (everything received after a request) holds no answer of ``unit``."""
-    if not heard:
-        return "no response (timeout)"
+def explain_heard(heard: bytes, unit: int) -> Refusal:
+    """Why ``heard`` (everything received after a request, not empty) holds no answer of ``unit``."""
     if len(heard) >= EXCEPTION_FRAME_BYTES and heard[0] != unit:
         for length in (EXCEPTION_FRAME_BYTES, WRITE_FRAME_BYTES, 3 + heard[2] + 2):
             if len(heard) >= length and crc_ok(heard[:length]):
-                return f"answer from unit {heard[0]} instead of unit {unit}"
+                return Refusal("wrong unit", f"answer from unit {heard[0]} instead of unit {unit}", heard)
     if heard[0] == unit and len(heard) < 3:
-        return f"answer cut short ({len(heard)} bytes: {shown(heard)})"
-    return f"noise on the line instead of an answer ({len(heard)} bytes: {shown(heard)})"
+        return Refusal("cut short", f"answer cut short ({len(heard)} bytes: {shown(heard)})", heard)
+    return Refusal(
+        "noise", f"noise on the line instead of an answer ({len(heard)} bytes: {shown(heard)})", heard
+    )
 
 
 class _Listener(asyncio.Protocol):
@@ -232,8 +240,19 @@ class _Listener(asyncio.Protocol):
 class RtuClient:
     """The part of pymodbus' client interface the bus poller uses, one transaction at a time."""
 
-    def __init__(self, settings: SerialSettings, timeout: float, silence: float) -> None:
+    def __init__(
+        self,
+        settings: SerialSettings,
+        timeout: float,
+        silence: float,
+        rejections: RejectionLog,
+        names: dict[int, str],
+    ) -> None:
         self._settings = settings
+        self._lock = PortLock(settings.port)
+        self.rejections = rejections
+        self._names = names  # unit -> device, for the rejection log
+        self._last_unit: int | None = None  # whose answer the line most likely carries late
         self._timeout = timeout
         self._silence = silence
         self._quiet = silence  # before the next request: see rule 1
@@ -250,15 +269,18 @@ class RtuClient:
     async def connect(self) -> bool:
         listener = _Listener()
         try:
+            self._lock.acquire()
             transport, _ = await create_serial_connection(
                 asyncio.get_running_loop(),
                 lambda: listener,
                 self._settings.port,
                 **self._settings.pyserial_options(),
             )
-        except OSError as exc:  # pyserial's SerialException is one
+        except OSError as exc:  # pyserial's SerialException is one, and so is PortInUse
             log.debug("cannot open %s: %s", self._settings.port, exc)
+            self._lock.release()
             return False
+        keep_others_out(transport.serial)
         listener.connection_made(transport)  # pyserial-asyncio tells the protocol only later
         self._listener = listener
         return True
@@ -267,6 +289,7 @@ class RtuClient:
         if self._listener is not None and self._listener.transport is not None:
             self._listener.transport.close()
         self._listener = None
+        self._lock.release()
 
     def explain(self, *_request: object) -> DeviceFault:
         """Why the last request got no valid answer (the poller's ``explain_no_answer``)."""
@@ -366,7 +389,12 @@ class RtuClient:
         if listener is None or listener.transport is None:
             raise ConnectionException(self._settings.port)
         await self._wait_for_silence(listener)
+        if listener.heard and self._last_unit is not None:
+            between = bytes(listener.heard)
+            reason = f"{len(between)} bytes heard while the line should have been quiet"
+            self._record(self._last_unit, [Refusal("heard between requests", reason, between)])
         listener.forget()  # rule 2
+        self._last_unit = request.dev_id
         frame = with_crc(bytes([request.dev_id, request.function_code]) + request.encode())
         sent = self._loop_time()
         listener.transport.write(frame)
@@ -383,18 +411,24 @@ class RtuClient:
                 answer, refused = expected.scan(bytes(listener.heard), listener.complete_at, earliest)
                 if answer is not None:
                     self._quiet = self._silence
+                    self._record(expected.unit, refused)
                     return self._decoded(answer)
                 remaining = deadline - self._loop_time()
                 if listener.transport is None:
                     raise ConnectionException(self._settings.port)
                 if remaining <= 0:
-                    self._fault = self._no_answer(bytes(listener.heard), refused, expected)
+                    heard = bytes(listener.heard)
+                    if heard and not refused:
+                        refused = [explain_heard(heard, expected.unit)]
+                    self._record(expected.unit, refused)
+                    self._fault = self._no_answer(refused, expected)
                     raise ModbusIOException(self._fault.reason)
                 listener.changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(listener.changed.wait(), remaining)
         finally:
             self._ended_at = self._loop_time()
+            listener.forget()  # judged: what comes from now on arrives between requests
 
     async def _wait_for_silence(self, listener: _Listener) -> None:
         """Rule 1, measured on the line: a byte heard while waiting restarts the wait."""
@@ -411,11 +445,15 @@ class RtuClient:
             pdu.dev_id = frame[0]
         return pdu
 
-    def _no_answer(self, heard: bytes, refused: list[str], expected: Expected) -> DeviceFault:
-        if not heard:
+    def _record(self, unit: int, refused: list[Refusal]) -> None:
+        for refusal in refused:
+            self.rejections.record(self._names.get(unit, f"unit {unit}"), refusal)
+
+    @staticmethod
+    def _no_answer(refused: list[Refusal], expected: Expected) -> DeviceFault:
+        if not refused:
             return DeviceFault(FaultCategory.TIMEOUT, "no response (timeout)")
-        reason = refused[0] if refused else explain_heard(heard, expected.unit)
-        return DeviceFault(FaultCategory.DECODE, f"{reason} reading {expected.describe}")
+        return DeviceFault(FaultCategory.DECODE, f"{refused[0].reason} reading {expected.describe}")
 
     def _still_unanswered(self, unit: int) -> list[Read]:
         return [read for read, _sent in self._unanswered.get(unit, [])]

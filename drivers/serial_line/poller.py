@@ -6,9 +6,10 @@ valid frame for a streaming one. A valid frame gives a reading at once, or a
 ``decode`` fault at once if it holds an implausible value (NaN, infinite). A
 window that closes without one is a fault: ``decode`` naming the last
 rejection when bytes came but none made a valid frame, ``timeout`` when the
-line stayed silent. Stray noise between readings is counted and logged but is
-no fault as long as valid frames keep coming: a missed reading only costs
-latency, a false fault would page someone.
+line stayed silent. Stray noise between readings is counted and logged (in a
+:class:`~drivers.rejections.RejectionLog`) but is no fault as long as valid
+frames keep coming: a missed reading only costs latency, a false fault would
+page someone.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from serial_asyncio_fast import open_serial_connection
 
 from drivers.backoff import Backoff
 from drivers.observation import DeviceFault, Emit, FaultCategory, Observation, PollOutcome
+from drivers.port_lock import PortLock, keep_others_out
+from drivers.rejections import Refusal, RejectionLog
 from drivers.serial_line.framing import Rejection
 from drivers.serial_line.protocol import Implausible, LineProtocol, LineReader, LineReading, rejection_kind
 from drivers.serial_port import SerialSettings
-from drivers.shown import shown
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +61,21 @@ class SerialLinePoller:
         self._timeout = timeout
         self._backoff = backoff or Backoff(0.5, 5.0)
         self._units = protocol.units()
-        self.rejections: Counter[str] = Counter()  # by kind, over every connection
+        self.rejections = RejectionLog(f"serial port {settings.describe()}")  # over every connection
 
     async def run(self, emit: Emit) -> None:
         """Read until cancelled. Never raises for the sensor's or the port's failure."""
         delays = self._backoff.delays()
         reported = False
+        lock = PortLock(self.settings.port)
         while True:
             try:
+                lock.acquire()
                 stream, writer = await open_serial_connection(
                     url=self.settings.port, **self.settings.pyserial_options()
                 )
-            except OSError:  # pyserial's SerialException is one
+            except OSError:  # pyserial's SerialException is one, and so is PortInUse
+                lock.release()
                 reason = self.settings.why_unavailable()
                 if not reported:
                     log.warning("bus fault on %s: %s", self.settings.describe(), reason)
@@ -78,6 +83,7 @@ class SerialLinePoller:
                 await emit(self._failed(FaultCategory.CONNECTION, f"bus fault: {reason}"))
                 await asyncio.sleep(next(delays))
                 continue
+            keep_others_out(writer.transport.get_extra_info("serial"))
             log.info("opened %s for %s", self.settings.describe(), self.device)
             delays, reported = self._backoff.delays(), False
             try:
@@ -89,18 +95,20 @@ class SerialLinePoller:
                 await emit(self._failed(FaultCategory.CONNECTION, f"bus fault: {reason}"))
             finally:
                 writer.close()
+                lock.release()
 
     async def _serve(self, stream: asyncio.StreamReader, writer, emit: Emit) -> None:
-        reader = self._protocol.reader(self.rejections)
+        reader = self._protocol.reader()
         queue: asyncio.Queue[LineReading | Rejection | _Lost] = asyncio.Queue()
-        receiver = asyncio.create_task(_receive(stream, reader, queue))
+        receiver = asyncio.create_task(_receive(stream, reader, queue, self._judged))
         loop = asyncio.get_running_loop()
         try:
             next_at = loop.time()
             while True:
                 if self._protocol.query is not None:
                     await asyncio.sleep(max(0.0, next_at - loop.time()))
-                    _discard_stale(queue, reader)
+                    self._judged(reader.flush())
+                    _discard_stale(queue)
                     writer.write(self._protocol.query)
                 await emit(await self._window(queue, reader, loop.time() + self._timeout))
                 next_at = max(next_at + self._interval, loop.time())
@@ -116,7 +124,7 @@ class SerialLinePoller:
                 async with asyncio.timeout_at(deadline):
                     item = await queue.get()
             except TimeoutError:
-                rejected.extend(r for r in reader.flush() if isinstance(r, Rejection))
+                rejected.extend(r for r in self._judged(reader.flush()) if isinstance(r, Rejection))
                 return self._window_failed(rejected)
             if isinstance(item, _Lost):
                 raise item
@@ -124,8 +132,15 @@ class SerialLinePoller:
                 return self._reading(item)
             if isinstance(item, Implausible):
                 return self._failed(FaultCategory.DECODE, item.reason)
-            log.debug("%s: rejected %s: %s", self.device, shown(item.data), shown(item.reason))
             rejected.append(item)
+
+    def _judged(self, items: list[LineReading | Rejection]) -> list[LineReading | Rejection]:
+        """``items`` as the reader judged them; every rejection is recorded on the way."""
+        for item in items:
+            if isinstance(item, Rejection):
+                refusal = Refusal(rejection_kind(item.reason), item.reason, item.data)
+                self.rejections.record(self.device, refusal)
+        return items
 
     def _reading(self, reading: LineReading) -> PollOutcome:
         now = datetime.now(UTC)
@@ -149,7 +164,12 @@ class SerialLinePoller:
         return PollOutcome.failed(self.device, DeviceFault(category, reason))
 
 
-async def _receive(stream: asyncio.StreamReader, reader: LineReader, queue: asyncio.Queue) -> None:
+async def _receive(
+    stream: asyncio.StreamReader,
+    reader: LineReader,
+    queue: asyncio.Queue,
+    judged: Callable[[list[LineReading | Rejection]], list[LineReading | Rejection]],
+) -> None:
     while True:
         try:
             data = await stream.read(4096)
@@ -159,13 +179,12 @@ async def _receive(stream: asyncio.StreamReader, reader: LineReader, queue: asyn
         if not data:
             queue.put_nowait(_Lost("end of file"))
             return
-        for item in reader.feed(data):
+        for item in judged(reader.feed(data)):
             queue.put_nowait(item)
 
 
-def _discard_stale(queue: asyncio.Queue, reader: LineReader) -> None:
+def _discard_stale(queue: asyncio.Queue) -> None:
     """Before a query: whatever arrived since the last window answers no question of ours."""
-    reader.flush()
     while not queue.empty():
         item = queue.get_nowait()
         if isinstance(item, _Lost):

@@ -99,7 +99,6 @@ class AlarmEngine:
         stamp: Stamp,
         *,
         clock: Clock,
-        offline_after: int = 2,
         saved: Mapping[str, Any] | None = None,
     ):
         self._config = config
@@ -107,7 +106,6 @@ class AlarmEngine:
         self._stamp = stamp
         self._events = EventMaker(self._policy, stamp)
         self._clock = clock
-        self._offline_after = offline_after
         self._changed: set[str] = set()  # state entries changed since the last take_state
         self._flood_version = 0  # the flood gate's version last taken
         self._station = config.station.station.id
@@ -353,7 +351,7 @@ class AlarmEngine:
 
     def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: DeviceFault) -> list[Envelope]:
         device.failed_polls += 1
-        if device.failed_polls < self._offline_after:
+        if device.failed_polls < self._config.offline_after(device.name):
             return []
         lost = fault.category.is_communication_loss
         health = DeviceHealth.OFFLINE if lost else DeviceHealth.FAULT

@@ -4,7 +4,8 @@ YAML 1.1 reads ``on``, ``off``, ``yes`` and ``no`` as booleans: where text or a
 number is meant (pydantic would turn ``true`` into 1), that is an error naming
 the word. A bare number in a duration is seconds; where the usual value is a
 second or so, ``timeout: 400`` was probably meant as milliseconds: that is a
-warning, which a unit (``400ms`` or ``400s``) answers.
+warning, which a unit (``400ms`` or ``400s``) answers. Where a short duration
+is expected (a bus's timeout, a gap between requests), any bare number is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.config.errors import ConfigIssue
-from gateway.config.types import is_duration
+from gateway.config.types import is_duration, is_short_duration
 from gateway.config.yaml_source import LineMap, Path_
 
 _ABSENT = object()
@@ -44,13 +45,19 @@ def misread_booleans(model: BaseModel, lines: LineMap) -> list[ConfigIssue]:
 
 
 def bare_durations(model: BaseModel, data: Any, lines: LineMap) -> list[ConfigIssue]:
-    """Warnings for durations given as a bare number far above their usual value."""
+    """Warnings for durations given as a bare number far above their usual value, or where short."""
     warnings = []
     for path, given in _durations(model, data, ()):
-        message = (
-            f"{given:g} means {given:g} seconds; write {given:g}ms if milliseconds are meant "
-            f"({given:g}s keeps seconds and silences this warning)"
-        )
+        if given < 1:  # not milliseconds, but still say which unit it is
+            message = (
+                f"{given:g} means {given:g} seconds; "
+                f"write {given:g}s or {given * 1000:g}ms to silence this warning"
+            )
+        else:
+            message = (
+                f"{given:g} means {given:g} seconds; write {given:g}ms if milliseconds are meant "
+                f"({given:g}s keeps seconds and silences this warning)"
+            )
         dotted = ".".join(str(p) for p in path)
         warnings.append(ConfigIssue(lines.file, lines.line_of(path)[1], dotted, message))
     return warnings
@@ -77,7 +84,10 @@ def _durations(value: Any, given: Any, path: Path_) -> Iterator[tuple[Path_, flo
             key = field.alias or name
             if key not in given:
                 continue
-            if is_duration(field) and _suspect(given[key], field.default):
+            bare = type(given[key]) in (int, float)
+            if (bare and is_short_duration(field)) or (
+                is_duration(field) and _suspect(given[key], field.default)
+            ):
                 yield (*path, key), given[key]
             yield from _durations(getattr(value, name), given[key], (*path, key))
     elif isinstance(value, dict) and isinstance(given, dict):

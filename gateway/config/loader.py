@@ -10,7 +10,13 @@ from gateway.config.environment import check_environment
 from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.intent import bare_durations, misread_booleans
 from gateway.config.line_profiles import SerialLineProfile
-from gateway.config.models import SERIAL_BUSES, DeviceConfig, SerialLineBus, StationConfig
+from gateway.config.models import (
+    MODBUS_ONLY_KEYS,
+    SERIAL_BUSES,
+    DeviceConfig,
+    SerialLineBus,
+    StationConfig,
+)
 from gateway.config.paths import bundled_config_dir
 from gateway.config.profiles import AlarmRule, Profile
 from gateway.config.radios import KISS_BRIDGES, KissSerialBridge, LineRadioBridge, LineRadioProtocolConfig
@@ -50,6 +56,13 @@ class LoadedConfig:
         if not isinstance(profile, SerialLineProfile):
             raise TypeError(f"{device} is not a serial-line device (profile {profile.protocol})")
         return profile
+
+    def offline_after(self, device: str) -> int:
+        """Consecutive failed polls before ``device`` is offline: its own setting, else its bus's."""
+        config = self.station.devices[device]
+        if config.offline_after is not None:
+            return config.offline_after
+        return self.station.buses[config.bus].offline_after
 
     def register_points(self, device: str) -> list[RegisterPoint]:
         return self.modbus_profile_of(device).register_points()
@@ -273,6 +286,9 @@ def _check_device(
                 issue("bus", f"serial-line bus {device.bus} already carries {other_name}")
             elif other.unit == device.unit:
                 issue("unit", f"unit {device.unit} on bus {device.bus} is already {other_name}")
+    if isinstance(bus, SerialLineBus):
+        for key in sorted(set(MODBUS_ONLY_KEYS) & device.model_fields_set):
+            issue(key, f"does not apply to a serial-line device (bus {device.bus} is serial-line): remove it")
     if device.profile in missing:
         known = ", ".join(_available_profiles(search)) or "none"
         issue("profile", f"no profile {device.profile!r} (available: {known})")

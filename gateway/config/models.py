@@ -8,7 +8,7 @@ from string import Formatter
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, ByteSize, Field, model_validator
+from pydantic import AfterValidator, ByteSize, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.config.alarm_policy import AlarmPolicy, ReportsConfig, Zone
@@ -21,6 +21,7 @@ from gateway.config.types import (
     PollInterval,
     Port,
     Seconds,
+    ShortSeconds,
     Strict,
     UnitId,
     in_range,
@@ -114,13 +115,24 @@ class MqttConfig(Strict):
         return None
 
 
+OfflineAfter = Annotated[int, in_range(1, 100)]
+"""Consecutive failed polls before a device that stopped answering is ``offline``."""
+OFFLINE_AFTER = 2
+
+
 class ModbusTcpBus(Strict):
-    """A Modbus TCP endpoint: one device, or a gateway with several units behind it."""
+    """A Modbus TCP endpoint: one device, or a gateway with several units behind it.
+
+    A request that gets no answer is tried ``retries`` more times before the
+    poll fails (a TCP-to-RTU gateway may drop one now and then).
+    """
 
     type: Literal["modbus-tcp"]
     host: str
     port: Port = 502
-    timeout: Seconds = 1.0
+    timeout: ShortSeconds = 1.0
+    retries: Annotated[int, in_range(0, 5)] = 0
+    offline_after: OfflineAfter = OFFLINE_AFTER
 
 
 class ModbusRtuBus(SerialPortConfig):
@@ -133,11 +145,19 @@ class ModbusRtuBus(SerialPortConfig):
     """
 
     type: Literal["modbus-rtu"]
-    timeout: Seconds = 0.5
+    timeout: ShortSeconds = 0.5
     retries: Annotated[int, in_range(0, 5)] = 1
-    inter_request_gap: Seconds | None = None
+    inter_request_gap: ShortSeconds | None = None
     backoff_max: Seconds = 10.0
     reconnect_max: Seconds = 5.0
+    offline_after: OfflineAfter = OFFLINE_AFTER
+
+    @field_validator("data_bits")
+    @classmethod
+    def _eight_data_bits(cls, value: int) -> int:
+        if value != 8:  # 7 data bits is Modbus ASCII, another protocol
+            raise rejected("data_bits", "must be 8 for Modbus RTU (7 data bits is Modbus ASCII)", value)
+        return value
 
 
 class SerialLineBus(SerialPortConfig):
@@ -148,8 +168,9 @@ class SerialLineBus(SerialPortConfig):
     """
 
     type: Literal["serial-line"]
-    timeout: Seconds = 2.0
+    timeout: ShortSeconds = 2.0
     reconnect_max: Seconds = 5.0
+    offline_after: OfflineAfter = OFFLINE_AFTER
 
 
 Bus = Annotated[ModbusTcpBus | ModbusRtuBus | SerialLineBus, Field(discriminator="type")]
@@ -169,6 +190,10 @@ class DeviceConfig(Strict):
     exercise: bool = False  # its events are a drill (status 'exercise') from the start
     # Under maintenance or out of service: everything is still reported, marked 'suppressed'.
     suppressed: Literal["maintenance", "out_of_service"] | None = None
+    offline_after: OfflineAfter | None = None  # default: the bus's
+
+
+MODBUS_ONLY_KEYS = ("unit", "telemetry_interval")  # a serial-line sensor has no unit and one kind of read
 
 
 class OutboxConfig(Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic.fields import FieldInfo
@@ -53,9 +53,28 @@ def _non_negative(value: float) -> float:
 Seconds = Annotated[float, BeforeValidator(_parse_duration), AfterValidator(_non_negative)]
 
 
+class _Short:
+    """Marks a duration usually well under a second or two, where a bare number is likely a slip."""
+
+
+ShortSeconds = Annotated[Seconds, _Short()]
+"""A duration (a timeout, a gap) where a bare number is taken as seconds only with a warning."""
+
+
 def is_duration(field: FieldInfo) -> bool:
     """Whether ``field`` is a plain :data:`Seconds` field (not an optional one)."""
     return any(isinstance(m, BeforeValidator) and m.func is _parse_duration for m in field.metadata)
+
+
+def is_short_duration(field: FieldInfo) -> bool:
+    """Whether ``field`` is a :data:`ShortSeconds` field, optional or not."""
+    if any(isinstance(m, _Short) for m in field.metadata):
+        return True
+    return any(
+        isinstance(m, _Short)
+        for member in get_args(field.annotation)
+        for m in getattr(member, "__metadata__", ())
+    )
 
 
 PollInterval = Annotated[Seconds, in_range(0.05, 3600)]

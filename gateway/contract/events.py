@@ -210,14 +210,20 @@ class StationStatusEvent(Envelope):
 
 
 class Reading(BaseModel):
+    """One point's latest value; ``age_s`` is how much older it is than the message's ``observed_at``
+    (a device's points are read at different intervals, so not every value is from the latest poll)."""
+
     model_config = ConfigDict(frozen=True)
 
     value: float | bool
     unit: str | None = None
+    age_s: float | None = None
 
 
 class TelemetryEvent(Envelope):
-    """The latest readings of one device, sent every ``telemetry_interval``."""
+    """The latest reading of every point of one device, sent every ``telemetry_interval`` or on a change.
+
+    ``observed_at`` is when the newest of them was read."""
 
     schema_: Literal["outpost.telemetry/1"] = Field(default="outpost.telemetry/1", alias="schema")
     device: str

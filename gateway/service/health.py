@@ -7,9 +7,11 @@ it never disagrees with what the gateway is doing.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+from drivers.observation import BusPoller
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.reports import CountBook, ReportClock, bus_reports
@@ -23,6 +25,7 @@ from gateway.service.metrics import Metrics
 from gateway.service.supervisor import TaskFaults
 from gateway.service.systemd import Progress
 from gateway.uplink.mqtt import MqttUplink
+from gateway.uplink.telemetry import Latest
 
 
 class Health:
@@ -38,6 +41,8 @@ class Health:
         outbox: Outbox,
         uplink: MqttUplink,
         radio_hub: RadioHub | None,
+        pollers: Mapping[str, BusPoller],
+        latest: Callable[[str], Mapping[str, Latest]],
         progress: Progress,
         metrics: Metrics,
         counts: CountBook,
@@ -50,6 +55,8 @@ class Health:
         self._outbox = outbox
         self._uplink = uplink
         self._radio_hub = radio_hub
+        self._pollers = pollers
+        self._latest = latest
         self._progress = progress
         self._metrics = metrics
         self._counts = counts
@@ -59,7 +66,7 @@ class Health:
     def snapshot(self) -> dict[str, Any]:
         """What ``/healthz`` and ``outpost status`` show."""
         devices = {
-            name: {"status": status.value if status else "unknown", "reason": reason}
+            name: {"status": status.value if status else "unknown", "reason": reason} | self._rejected(name)
             for name, (status, reason) in self._engine.device_health().items()
         }
         stalled = self._progress.stalled(self._config.station.service.stall_after) + self.also_stalled()
@@ -83,6 +90,33 @@ class Health:
             "exercise": self._engine.exercise,
             "outbox": stats.as_dict(),
             "radios": self._radio_hub.health() if self._radio_hub is not None else {},
+        }
+
+    def values(self) -> dict[str, Any]:
+        """``/values``: every device's latest reading of each point, with when it was read and its age."""
+        now = datetime.now(UTC)
+        return {
+            device: {
+                point: {
+                    "value": reading.value,
+                    "unit": reading.unit,
+                    "observed_at": reading.observed_at.isoformat(),
+                    "age_s": round((now - reading.observed_at).total_seconds(), 3),
+                }
+                for point, reading in self._latest(device).items()
+            }
+            for device in self._config.station.devices
+        }
+
+    def _rejected(self, device: str) -> dict[str, Any]:
+        """The frames ``device``'s bus refused for it, by reason, and the last one (escaped)."""
+        poller = self._pollers.get(self._config.station.devices[device].bus)
+        if poller is None or device not in poller.rejections.last:
+            return {}
+        last = poller.rejections.last[device]
+        return {
+            "rejected": poller.rejections.of(device),
+            "last_rejected": {"reason": last.reason, "frame": last.frame, "at": last.at},
         }
 
     def status_line(self) -> str:

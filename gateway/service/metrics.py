@@ -54,6 +54,8 @@ class Metrics:
         self.commands = Counter("outpost_commands", "Downlink commands by outcome", ["outcome"], registry=r)
         self.rejected = Rejections()
         r.register(self.rejected)
+        self.bus_rejected = BusRejections()
+        r.register(self.bus_rejected)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -67,8 +69,9 @@ class Rejections(Collector):
     """``outpost_input_rejected_total{input, reason}``: what each input path refused, and why.
 
     The command intake and the local HTTP endpoint count here (:meth:`count`);
-    radio bridges and serial sensors keep their own counts, read at each scrape
-    (:meth:`read_from`). Reasons are the code's fixed phrases, never input.
+    radio bridges keep their own counts, read at each scrape (:meth:`read_from`).
+    Reasons are the code's fixed phrases, never input. Frames refused on a field
+    bus are :class:`BusRejections`.
     """
 
     def __init__(self) -> None:
@@ -94,12 +97,44 @@ class Rejections(Collector):
         yield family
 
 
-async def serve(
-    listen: str, metrics: Metrics, health: Callable[[], dict[str, Any]], refresh: Callable[[], None]
-) -> None:
-    """Serve ``/metrics`` and ``/healthz`` on ``listen`` (HOST:PORT) until cancelled.
+BusRejectionCounts = Callable[[], Iterable[tuple[str, str, str, int]]]
+"""(bus, device, reason, count so far) for each reason a bus has refused a device's frames."""
 
-    ``refresh`` brings the gauges up to date just before each scrape.
+
+class BusRejections(Collector):
+    """``outpost_bus_rejected_frames_total{bus, device, reason}``: what each field bus refused, per device.
+
+    The pollers keep the counts (a reload starts new ones); they are read at each scrape.
+    """
+
+    def __init__(self) -> None:
+        self._source: BusRejectionCounts = lambda: ()
+
+    def read_from(self, source: BusRejectionCounts) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "outpost_bus_rejected_frames",
+            "Frames a field bus refused, by bus, device and reason",
+            labels=["bus", "device", "reason"],
+        )
+        for bus, device, reason, count in sorted(self._source()):
+            family.add_metric([bus, device, reason], count)
+        yield family
+
+
+async def serve(
+    listen: str,
+    metrics: Metrics,
+    health: Callable[[], dict[str, Any]],
+    refresh: Callable[[], None],
+    values: Callable[[], dict[str, Any]],
+) -> None:
+    """Serve ``/metrics``, ``/healthz`` and ``/values`` on ``listen`` (HOST:PORT) until cancelled.
+
+    ``refresh`` brings the gauges up to date just before each scrape; ``/values``
+    is every device's latest readings (``outpost probe`` reads a busy port's there).
     """
     host, _, port = listen.rpartition(":")
 
@@ -111,7 +146,9 @@ async def serve(
             report = health()
             status = "200 OK" if report.get("healthy") else "503 Service Unavailable"
             return Response(status, "application/json", json.dumps(report, indent=2).encode())
-        return Response("404 Not Found", "text/plain", b"try /metrics or /healthz\n")
+        if request.path == "/values":
+            return Response("200 OK", "application/json", json.dumps(values(), indent=2).encode())
+        return Response("404 Not Found", "text/plain", b"try /metrics, /healthz or /values\n")
 
     server = await start_local_server(
         host, int(port), respond, lambda reason: metrics.rejected.count("http", reason)

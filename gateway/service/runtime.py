@@ -15,7 +15,6 @@ from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from drivers.observation import BusPoller
-from drivers.serial_line.poller import SerialLinePoller
 from gateway import __version__
 from gateway.alarms.clock import SystemClock
 from gateway.alarms.engine import AlarmEngine
@@ -70,7 +69,8 @@ class Gateway:
             alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
         )
         self.metrics = Metrics()
-        self.metrics.rejected.read_from(self._driver_rejections)
+        self.metrics.rejected.read_from(self._radio_rejections)
+        self.metrics.bus_rejected.read_from(self._bus_rejections)
         self.faults = TaskFaults()
         self.progress = Progress()
         self.notifier = Notifier()
@@ -113,6 +113,8 @@ class Gateway:
             outbox=self.outbox,
             uplink=self.uplink,
             radio_hub=self.radio_hub,
+            pollers=self.pollers,
+            latest=self.publisher.latest_readings,
             progress=self.progress,
             metrics=self.metrics,
             counts=self._counts,
@@ -167,17 +169,19 @@ class Gateway:
             rejected=lambda kind: self.metrics.rejected.count("mqtt command", kind),
         )
 
-    def _driver_rejections(self) -> Iterator[tuple[str, str, int]]:
-        """What the radio bridges and serial sensors of the running configuration refused, by reason."""
+    def _radio_rejections(self) -> Iterator[tuple[str, str, int]]:
+        """What the radio bridges of the running configuration refused, by reason."""
         if self.radio_hub is not None:
             for name, driver in self.radio_hub.drivers.items():
                 for key, count in driver.counts.items():
                     if key.startswith("rejected "):
                         yield f"radio {name}", key.removeprefix("rejected "), count
-        for name, poller in self.pollers.items():
-            if isinstance(poller, SerialLinePoller):
-                for kind, count in poller.rejections.items():
-                    yield f"serial {name}", kind, count
+
+    def _bus_rejections(self) -> Iterator[tuple[str, str, str, int]]:
+        """What the buses of the running configuration refused, by device and reason."""
+        for bus, poller in self.pollers.items():
+            for (device, kind), count in poller.rejections.counts.items():
+                yield bus, device, kind, count
 
     def _make_uplink(self, config: LoadedConfig) -> MqttUplink:
         """The MQTT session; its callbacks reach whichever data path and commands are current.
@@ -348,6 +352,7 @@ class Gateway:
                                 self.metrics,
                                 lambda: self.health.snapshot(),  # noqa: PLW0108 (late-bound)
                                 lambda: self.health.update_gauges(),  # noqa: PLW0108 (late-bound)
+                                lambda: self.health.values(),  # noqa: PLW0108 (late-bound)
                             ),
                             faults=self.faults,
                         )

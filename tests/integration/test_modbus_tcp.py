@@ -114,3 +114,14 @@ async def test_reconnects_by_itself_when_the_server_comes_back():
         async with ModbusTcpSimulator([unit], port=port):
             back = await outcomes.next_where(lambda o: o.ok)
     assert values(back)["gas"] == 7.0
+
+
+async def test_retries_ask_again_before_a_poll_fails(server):
+    server.unit(2).go_silent()
+    devices = [ModbusDevice("dev2", 2, 5.0, tuple(plan_reads(POINTS)))]
+    poller = tcp_poller(host="127.0.0.1", port=server.port, timeout=0.1, devices=devices, retries=2)
+    async with running(poller) as outcomes:
+        fault = await outcomes.next_where(lambda o: not o.ok)
+        asked = server.unit(2).requests_served
+    assert fault.fault.category is FaultCategory.TIMEOUT
+    assert asked == 3  # the first read, and two retries of it; the next poll is 5 s away

@@ -8,9 +8,12 @@ tests (a polled text module with delimited fields and a sum checksum), all in
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from pathlib import Path
 
 import pytest
+import yaml
 
 from drivers.backoff import Backoff
 from drivers.observation import FaultCategory
@@ -21,6 +24,7 @@ from gateway.config.line_profiles import SerialLineProfile
 from simulators.devices.serial_sensor import SerialSensorSimulator
 from tests.support.line_protocols import CLIMATE, CO, METHANE
 from tests.support.outcomes import running, values
+from tests.support.peers import GatewayProcess, free_port, outpost, wait_for_health
 
 # A polled level transmitter: "LV?" -> "LV" + a big-endian float (metres) + a sum byte.
 LEVEL = SerialLineProfile.model_validate(
@@ -114,7 +118,8 @@ async def test_a_misbehaving_sensor_is_a_fault_with_its_reason_until_it_recovers
         assert fault.fault.category is category
         assert fault.fault.reason.startswith(reason), fault.fault.reason
         if category is FaultCategory.DECODE:
-            assert sum(poller.rejections.values()) > 0  # counted, not just dropped
+            assert sum(poller.rejections.of("sensor").values()) > 0  # counted, not just dropped
+            assert poller.rejections.last["sensor"].reason
         simulator.answer_normally()
         await outcomes.next_where(lambda o: o.ok)
 
@@ -141,3 +146,59 @@ async def test_an_unplugged_port_is_a_bus_fault_until_it_comes_back(tmp_path, pr
         assert gone.fault.reason.startswith("bus fault: serial port ")
         await simulator.replug()
         await outcomes.next_where(lambda o: o.ok)
+
+
+def serial_station(tmp_path, broker_url: str, port: str) -> Path:
+    """A station with the methane detector alone, on ``port``, as a technician would write it."""
+    config = {
+        "station": {"id": "cs-test", "name": "Test Station", "district": "310104"},
+        "mqtt": {"brokers": [broker_url]},
+        "state_dir": str(tmp_path / "state"),
+        "service": {"metrics_listen": f"127.0.0.1:{free_port()}"},
+        "buses": {"meter-port": {"type": "serial-line", "port": port, "timeout": "1s"}},
+        "devices": {"meter": {"bus": "meter-port", "profile": "methane-laser-ascii", "poll_interval": 0.2}},
+    }
+    path = tmp_path / "station.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def test_the_gateways_port_is_refused_to_a_second_process_and_probe_asks_the_service(
+    tmp_path, mosquitto
+):
+    simulator = SerialSensorSimulator(METHANE, tmp_path, name="meter", period=0.1)
+    simulator.set("gas", 3.5)
+    path = serial_station(tmp_path, mosquitto.url, simulator.port)
+    gateway = GatewayProcess(path, tmp_path / "gateway.log")
+    async with simulator:
+        gateway.start()
+        try:
+            listen = yaml.safe_load(path.read_text())["service"]["metrics_listen"]
+            await wait_for_health(
+                f"http://{listen}/healthz", lambda h: h["devices"]["meter"]["status"] == "ok"
+            )
+            assert gateway.process is not None
+            in_use = f"serial port {simulator.port} is in use by process {gateway.process.pid}"
+            # A second process on the same port is refused, and told by whom.
+            second = SerialLinePoller(
+                settings=SerialSettings(simulator.port),
+                device="meter",
+                protocol=METHANE,
+                poll_interval=0.2,
+                timeout=1.0,
+                backoff=Backoff(0.05, 0.2),
+            )
+            async with running(second) as outcomes:
+                refused = await outcomes.next_where(lambda o: True)
+            assert refused.fault is not None
+            assert refused.fault.reason.startswith(f"bus fault: {in_use} (python3 -m gateway.cli run ")
+            # The commissioning check does not open it either: it reads the service's latest values.
+            probed = await asyncio.to_thread(outpost, "probe", str(path))
+        finally:
+            await gateway.stop_async()
+    assert probed.returncode == 0, probed.stdout + probed.stderr
+    assert in_use in probed.stdout
+    assert "values are the service's latest" in probed.stdout
+    [gas] = [line for line in probed.stdout.splitlines() if line.split()[1:2] == ["gas"]]
+    assert gas.split()[2] == "3.5"
+    assert "in use" not in gateway.output()  # the service kept its port all along
