@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -161,7 +161,8 @@ async def test_a_broadcast_is_accepted_at_once_and_its_steps_go_through_the_outb
     backlog = len(gateway.outbox)
     args = COMMANDS["broadcast"].arguments.model_validate({"text": "Flood warning", "group": "rescue-1"})
     result = await Executor(COMMANDS, context).execute("broadcast", args)
-    assert result["accepted"] and result["recipients"] == ["2041", "2042"]
+    assert result["accepted"]
+    assert result["recipients"] == ["2041", "2042"]
     assert len(gateway.outbox) == backlog + 1  # accepted, committed before the answer
     await jobs.pop()
     queued = await gateway.outbox.take(len(gateway.outbox))

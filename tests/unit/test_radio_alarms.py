@@ -88,7 +88,8 @@ def test_restore_leaves_the_latch_to_a_reset_and_unknown_radios_still_raise(tmp_
     radios.hear(RadioEventKind.EMERGENCY, 0)
     [restored] = alarms(radios.hear(RadioEventKind.RESTORE, 10))
     assert (restored.transition.value, restored.state.value) == ("updated", "active_unack")
-    assert restored.latched and restored.radio.restored
+    assert restored.latched
+    assert restored.radio.restored
     [reset] = radios.engine.reset(KEY, "duty")
     assert reset.state.value == "cleared_unack"
     [unknown] = alarms(radios.hear(RadioEventKind.EMERGENCY, 20, radio="BG9ZZZ"))
