@@ -108,7 +108,9 @@ class AprsTnc:
             self.counts["own"] += 1  # our own transmission, digipeated back
             return
         via = tuple(str(a) for a in frame.path if a.repeated)
-        common = {"raw": piece.data, "via": via}
+        # A digipeated copy or a retransmission carries the same information field; a new
+        # message (a new number or text) does not.
+        common = {"raw": piece.data, "via": via, "fingerprint": frame.info.decode("latin-1")}
         match packet:
             case aprs.Ack(addressee=to, number=number, rejected=rejected) if self._for_me(to):
                 self.counts["ack"] += 1
@@ -125,6 +127,7 @@ class AprsTnc:
                     return
                 if number is not None:
                     await self._send(aprs.ack(source, number))
+                    self.counts["ack sent"] += 1
             case aprs.PositionReport(position=position, status=status):
                 self.counts["position"] += 1
                 kind = RadioEventKind.EMERGENCY if status == "Emergency" else RadioEventKind.POSITION

@@ -28,7 +28,10 @@ class RadioEvent:
 
     ``radio`` is the callsign (APRS) or radio id (line protocols) as the wire
     gives it; the gateway looks it up in its registry. ``raw`` is the frame as
-    received, for the record.
+    received, for the record. ``fingerprint`` is the same for copies of one
+    transmission (an APRS message's number and text, a Mic-E report's
+    information field, a receiver's record) and differs for a new one: only
+    copies are merged.
     """
 
     kind: RadioEventKind
@@ -42,6 +45,11 @@ class RadioEvent:
     signal: dict[str, float] = field(default_factory=dict)
     raw: bytes = b""
     via: tuple[str, ...] = ()  # digipeaters the frame came through
+    fingerprint: str = ""  # what makes two frames copies of one transmission ("": the text)
+    account: str | None = None  # an alarm receiver's account, zone or user, and partition
+    zone: str | None = None
+    user: str | None = None
+    partition: str | None = None
     link_ok: bool = True
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     received_monotonic: float = field(default_factory=time.monotonic)

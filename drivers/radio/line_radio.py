@@ -2,11 +2,14 @@
 
 A profile says how lines are framed (CR/LF, a terminator byte, or start and
 end bytes: :mod:`drivers.serial_line.framing`), which regular expressions
-turn a line into an event (named groups ``radio``, ``code``, ``text``,
-``channel``, ``rssi``, ``snr``, ``lat``, ``lon``), which level each event
+turn a line into an event (named groups ``radio`` or ``account``, ``code``,
+``text``, ``channel``, ``zone``, ``user``, ``partition``, ``rssi``, ``snr``,
+``lat``, ``lon``), which level each event
 code means, what acknowledgement the far end expects, and how to phrase an
 outgoing message. The acknowledgement goes out only after the gateway has
 durably queued the event; a receiver that gets none sends the event again.
+A receiver resends a record it got no acknowledgement for: the line itself
+is the event's fingerprint, so only such copies are merged upstream.
 A line the profile does not know is counted and logged, never fatal. No
 frame (of any kind, heartbeats included) for ``heartbeat_timeout`` is a
 radio-link fault.
@@ -31,6 +34,7 @@ from drivers.shown import shown
 log = logging.getLogger(__name__)
 
 SIGNAL_GROUPS = ("rssi", "snr")
+ID_GROUPS = ("account", "zone", "user", "partition")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,7 @@ class LineRadio:
             try:
                 event = self._event(
                     rule.kind,
-                    values.get("radio", ""),
+                    values.get("radio") or values.get("account", ""),
                     channel=values.get("channel"),
                     text=values.get("text", line),
                     code=values.get("code"),
@@ -165,6 +169,8 @@ class LineRadio:
                     position=_position(values),
                     signal={k: float(values[k]) for k in SIGNAL_GROUPS if k in values},
                     raw=frame.raw,
+                    fingerprint=line,
+                    **{k: values.get(k) for k in ID_GROUPS},
                 )
             except ValueError as exc:
                 self._reject(f"bad field: {exc}", frame.raw)
@@ -175,6 +181,7 @@ class LineRadio:
         if self.protocol.ack is not None:
             with contextlib.suppress(LinkDown):
                 await self.link.send(self.protocol.fill(self.protocol.ack, values))
+                self.counts["ack sent"] += 1
 
     async def send_message(self, radio: str, text: str) -> Delivery:
         """The outbound template, once: a line protocol has no acknowledgement of its own."""

@@ -589,6 +589,20 @@ class AlarmEngine:
             target.heard(target.source, radio)
             self._changed.add(ALARM_ENTRY + target.key)
 
+    def external_update(
+        self, device: str, name: str, *, text: str, source: AlarmSource, radio: RadioDetails
+    ) -> list[Envelope]:
+        """The source says more about its active alarm (a new text, a restore while latched).
+
+        Announced at once as ``updated``, carrying what it said; the alarm's state,
+        grade and acknowledgement stay as they are. Nothing when no alarm is active.
+        """
+        target = self._by_key.get(self._key(device, name))
+        if not isinstance(target, ExternalCondition) or target.alarm is None or not target.alarm.active:
+            return []
+        target.heard(source, radio)
+        return [self._again(target, Transition.UPDATED, text)]
+
     def alarm_of(self, device: str, name: str) -> tuple[Alarm | None, RadioDetails | None]:
         """An external alarm's occurrence, and the radio details merged into it so far."""
         target = self._by_key.get(self._key(device, name))

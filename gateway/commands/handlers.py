@@ -8,10 +8,11 @@ registered with ``@COMMANDS.add(name, Arguments, help)``. The processor,
 from __future__ import annotations
 
 import logging
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
+from drivers.radio.delivery import Delivery, Outcome
 from drivers.shown import shown
 from gateway import __version__
 from gateway.commands.registry import Arguments, CommandContext, CommandFailed, Registry
@@ -154,16 +155,66 @@ class BroadcastArgs(Arguments):
     group: str | None = None
 
 
+class BroadcastAccepted(TypedDict):
+    """The broadcast is under way; its steps follow on ``{p}/radio`` with this id."""
+
+    accepted: bool
+    broadcast_id: str
+    recipients: list[str]
+
+
 @COMMANDS.add(
     "broadcast",
     BroadcastArgs,
-    "sends text to the station's radios; answers per radio whether it acknowledged",
-    background=True,  # waits for the radios' acknowledgements: never holds up other commands
+    "sends text to the station's radios; answers accepted with a broadcast id, "
+    "each radio's outcome follows on {p}/radio",
+    background=True,  # never held up behind other commands, nor holding them up
 )
-async def broadcast(context: CommandContext, args: BroadcastArgs) -> dict[str, Any]:
+async def broadcast(context: CommandContext, args: BroadcastArgs) -> BroadcastAccepted:
     if context.radio is None:
         raise CommandFailed("no radio bridge is configured at this station")
-    return await context.radio.broadcast(args.text, args.group)
+    recipients = context.radio.recipients(args.group)
+    accepted = RadioTraffic(
+        event="broadcast",
+        state="accepted",
+        text=args.text,
+        group=args.group,
+        recipients=recipients,
+        **context.stamp(),
+    )
+    accepted = accepted.model_copy(update={"broadcast_id": accepted.id})  # its own id names it
+    await context.publish([accepted])
+    context.in_background(_broadcast(context, args, accepted.id))
+    return {"accepted": True, "broadcast_id": accepted.id, "recipients": recipients}
+
+
+async def _broadcast(context: CommandContext, args: BroadcastArgs, broadcast_id: str) -> None:
+    """The broadcast itself: a ``progress`` event as each recipient settles, then ``finished``.
+
+    Every step goes through the outbox, so a platform that was away hears how it ended.
+    """
+    assert context.radio is not None
+
+    def step(state: Literal["progress", "finished"], deliveries: dict[str, Delivery]) -> RadioTraffic:
+        return RadioTraffic(
+            event="broadcast",
+            broadcast_id=broadcast_id,
+            state=state,
+            text=args.text,
+            group=args.group,
+            deliveries={name: d.as_dict() for name, d in deliveries.items()},
+            **context.stamp(),
+        )
+
+    async def settled(recipient: str, delivery: Delivery) -> None:
+        await context.publish([step("progress", {recipient: delivery})])
+
+    deliveries = await context.radio.broadcast(args.text, args.group, settled)
+    finished = step("finished", deliveries)
+    if args.group is not None:
+        acknowledged = sum(d.outcome is Outcome.ACKNOWLEDGED for d in deliveries.values())
+        finished = finished.model_copy(update={"acknowledged": acknowledged})
+    await context.publish([finished])
 
 
 # -- actuate ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
+    from drivers.radio.delivery import Delivery
     from gateway.alarms.engine import AlarmEngine
     from gateway.contract.events import Envelope, StationReport
     from gateway.contract.stamp import Stamper
@@ -43,7 +44,15 @@ class CommandFailed(Exception):
 class RadioBroadcaster(Protocol):
     """What a radio bridge offers the ``broadcast`` command."""
 
-    async def broadcast(self, text: str, group: str | None) -> dict[str, Any]: ...
+    def recipients(self, group: str | None) -> list[str]:
+        """Whom it would go to; raise :class:`CommandFailed` for an unknown group."""
+        ...
+
+    async def broadcast(
+        self, text: str, group: str | None, settled: Callable[[str, Delivery], Awaitable[None]]
+    ) -> dict[str, Delivery]:
+        """Send it; ``settled`` hears each recipient's outcome as it comes; all of them at the end."""
+        ...
 
 
 class Actuators(Protocol):

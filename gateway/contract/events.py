@@ -62,6 +62,7 @@ class Transition(StrEnum):
     UNSHELVED = "unshelved"
     RESET = "reset"
     REALARMED = "realarmed"
+    UPDATED = "updated"  # its source said more (a new text, a restore of a latched alarm): state unchanged
 
 
 class AlarmState(StrEnum):
@@ -123,7 +124,14 @@ class RadioDetails(BaseModel):
     signal: dict[str, float] = Field(default_factory=dict, description="e.g. rssi, snr, when given")
     via: list[str] = Field(default_factory=list, description="digipeaters the frame came through")
     raw_hex: str = Field(default="", description="the frame as received, hex")
-    presses: int = Field(default=1, description="copies of this press merged into the alarm")
+    presses: int = Field(default=1, description="presses in this occurrence, merged copies included")
+    account: str | None = Field(default=None, description="the alarm receiver's account (panel, pendant)")
+    zone: str | None = Field(default=None, description="the zone the receiver reported; one alarm per zone")
+    user: str | None = Field(default=None, description="the user number the receiver reported")
+    partition: str | None = Field(default=None, description="the group or partition the receiver reported")
+    restored: bool = Field(
+        default=False, description="the source reported normal again; a latched alarm waits for a reset"
+    )
 
 
 class CapFields(BaseModel):
@@ -269,15 +277,28 @@ class CommandResult(Envelope):
 
 
 class RadioTraffic(Envelope):
-    """A radio's message for the station's people, or how a message to radios was delivered."""
+    """A radio's message, a restore with no alarm to clear, or how a message to radios went.
+
+    A broadcast is told in steps with one ``broadcast_id``: ``accepted`` (and to whom),
+    a ``progress`` for each radio or bridge as it settles, then ``finished`` with all.
+    """
 
     schema_: Literal["outpost.radio/1"] = Field(default="outpost.radio/1", alias="schema")
-    event: Literal["message", "delivery"]
-    radio: RadioDetails | None = Field(default=None, description="the sender of a message")
+    event: Literal["message", "restore", "delivery", "broadcast"]
+    radio: RadioDetails | None = Field(default=None, description="the sender of a message or restore")
     text: str
     deliveries: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per radio: outcome, attempts, seconds"
     )
+    broadcast_id: str | None = Field(default=None, description="the broadcast this step belongs to")
+    state: Literal["accepted", "progress", "finished"] | None = Field(
+        default=None, description="the broadcast's step"
+    )
+    group: str | None = Field(default=None, description="the radio group of a directed broadcast")
+    recipients: list[str] = Field(
+        default_factory=list, description="accepted: the radios (or bridges, for a bulletin) it goes to"
+    )
+    acknowledged: int | None = Field(default=None, description="finished: radios that acknowledged")
 
 
 class DeviceReport(BaseModel):

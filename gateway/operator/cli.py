@@ -37,7 +37,10 @@ def _target(args: argparse.Namespace, tool: str) -> OperatorTarget | None:
 
 
 def _cmd_command(args: argparse.Namespace) -> int:
+    import aiomqtt
+
     from gateway.commands.auth import read_key
+    from gateway.contract.events import CommandResult, RadioTraffic
     from gateway.operator.cmd import parse_arguments, send_command
 
     target = _target(args, "cmd")
@@ -51,6 +54,11 @@ def _cmd_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"outpost cmd: {exc}", file=sys.stderr)
         return 2
+
+    def show(item: CommandResult | RadioTraffic) -> None:
+        """The answer, then each step of what it started: one JSON document per line."""
+        print(item.model_dump_json(by_alias=True, exclude_none=True), flush=True)
+
     try:
         result = asyncio.run(
             send_command(
@@ -61,6 +69,7 @@ def _cmd_command(args: argparse.Namespace) -> int:
                 args=arguments,
                 key=read_key(target.key_file) if target.key_file else None,
                 timeout=args.timeout,
+                follow=show if args.follow else None,
             )
         )
     except TimeoutError:
@@ -68,7 +77,13 @@ def _cmd_command(args: argparse.Namespace) -> int:
             f"outpost cmd: no answer from station {target.station} within {args.timeout:g} s", file=sys.stderr
         )
         return 3
-    print(result.model_dump_json(by_alias=True, indent=2))
+    except aiomqtt.MqttError as exc:
+        print(f"outpost cmd: broker {target.broker}: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:  # Ctrl-C while following: the broadcast goes on at the station
+        return 130
+    if not args.follow:
+        print(result.model_dump_json(by_alias=True, indent=2))
     return 0 if result.ok else 1
 
 
@@ -152,7 +167,13 @@ def add_operator_commands(commands: argparse._SubParsersAction) -> None:
         "args", nargs="*", help="key=value arguments, e.g. alarm_key=cs-0427.kitchen-gas.gas"
     )
     _station_options(command)
-    command.add_argument("--timeout", type=float, default=10.0)
+    command.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
+    command.add_argument(
+        "--follow",
+        action="store_true",
+        help="after the answer, print each step of the broadcast it started until it finishes "
+        "(one JSON document per line)",
+    )
     command.set_defaults(handler=_cmd_command)
 
     console = commands.add_parser(

@@ -1,17 +1,28 @@
 """What the gateway makes of a radio event: a ``radio_sos`` alarm, a link fault, a message.
 
-Each press is a ``radio_sos`` alarm at the life-safety level (``radios.level``),
-latched until reset, one per radio (``station.radio-<id>.sos``). Copies of the
-same press (APRS retransmissions, digipeated copies, a receiver's repeats)
-within ``dedupe_window`` of the previous one are merged into it and counted;
-a press after the window, while the alarm is still active, announces it again
-(``realarmed``) and needs a fresh acknowledgement: the person is still
-waiting. A radio nobody registered still raises its alarm, marked unknown.
+Each press is a ``radio_sos`` alarm at the life-safety level (``radios.level``)
+or the level its code maps to, latched until reset: one per radio
+(``station.radio-<id>.sos``), and one per zone of an alarm receiver's account
+(``station.radio-<account>.sos-<zone>``).
+
+Only true copies are merged (counted in ``presses``, nothing announced): a
+frame with the same fingerprint as the alarm's last one (an APRS
+retransmission or digipeated copy, a receiver's resend of the same record)
+within ``dedupe_window``. Anything else is a new fact and is announced at once:
+a higher grade escalates (``level_changed``); a new text or code within the
+window is ``updated``, carrying it; a press after a restore, after the window,
+or the same text under a new message number asks for attention again
+(``realarmed``, a fresh acknowledgement needed). A restore marks the latched
+alarm ``restored`` (an ``updated`` event); with no alarm to restore it is a
+``restore`` message on ``{p}/radio``. A radio nobody registered still raises
+its alarm, marked unknown.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from dataclasses import dataclass
 
 from drivers.radio.events import RadioEvent, RadioEventKind
 from gateway.alarms.conditions import COMM_CONDITION, NORMAL_CONDITION, RADIO_CONDITION
@@ -32,6 +43,20 @@ def radio_device(radio: str) -> str:
     return "radio-" + (re.sub(r"[^a-z0-9_-]", "_", radio.lower()) or "unknown")
 
 
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """The last frame heard for one alarm: copies of it within the window are merged."""
+
+    fingerprint: str
+    at: float  # monotonic
+
+
+def sos_alarm(event: RadioEvent) -> str:
+    """The alarm's name: ``sos``, or ``sos-<zone>`` for a receiver's zone (``000``: no zone)."""
+    zone = re.sub(r"[^a-z0-9_-]", "_", (event.zone or "").lower())
+    return f"{SOS_ALARM}-{zone}" if zone.strip("0") else SOS_ALARM
+
+
 class RadioAlarms:
     """Radio events in, events for the outbox out; the engine keeps the alarms' lifecycle."""
 
@@ -40,7 +65,8 @@ class RadioAlarms:
         self._engine = engine
         self._registry = registry
         self._stamp = stamp
-        self._last_press: dict[str, float] = {}  # radio -> monotonic time of its last press
+        self._heard: dict[tuple[str, str], Heard] = {}  # (device, alarm) -> its last frame
+        self.counts: Counter[tuple[str, str]] = Counter()  # (bridge, "presses" | "merged") -> count
 
     def handle(self, event: RadioEvent) -> list[Envelope]:
         if event.kind is RadioEventKind.LINK:
@@ -58,7 +84,7 @@ class RadioAlarms:
                 ]
         return []  # a position: remembered for the next alarm
 
-    def details(self, event: RadioEvent, presses: int = 1) -> RadioDetails:
+    def details(self, event: RadioEvent, presses: int = 1, *, restored: bool = False) -> RadioDetails:
         member = self._registry.member(event.radio)
         return RadioDetails(
             radio=event.radio,
@@ -75,7 +101,20 @@ class RadioAlarms:
             via=list(event.via),
             raw_hex=event.raw.hex(),
             presses=presses,
+            account=event.account,
+            zone=event.zone,
+            user=event.user,
+            partition=event.partition,
+            restored=restored,
         )
+
+    def _copy(self, event: RadioEvent, alarm: tuple[str, str]) -> tuple[bool, bool]:
+        """Is ``event`` a copy of the alarm's last frame, and did it come within the window?"""
+        last = self._heard.get(alarm)
+        heard = Heard(f"{event.kind} {event.fingerprint or event.text}", event.received_monotonic)
+        self._heard[alarm] = heard
+        within = last is not None and heard.at - last.at <= self._config.dedupe_window
+        return within and last is not None and last.fingerprint == heard.fingerprint, within
 
     def _source(self, event: RadioEvent, details: RadioDetails) -> AlarmSource:
         who = details.member or f"unknown radio {event.radio}"
@@ -95,27 +134,39 @@ class RadioAlarms:
             return self._config.level
 
     def _press(self, event: RadioEvent) -> list[Envelope]:
-        device = radio_device(event.radio)
-        alarm, previous = self._engine.alarm_of(device, SOS_ALARM)
-        last = self._last_press.get(device)
-        self._last_press[device] = event.received_monotonic
-        active = alarm is not None and alarm.active
-        presses = (previous.presses + 1) if active and previous is not None else 1
-        details = self.details(event, presses)
-        within = last is not None and event.received_monotonic - last <= self._config.dedupe_window
-        if active and within:
-            self._engine.note_repeat(device, SOS_ALARM, details)  # a copy of the same press
+        device, name = radio_device(event.radio), sos_alarm(event)
+        alarm, previous = self._engine.alarm_of(device, name)
+        copy, within = self._copy(event, (device, name))
+        if alarm is None or not alarm.active:
+            previous = None  # a new occurrence
+        details = self.details(event, previous.presses + 1 if previous else 1)
+        self.counts[(event.bridge, "presses")] += 1
+        if previous is not None and copy:
+            self.counts[(event.bridge, "merged")] += 1
+            self._engine.note_repeat(device, name, details)  # announced with the alarm's next event
             return []
         who = details.member or f"unknown radio {event.radio}"
+        grade = self._level(event)
+        source = self._source(event, details)
+        if (
+            alarm is not None
+            and previous is not None
+            and within
+            and not previous.restored
+            and (event.text, event.code) != (previous.text, previous.code)
+            and grade.rank <= alarm.grade.rank
+        ):
+            text = f"UPDATE from {who} ({event.radio}) via {event.bridge}: {event.text}".strip()
+            return self._engine.external_update(device, name, text=text, source=source, radio=details)
         text = f"EMERGENCY from {who} ({event.radio}) via {event.bridge}: {event.text}".strip()
         return self._engine.external(
             device,
-            SOS_ALARM,
+            name,
             kind=SOS_KIND,
-            grade=self._level(event),
+            grade=grade,
             condition=RADIO_CONDITION,
             text=text,
-            source=self._source(event, details),
+            source=source,
             observed_at=event.received_at,
             now=event.received_monotonic,
             latched=True,
@@ -124,19 +175,21 @@ class RadioAlarms:
         )
 
     def _restore(self, event: RadioEvent) -> list[Envelope]:
-        """The radio (receiver) says it is over; the alarm stays latched until a reset."""
-        details = self.details(event)
-        return self._engine.external(
-            radio_device(event.radio),
-            SOS_ALARM,
-            kind=SOS_KIND,
-            grade=None,
-            condition=NORMAL_CONDITION,
-            text=f"{event.radio}: restore via {event.bridge}",
+        """The radio (receiver) says it is over: the latched alarm is marked restored, awaiting a reset."""
+        device, name = radio_device(event.radio), sos_alarm(event)
+        alarm, previous = self._engine.alarm_of(device, name)
+        copy, _ = self._copy(event, (device, name))
+        if copy:
+            return []  # the receiver sent the same restore again
+        if alarm is None or not alarm.active or previous is None:
+            details = self.details(event)
+            return [RadioTraffic(event="restore", radio=details, text=event.text, **self._stamp())]
+        details = self.details(event, previous.presses, restored=True)
+        return self._engine.external_update(
+            device,
+            name,
+            text=f"RESTORE from {event.radio} via {event.bridge}: latched until reset",
             source=self._source(event, details),
-            observed_at=event.received_at,
-            now=event.received_monotonic,
-            latched=True,
             radio=details,
         )
 

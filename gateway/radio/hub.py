@@ -4,7 +4,8 @@ Answers go out on the bridge a radio was last heard on (the first APRS bridge
 for a radio not heard yet). ``broadcast`` without a group sends a bulletin on
 every APRS bridge and the outbound line on every line bridge; with a group
 (``all``: every registered radio) it sends each member a directed message,
-retransmitted until acknowledged, and reports per radio how it went.
+retransmitted until acknowledged. Each radio's (or bridge's) outcome is
+reported as soon as it settles, and counted by bridge and outcome.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from drivers.backoff import Backoff
@@ -101,6 +104,7 @@ class RadioHub:
         self.drivers: dict[str, Driver] = {
             name: build_driver(name, config, protocols) for name in config.bridges
         }
+        self.deliveries: Counter[tuple[str, str]] = Counter()  # (bridge, outcome) -> messages
 
     def jobs(self, emit: RadioEmit) -> dict[str, Any]:
         """One long-running job per bridge, for the supervisor."""
@@ -119,30 +123,57 @@ class RadioHub:
             return self.drivers[name]
         return next((d for d in self.drivers.values() if isinstance(d, AprsTnc)), None)
 
+    def _delivered(self, bridge: str, delivery: Delivery) -> Delivery:
+        self.deliveries[(bridge, delivery.outcome.value)] += 1
+        return delivery
+
     async def send(self, radio: str, text: str, bridge: str | None = None) -> Delivery:
         """A message to one radio, on ``bridge`` or where it was last heard."""
         driver = self.drivers.get(bridge) if bridge else self._bridge_for(radio)
         if driver is None:
             return Delivery(radio, Outcome.NOT_SUPPORTED, 0, 0.0)
-        return await driver.send_message(radio, text)
+        return self._delivered(driver.name, await driver.send_message(radio, text))
 
-    async def broadcast(self, text: str, group: str | None) -> dict[str, Any]:
+    def recipients(self, group: str | None) -> list[str]:
+        """Whom a broadcast goes to: the group's radios, or every bridge for a bulletin.
+
+        Raises :class:`CommandFailed` for a group nobody configured, before anything is sent.
+        """
         if group is None:
-            names = list(self.drivers)
-            sent = await asyncio.gather(
-                *(
-                    d.send_bulletin(text) if isinstance(d, AprsTnc) else d.send_message("ALL", text)
-                    for d in self.drivers.values()
-                )
-            )
-            log.warning("warning broadcast to all radios: %s", shown(text))
-            return {"text": text, "bridges": {n: d.as_dict() for n, d in zip(names, sent, strict=True)}}
+            return list(self.drivers)
         radios = self.registry.group(group)
         if radios is None:
             known = ", ".join(self.config.groups) or "none"
             raise CommandFailed(f"no radio group {group!r} (groups: {known})")
-        deliveries = await asyncio.gather(*(self.send(radio, text) for radio in radios))
-        result = {d.radio: d.as_dict() for d in deliveries}
-        acknowledged = sum(d.outcome is Outcome.ACKNOWLEDGED for d in deliveries)
-        log.warning("warning to group %s: %d of %d radios acknowledged", group, acknowledged, len(radios))
-        return {"text": text, "group": group, "acknowledged": acknowledged, "radios": result}
+        return radios
+
+    async def _bulletin(self, bridge: str, text: str) -> Delivery:
+        driver = self.drivers[bridge]
+        sent = await (
+            driver.send_bulletin(text) if isinstance(driver, AprsTnc) else driver.send_message("ALL", text)
+        )
+        return self._delivered(bridge, sent)
+
+    async def broadcast(
+        self, text: str, group: str | None, settled: Callable[[str, Delivery], Awaitable[None]]
+    ) -> dict[str, Delivery]:
+        """``text`` to every recipient at once; ``settled`` hears each outcome as it comes."""
+        recipients = self.recipients(group)
+
+        async def one(recipient: str) -> Delivery:
+            if group is None:
+                delivery = await self._bulletin(recipient, text)
+            else:
+                delivery = await self.send(recipient, text)
+            await settled(recipient, delivery)
+            return delivery
+
+        deliveries = dict(zip(recipients, await asyncio.gather(*map(one, recipients)), strict=True))
+        if group is None:
+            log.warning("warning broadcast to all radios: %s", shown(text))
+        else:
+            acknowledged = sum(d.outcome is Outcome.ACKNOWLEDGED for d in deliveries.values())
+            log.warning(
+                "warning to group %s: %d of %d radios acknowledged", group, acknowledged, len(recipients)
+            )
+        return deliveries

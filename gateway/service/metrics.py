@@ -56,6 +56,8 @@ class Metrics:
         r.register(self.rejected)
         self.bus_rejected = BusRejections()
         r.register(self.bus_rejected)
+        self.radio = RadioCounters()
+        r.register(self.radio)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -99,6 +101,41 @@ class Rejections(Collector):
 
 BusRejectionCounts = Callable[[], Iterable[tuple[str, str, str, int]]]
 """(bus, device, reason, count so far) for each reason a bus has refused a device's frames."""
+
+
+RadioCounts = Callable[[], Iterable[tuple[str, tuple[str, ...], int]]]
+"""(counter, its label values, count so far) for each radio counter of the running bridges."""
+
+
+RADIO_FAMILIES = {
+    "presses": ("outpost_radio_presses", "Emergency presses heard, copies included", ("bridge",)),
+    "merged": ("outpost_radio_merged_copies", "Copies of a press merged into its alarm", ("bridge",)),
+    "acks": ("outpost_radio_acks_sent", "Transport acknowledgements sent (APRS ackNN, ACK)", ("bridge",)),
+    "deliveries": ("outpost_radio_deliveries", "Messages to radios, by outcome", ("bridge", "outcome")),
+}
+
+
+class RadioCounters(Collector):
+    """What the radio bridges did, by bridge: presses, merged copies, acks sent, deliveries.
+
+    The bridges and the press handling keep the counts; they are read at each
+    scrape (:meth:`read_from`), as ``/healthz`` reads them.
+    """
+
+    def __init__(self) -> None:
+        self._source: RadioCounts = lambda: ()
+
+    def read_from(self, source: RadioCounts) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        families = {
+            key: CounterMetricFamily(name, text, labels=list(labels))
+            for key, (name, text, labels) in RADIO_FAMILIES.items()
+        }
+        for key, labels, count in self._source():
+            families[key].add_metric(list(labels), count)
+        yield from families.values()
 
 
 class BusRejections(Collector):

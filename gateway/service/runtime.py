@@ -71,6 +71,7 @@ class Gateway:
         self.metrics = Metrics()
         self.metrics.rejected.read_from(self._radio_rejections)
         self.metrics.bus_rejected.read_from(self._bus_rejections)
+        self.metrics.radio.read_from(self._radio_counts)
         self.faults = TaskFaults()
         self.progress = Progress()
         self.notifier = Notifier()
@@ -182,6 +183,18 @@ class Gateway:
         for bus, poller in self.pollers.items():
             for (device, kind), count in poller.rejections.counts.items():
                 yield bus, device, kind, count
+
+    def _radio_counts(self) -> Iterator[tuple[str, tuple[str, ...], int]]:
+        """The running radio bridges' counters, for ``/metrics``."""
+        if self.radio_hub is None or self.radio_alarms is None:
+            return
+        pressed = self.radio_alarms.counts
+        for name, driver in self.radio_hub.drivers.items():
+            yield "presses", (name,), pressed[(name, "presses")]
+            yield "merged", (name,), pressed[(name, "merged")]
+            yield "acks", (name,), driver.counts["ack sent"]
+        for (bridge, outcome), count in sorted(self.radio_hub.deliveries.items()):
+            yield "deliveries", (bridge, outcome), count
 
     def _make_uplink(self, config: LoadedConfig) -> MqttUplink:
         """The MQTT session; its callbacks reach whichever data path and commands are current.

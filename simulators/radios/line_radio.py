@@ -5,6 +5,9 @@ output) or talks over a serial port path (a pty of
 :class:`simulators.devices.null_modem.NullModem`). It sends records in the profile's
 framing, waits for the gateway's acknowledgement and sends the record again
 if none comes, as receivers do, and keeps every byte the gateway sent.
+Records in the formats the manufacturers document (Sur-Gard Contact ID and
+SIA Protocol 2, the receiver's heartbeat) come from the helpers below, or
+verbatim from a manual through :meth:`LineRadioPeer.send`.
 """
 
 from __future__ import annotations
@@ -18,16 +21,32 @@ from serial_asyncio_fast import open_serial_connection
 
 def contact_id(
     account: str,
-    qualifier: int,
+    qualifier: int | str,
     code: int,
     *,
     group: int = 1,
     zone: int = 1,
     receiver: int = 1,
     line: int = 1,
+    separator: str = " ",
 ) -> str:
-    """A Sur-Gard style Contact ID record: ``5RRL 18AAAAQEEEGGZZZ``."""
-    return f"5{receiver:02d}{line} 18{account}{qualifier}{code:03d}{group:02d}{zone:03d}"
+    """A Contact ID record as a Sur-Gard receiver prints it: ``5RRLs18AAAAQXYZGGCCC``.
+
+    ``qualifier`` as the phone line sends it (1, 3, 6) or as the MLR2 manuals
+    print it (E new event, R restore, P previous event); ``separator`` is the
+    manual's ``s``: a space.
+    """
+    return f"5{receiver:02d}{line}{separator}18{account}{qualifier}{code:03d}{group:02d}{zone:03d}"
+
+
+def sia_block(account: str, code: str, zone: int, *, area: int = 1, receiver: int = 1, line: int = 1) -> str:
+    """A SIA event as a Sur-Gard receiver prints it (SIA Protocol 2): ``SRRL[#AAAA|Nri1BA01]``."""
+    return f"S{receiver:02d}{line}[#{account}|Nri{area}{code}{zone:02d}]"
+
+
+def surgard_heartbeat(receiver: int = 1, line: int = 1) -> str:
+    """The receiver's supervisory heartbeat: ``1011sssssssssss@ssss`` (s: a space)."""
+    return f"1{receiver:02d}{line}{' ' * 11}@{' ' * 4}"
 
 
 class LineRadioPeer:

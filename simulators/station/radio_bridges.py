@@ -32,11 +32,11 @@ from gateway.config.radios import (
 from simulators.devices.null_modem import NullModem
 from simulators.radios.aprs_radio import AprsRadio, Heard
 from simulators.radios.kiss_tnc import KissTnc
-from simulators.radios.line_radio import LineRadioPeer, contact_id
+from simulators.radios.line_radio import LineRadioPeer, contact_id, surgard_heartbeat
 
 _CALLSIGN = re.compile(r"^[A-Z0-9]{1,6}(-(1[0-5]|[0-9]))?$")
 PANIC = 120  # Contact ID "panic": what a pendant's button sends
-HEARTBEAT = "1011           @    "  # a Sur-Gard receiver's link test
+HEARTBEAT = surgard_heartbeat()  # a Sur-Gard receiver's link test
 
 
 class RadioError(ValueError):

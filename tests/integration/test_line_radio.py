@@ -17,9 +17,9 @@ from drivers.serial_port import SerialSettings
 from gateway.config.radios import LineRadioProtocolConfig
 from gateway.radio.hub import line_protocol
 from simulators.devices.null_modem import NullModem
-from simulators.radios.line_radio import LineRadioPeer, contact_id
+from simulators.radios.line_radio import LineRadioPeer, contact_id, sia_block
 from tests.support.peers import PROFILES
-from tests.support.radio_station import PREFIX, command, radio_gateway
+from tests.support.radio_station import PREFIX, command, radio_alarm, radio_gateway, scrape
 
 CONTACT_ID = line_protocol(
     LineRadioProtocolConfig.model_validate(yaml.safe_load((PROFILES / "surgard-contact-id.yaml").read_text()))
@@ -79,30 +79,65 @@ async def receiver_on_pty(tmp_path, heartbeat_timeout: float | None = None):
             modem.unplug()
 
 
-def test_contact_id_profile_maps_codes_to_events_and_levels():
-    rule, values = CONTACT_ID.match(contact_id("1234", 1, 120, zone=7))
+# The manuals' records, as printed (RR receiver 01, L line 1, [DC4] the 0x14 terminator):
+# Sur-Gard MLR2-E Installation Manual, "Contact-ID Protocol": 5RRLs18AAAAQXYZGGCCC[DC4],
+# "5011s181234E12101001[DC4]" (s: a space); MLR2-DG manual, "Supervisory Heartbeat Signal
+# Protocol": 1011sssssssssss@ssss[DC4]; and "SIA Protocol 2": SRRL[#1234|Nri1BA01][DC4],
+# SRRL[#1234|Lri1BA01][DC4], SRRL[#1234|Nri1BA01/L90][DC4].
+MANUAL_CONTACT_ID = "5011 181234E12101001"
+MANUAL_HEARTBEAT = "1011" + " " * 11 + "@" + " " * 4
+MANUAL_SIA = ["S011[#1234|Nri1BA01]", "S011[#1234|Lri1BA01]", "S011[#1234|Nri1BA01/L90]"]
+SIA = line_protocol(
+    LineRadioProtocolConfig.model_validate(yaml.safe_load((PROFILES / "surgard-sia.yaml").read_text()))
+)
+
+
+def test_contact_id_profile_takes_the_records_as_the_manuals_print_them():
+    rule, values = CONTACT_ID.match(MANUAL_CONTACT_ID)
     assert rule.kind is RadioEventKind.EMERGENCY
-    assert values == {"channel": "011", "radio": "1234", "code": "120", "group": "01", "zone": "007"}
-    assert CONTACT_ID.levels["120"] == "life-safety"
+    assert values == {"channel": "011", "account": "1234", "code": "121", "partition": "01", "zone": "001"}
+    assert CONTACT_ID.levels["121"] == "life-safety"  # duress
+    assert CONTACT_ID.match(MANUAL_CONTACT_ID.replace(" ", "s"))[1] == values  # the manual's "s", literally
+    assert CONTACT_ID.match(MANUAL_CONTACT_ID.replace("E", "1"))[1] == values  # the digit qualifier
+    assert CONTACT_ID.match(contact_id("1234", "R", 121))[0].kind is RadioEventKind.RESTORE
     assert CONTACT_ID.match(contact_id("1234", 3, 120))[0].kind is RadioEventKind.RESTORE
+    assert CONTACT_ID.match(contact_id("1234", "P", 121))[0].kind is RadioEventKind.STATUS  # still present
     assert CONTACT_ID.match(contact_id("1234", 1, 602))[0].kind is RadioEventKind.STATUS  # periodic test
-    assert CONTACT_ID.match("1011           @    ")[0].kind is None  # heartbeat
+    assert CONTACT_ID.match(MANUAL_HEARTBEAT)[0].kind is None
+    assert CONTACT_ID.match("101000" + " " * 11 + "@" + " " * 4)[0].kind is None  # System I-III heartbeat
     assert CONTACT_ID.match("garbage") is None
 
 
+def test_sia_profile_takes_the_manuals_examples():
+    for record in MANUAL_SIA:
+        rule, values = SIA.match(record)
+        assert rule.kind is RadioEventKind.EMERGENCY, record
+        assert (values["account"], values["code"], values["zone"], values["partition"]) == (
+            "1234",
+            "BA",
+            "01",
+            "1",
+        )
+    assert SIA.levels["BA"] == "second-stage"
+    assert SIA.match("S011[#1234|Nri1BH01]")[0].kind is RadioEventKind.RESTORE
+    assert SIA.match(MANUAL_HEARTBEAT)[0].kind is None
+
+
 async def test_acknowledged_only_after_the_gateway_has_the_event(tmp_path):
-    async with receiver_on_pty(tmp_path) as (peer, _radio, gate):
+    async with receiver_on_pty(tmp_path) as (peer, radio, gate):
         gate.release.clear()  # the gateway is still committing the event
-        await peer.send(contact_id("1234", 1, 120))
+        await peer.send(MANUAL_CONTACT_ID)
         event = await gate.wait(lambda e: e.kind is RadioEventKind.EMERGENCY)
-        assert event.radio == "1234"
-        assert event.code == "120"
+        assert (event.radio, event.account, event.zone, event.partition) == ("1234", "1234", "001", "01")
+        assert event.code == "121"
         assert event.level == "life-safety"
         assert event.channel == "011"
+        assert event.fingerprint == MANUAL_CONTACT_ID  # a resend of this record is a copy, no other
         assert event.raw.endswith(b"\x14")
         assert ACK not in peer.received  # not before the commit
         gate.release.set()
         await peer.wait_received(ACK)
+        assert radio.counts["ack sent"] == 1
 
 
 async def test_an_event_the_gateway_could_not_keep_is_not_acknowledged_and_comes_again(tmp_path):
@@ -128,7 +163,7 @@ async def test_silence_beyond_the_heartbeat_timeout_is_a_link_fault_until_heard_
     async with receiver_on_pty(tmp_path, heartbeat_timeout=0.5) as (peer, _radio, gate):
         fault = await gate.wait(lambda e: e.kind is RadioEventKind.LINK and not e.link_ok)
         assert "heartbeat" in fault.text
-        await peer.send("1011           @    ")
+        await peer.send(MANUAL_HEARTBEAT)
         await gate.wait(lambda e: e.kind is RadioEventKind.LINK and e.link_ok)
         await peer.wait_received(ACK)  # heartbeats are acknowledged too
 
@@ -177,3 +212,47 @@ async def test_control_station_press_to_platform_and_answer_back_over_tcp(tmp_pa
             assert answer["ok"], answer
             assert answer["result"]["answering_radios"] == ["2041"]
             await peer.wait_received(b"MSG,2041,Help is coming\r\n")
+
+
+@pytest.mark.slow
+async def test_the_manuals_records_over_tcp_through_the_gateway_zones_restores_and_counters(
+    tmp_path, mosquitto, platform
+):
+    """A Sur-Gard receiver's automation port over TCP: SIA and Contact ID records as printed."""
+    async with LineRadioPeer(end=b"\x14", ack=ACK) as peer:
+        port = await peer.serve_tcp()
+        radios = {
+            "bridges": {"receiver": {"type": "line-radio", "tcp": {"host": "127.0.0.1", "port": port},
+                                     "profile": "surgard-sia"}},
+        }  # fmt: skip
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+            await peer.connected()
+            await peer.send_until_acked(MANUAL_SIA[0])
+            raised = await platform.wait_for(radio_alarm("1234", "raised"))
+            body = raised.payload
+            assert body["alarm_key"] == "cs-test.radio-1234.sos-01"
+            assert (body["grade"], body["radio"]["code"]) == ("second-stage", "BA")
+            assert (body["radio"]["account"], body["radio"]["zone"], body["radio"]["partition"]) == (
+                "1234", "01", "1",
+            )  # fmt: skip
+            await peer.send_until_acked(MANUAL_SIA[0])  # the receiver sent it again: one alarm
+
+            await peer.send_until_acked(sia_block("1234", "FA", 2))  # fire on zone 02: its own alarm
+            fire = await platform.wait_for(
+                lambda m: radio_alarm("1234", "raised")(m) and m.payload["radio"]["zone"] == "02"
+            )
+            assert (fire.payload["alarm_key"], fire.payload["grade"]) == (
+                "cs-test.radio-1234.sos-02",
+                "life-safety",
+            )
+
+            await peer.send_until_acked("S011[#1234|Nri1BH01]")  # burglary restore, zone 01
+            restored = await platform.wait_for(radio_alarm("1234", "updated"))
+            assert restored.payload["alarm_key"] == "cs-test.radio-1234.sos-01"
+            assert restored.payload["radio"]["restored"] is True
+            assert restored.payload["latched"] is True
+
+            metrics = await asyncio.to_thread(scrape, gateway.config)
+            assert 'outpost_radio_presses_total{bridge="receiver"} 3.0' in metrics
+            assert 'outpost_radio_merged_copies_total{bridge="receiver"} 1.0' in metrics
+            assert 'outpost_radio_acks_sent_total{bridge="receiver"} 4.0' in metrics

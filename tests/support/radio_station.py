@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -66,3 +67,10 @@ def radio_alarm(radio: str, transition: str | None = None):
         )
 
     return predicate
+
+
+def scrape(config: Path) -> str:
+    """The gateway's ``/metrics``, at the address its station file gives (call it in a thread)."""
+    listen = yaml.safe_load(config.read_text())["service"]["metrics_listen"]
+    with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as response:
+        return response.read().decode()

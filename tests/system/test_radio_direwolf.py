@@ -8,6 +8,8 @@ the handheld the same way. The platform is a subscriber on a real Mosquitto.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from drivers.radio import aprs
 from simulators.radios.aprs_radio import AprsRadio
 from tests.support.direwolf import VirtualAir
+from tests.support.peers import outpost
 from tests.support.radio_station import PREFIX, command, radio_alarm, radio_gateway
 
 pytestmark = pytest.mark.slow
@@ -87,6 +90,13 @@ async def test_sos_message_over_the_air_is_an_alarm_acked_answered_and_merged(
         assert acknowledged.payload["radio"]["presses"] == 2
         assert len(platform.matching(radio_alarm(RADIO_CALL, "raised"))) == 1
 
+        # A new message within the window is no copy: it reaches the platform at once, with its text.
+        await radio.message(GATEWAY_CALL, "SOS still trapped, need water", "43")
+        update = await platform.wait_for(radio_alarm(RADIO_CALL, "updated"), timeout=30)
+        assert update.payload["radio"]["text"] == "SOS still trapped, need water"
+        assert update.payload["state"] == "active_ack"
+        await radio.wait_for(ack_for("43"))
+
         # The acknowledgement text goes back over the air; the handheld acks it.
         told = await radio.wait_for(message_to_radio)
         assert told.packet.text == "Help is coming, stay put"
@@ -104,8 +114,6 @@ async def test_sos_message_over_the_air_is_an_alarm_acked_answered_and_merged(
 
 
 async def test_mic_e_emergency_through_a_serial_kiss_tnc(tmp_path, mosquitto, platform, air):
-    import asyncio
-
     tty = tmp_path / "ttyKISS"
     socat = await asyncio.create_subprocess_exec(
         "socat", f"pty,link={tty},raw,echo=0", f"tcp:127.0.0.1:{air.gateway.kiss_port}"
@@ -145,24 +153,39 @@ async def test_broadcast_reaches_the_group_per_radio_and_everyone_as_a_bulletin(
         radio_gateway(tmp_path, mosquitto.url, config, platform) as gateway,
         AprsRadio(RADIO_CALL, "127.0.0.1", air.radio.kiss_port) as radio,
     ):
-        result = await command(
-            gateway.config, "broadcast", "text=Flood warning: move to high ground", "group=rescue-1",
-            "--timeout", "90",
-        )  # fmt: skip
-        assert result["ok"], result
-        per_radio = result["result"]["radios"]
+        accepted = await command(
+            gateway.config, "broadcast", "text=Flood warning: move to high ground", "group=rescue-1"
+        )
+        assert accepted["ok"], accepted
+        broadcast_id = accepted["result"]["broadcast_id"]
+        assert accepted["result"]["recipients"] == [RADIO_CALL, "N0AWAY-1"]
+        finished = await platform.wait_for(
+            lambda m: m.topic == f"{PREFIX}/radio" and m.payload.get("state") == "finished", timeout=90
+        )
+        assert finished.payload["broadcast_id"] == broadcast_id
+        per_radio = finished.payload["deliveries"]
         assert per_radio[RADIO_CALL]["outcome"] == "acknowledged"
         away = per_radio["N0AWAY-1"]
         assert (away["outcome"], away["attempts"]) == ("gave_up", 2)
         # Two waits of 4 s and 8 s, each drawn between half and all of it (jitter), plus air time.
         assert 6 - 1 <= away["seconds"] <= 12 + 3, away
-        assert result["result"]["acknowledged"] == 1
+        assert finished.payload["acknowledged"] == 1
+        progress = platform.matching(lambda m: m.payload.get("state") == "progress")
+        assert [next(iter(p.payload["deliveries"])) for p in progress] == [RADIO_CALL, "N0AWAY-1"]
         heard = await radio.wait_for(message_to_radio)
         assert heard.packet.text == "Flood warning: move to high ground"
 
-        everyone = await command(gateway.config, "broadcast", "text=All clear at 18:00", "--timeout", "60")
-        assert everyone["result"]["bridges"]["vhf"]["outcome"] == "sent"
-        assert everyone["result"]["bridges"]["vhf"]["attempts"] == 2  # bulletins are repeated
+        cmd = ("cmd", "--config", str(gateway.config), "broadcast", "text=All clear at 18:00", "--follow")
+        followed = await asyncio.to_thread(outpost, *cmd, timeout=120)
+        assert followed.returncode == 0, followed.stderr
+        answer, *steps = [json.loads(line) for line in followed.stdout.splitlines()]
+        assert answer["result"]["accepted"] is True
+        assert [s["state"] for s in steps] == ["accepted", "progress", "finished"]
+        assert steps[-1]["deliveries"]["vhf"] == {
+            "outcome": "sent",
+            "attempts": 2,
+            "seconds": pytest.approx(4, abs=3),
+        }
         bulletin = await radio.wait_for(
             lambda h: isinstance(h.packet, aprs.AprsMessage) and h.packet.bulletin
         )

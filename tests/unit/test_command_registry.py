@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from drivers.observation import Observation, PollOutcome
+from drivers.radio.delivery import Delivery, Outcome
 from gateway.commands.handlers import COMMANDS
 from gateway.commands.processor import CommandProcessor
 from gateway.commands.registry import Arguments, Executor
@@ -63,8 +65,18 @@ def typed(word: str) -> str:
 class Radios:
     """A radio bridge that hears every broadcast and says each radio acknowledged."""
 
-    async def broadcast(self, text: str, group: str | None) -> dict[str, Any]:
-        return {"sent": text, "deliveries": {"2041": {"outcome": "acked"}}}
+    def recipients(self, group: str | None) -> list[str]:
+        return ["2041", "2042"]
+
+    async def broadcast(
+        self, text: str, group: str | None, settled: Callable[[str, Delivery], Awaitable[None]]
+    ) -> dict[str, Delivery]:
+        deliveries = {
+            radio: Delivery(radio, Outcome.ACKNOWLEDGED, 1, 0.5) for radio in self.recipients(group)
+        }
+        for radio, delivery in deliveries.items():
+            await settled(radio, delivery)
+        return deliveries
 
 
 class Switches:
@@ -109,7 +121,7 @@ HANDLERS = [
     ("reset", {"alarm_key": FIRE}, None, ALARMS),
     ("exercise", {"on": True}, None, {"exercise", "device"}),
     ("report", {}, None, {"report_id", "all_clear"}),
-    ("broadcast", {"text": "Flood warning"}, None, {"sent", "deliveries"}),
+    ("broadcast", {"text": "Flood warning"}, None, {"accepted", "broadcast_id", "recipients"}),
     ("actuate", {"actuator": "siren", "value": "on"}, None, {"actuator", "value"}),
 ]
 
@@ -141,3 +153,22 @@ async def test_each_handler_answers_with_its_own_result(gateway, name, args, fir
         assert len(gateway.outbox) == backlog + 1
     if name == "actuate":
         assert switches.set_to == {"siren": "on"}
+
+
+async def test_a_broadcast_is_accepted_at_once_and_its_steps_go_through_the_outbox(gateway):
+    jobs: list[Coroutine[Any, Any, None]] = []
+    context = dataclasses.replace(gateway.command_context, radio=Radios(), in_background=jobs.append)
+    backlog = len(gateway.outbox)
+    args = COMMANDS["broadcast"].arguments.model_validate({"text": "Flood warning", "group": "rescue-1"})
+    result = await Executor(COMMANDS, context).execute("broadcast", args)
+    assert result["accepted"]
+    assert result["recipients"] == ["2041", "2042"]
+    assert len(gateway.outbox) == backlog + 1  # accepted, committed before the answer
+    await jobs.pop()
+    queued = await gateway.outbox.take(len(gateway.outbox))
+    steps = [json.loads(q.message.payload) for q in queued if q.message.topic.endswith("/radio")]
+    assert [s["state"] for s in steps] == ["accepted", "progress", "progress", "finished"]
+    assert {s["broadcast_id"] for s in steps} == {result["broadcast_id"]}
+    assert steps[0]["recipients"] == ["2041", "2042"]
+    assert steps[1]["deliveries"] == {"2041": {"outcome": "acknowledged", "attempts": 1, "seconds": 0.5}}
+    assert (steps[-1]["acknowledged"], sorted(steps[-1]["deliveries"])) == (2, ["2041", "2042"])

@@ -1,4 +1,5 @@
-"""Radio presses through the real alarm engine: merging repeats, re-announcing, latching, restart."""
+"""Radio presses through the real alarm engine: merging true copies only, new facts announced at once,
+restores, zones of a receiver's account, latching, restart."""
 
 from __future__ import annotations
 
@@ -88,7 +89,10 @@ def test_copies_within_the_window_merge_a_later_press_is_announced_again(tmp_pat
 def test_restore_leaves_the_latch_to_a_reset_and_unknown_radios_still_raise(tmp_path):
     radios = Radios(tmp_path)
     radios.hear(RadioEventKind.EMERGENCY, 0)
-    assert radios.hear(RadioEventKind.RESTORE, 10) == []
+    [restored] = alarms(radios.hear(RadioEventKind.RESTORE, 10))
+    assert (restored.transition.value, restored.state.value) == ("updated", "active_unack")
+    assert restored.latched
+    assert restored.radio.restored
     [reset] = radios.engine.reset(KEY, "duty")
     assert reset.state.value == "cleared_unack"
     [unknown] = alarms(radios.hear(RadioEventKind.EMERGENCY, 20, radio="BG9ZZZ"))
@@ -182,3 +186,89 @@ radios:
     )
     found = "\n".join(problems(write(tmp_path, text)))
     assert "radios.bridges.pendants.serial.port: port /dev/ttyACM0 is already radio bridge tnc's" in found
+
+
+def test_a_new_text_within_the_window_is_an_update_that_carries_it(tmp_path):
+    radios = Radios(tmp_path)
+    radios.hear(RadioEventKind.EMERGENCY, 0, text="SOS smoke on stairs", fingerprint="SOS smoke on stairs{51")
+    radios.engine.acknowledge(KEY, "duty")
+    copy = radios.hear(
+        RadioEventKind.EMERGENCY, 5, text="SOS smoke on stairs", fingerprint="SOS smoke on stairs{51"
+    )
+    assert copy == []  # the radio's retransmission of message 51
+    [update] = alarms(
+        radios.hear(RadioEventKind.EMERGENCY, 14, text="SOS still trapped, need water", fingerprint="{52")
+    )
+    assert update.transition.value == "updated"
+    assert update.radio.text == "SOS still trapped, need water"
+    assert "still trapped, need water" in update.message
+    assert update.state.value == "active_ack"  # the same emergency, told more
+    assert update.radio.presses == 3
+    assert radios.alarms.counts == {("vhf", "presses"): 3, ("vhf", "merged"): 1}
+
+
+def test_the_same_text_under_a_new_message_number_asks_for_attention_again(tmp_path):
+    radios = Radios(tmp_path)
+    radios.hear(RadioEventKind.EMERGENCY, 0, text="SOS", fingerprint="SOS{1")
+    radios.engine.acknowledge(KEY, "duty")
+    [again] = alarms(radios.hear(RadioEventKind.EMERGENCY, 10, text="SOS", fingerprint="SOS{2"))
+    assert (again.transition.value, again.state.value) == ("realarmed", "active_unack")
+
+
+def contact_id(radios: Radios, t: float, code: str, zone: str, kind=RadioEventKind.EMERGENCY) -> list:
+    """A receiver's record for account 1234, as the line driver hands it up."""
+    levels = {"110": "life-safety", "121": "life-safety", "150": "first-stage"}
+    q = "E" if kind is RadioEventKind.EMERGENCY else "R"
+    line = f"5011 181234{q}{code}01{zone}"
+    return radios.hear(
+        kind, t, radio="1234", account="1234", zone=zone, partition="01", code=code,
+        level=levels.get(code), text=line, fingerprint=line,
+    )  # fmt: skip
+
+
+def test_a_higher_grade_on_the_same_zone_escalates_a_resend_is_merged(tmp_path):
+    radios = Radios(tmp_path)
+    [auxiliary] = alarms(contact_id(radios, 0, "150", "003"))
+    assert auxiliary.alarm_key == "cs-0001.radio-1234.sos-003"
+    assert (auxiliary.grade.value, auxiliary.radio.account, auxiliary.radio.zone) == (
+        "first-stage",
+        "1234",
+        "003",
+    )
+    assert contact_id(radios, 1, "150", "003") == []  # the receiver resent the record: a copy
+    [fire] = alarms(contact_id(radios, 3, "110", "003"))
+    assert (fire.transition.value, fire.grade.value, fire.level.value) == (
+        "level_changed",
+        "life-safety",
+        "red",
+    )
+    assert fire.radio.code == "110"
+
+
+def test_each_zone_of_an_account_is_its_own_alarm(tmp_path):
+    radios = Radios(tmp_path)
+    [one] = alarms(contact_id(radios, 0, "121", "001"))
+    [two] = alarms(contact_id(radios, 1, "121", "002"))
+    assert (one.alarm_key, two.alarm_key) == ("cs-0001.radio-1234.sos-001", "cs-0001.radio-1234.sos-002")
+    assert two.transition.value == "raised"
+    assert len(radios.engine.active_alarms()) == 2
+
+
+def test_a_press_after_a_restore_asks_for_attention_again(tmp_path):
+    radios = Radios(tmp_path)
+    contact_id(radios, 0, "121", "001")
+    radios.engine.acknowledge("cs-0001.radio-1234.sos-001", "duty")
+    [restored] = alarms(contact_id(radios, 5, "121", "001", RadioEventKind.RESTORE))
+    assert (restored.transition.value, restored.state.value) == ("updated", "active_ack")
+    assert restored.radio.restored
+    assert contact_id(radios, 6, "121", "001", RadioEventKind.RESTORE) == []  # resent restore
+    [again] = alarms(contact_id(radios, 9, "121", "001"))
+    assert (again.transition.value, again.state.value) == ("realarmed", "active_unack")
+    assert not again.radio.restored
+
+
+def test_a_restore_with_no_alarm_to_restore_is_still_published(tmp_path):
+    radios = Radios(tmp_path)
+    [restore] = contact_id(radios, 0, "130", "004", RadioEventKind.RESTORE)
+    assert isinstance(restore, RadioTraffic)
+    assert (restore.event, restore.radio.account, restore.radio.zone) == ("restore", "1234", "004")
