@@ -64,6 +64,15 @@ class Readings:
         return bool(self.test_flag and self.values.get(self.test_flag))
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What a condition's inputs said at its latest judgement: a re-alarm tells the present."""
+
+    value: float | bool | None
+    observed_at: datetime
+    text: str
+
+
 @dataclass(kw_only=True, eq=False)
 class Condition:
     """One alarm condition: its key, where its events say they come from, and its occurrence."""
@@ -77,6 +86,7 @@ class Condition:
     alarm: Alarm | None = None
     chatter: ChatterTracker | NeverChatters = field(default_factory=NeverChatters)
     chattering: bool = False
+    seen: Seen | None = None  # not saved: the next poll after a restart says it again
 
     @property
     def latched(self) -> bool:
@@ -249,8 +259,14 @@ class DeviceState:
     warming_since: float | None = None  # monotonic time of the first answer after start or loss
 
 
-def ladders_of(rule: AlarmRule) -> list[ThresholdLadder]:
-    options = {"deadband": rule.deadband, "on_delay": rule.on_delay, "off_delay": rule.off_delay}
+def ladders_of(rule: AlarmRule, poll_interval: float) -> list[ThresholdLadder]:
+    """The rule's ladders; their delays are judged to half a poll interval (see thresholds)."""
+    options = {
+        "deadband": rule.deadband,
+        "on_delay": rule.on_delay,
+        "off_delay": rule.off_delay,
+        "tolerance": poll_interval / 2,
+    }
     ladders = []
     if rule.high:
         ladders.append(ThresholdLadder.high([(r.level, r.at) for r in rule.high], **options))

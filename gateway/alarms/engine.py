@@ -49,6 +49,7 @@ from gateway.alarms.conditions import (
     HealthCondition,
     Readings,
     RuleCondition,
+    Seen,
     ZoneCondition,
     ladders_of,
     number,
@@ -184,7 +185,7 @@ class AlarmEngine:
                 chatter=ChatterTracker(self._policy.chatter),
                 readings=readings,
                 rule=rule,
-                ladders=ladders_of(rule),
+                ladders=ladders_of(rule, self._config.station.devices[device].poll_interval),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
             )
         )
@@ -465,6 +466,7 @@ class AlarmEngine:
         measurement: Measurement = NO_MEASUREMENT,
     ) -> list[Envelope]:
         """Tell one alarm its condition is at ``grade`` (None: normal), and announce what that changed."""
+        target.seen = Seen(measurement.value, observed_at, text)
         alarm = target.alarm
         chatter = target.chatter
         target.chattering = chatter.chattering(now)
@@ -510,6 +512,12 @@ class AlarmEngine:
         self._made(target, event)
         return event
 
+    def _realarmed(self, target: Condition) -> AlarmEvent:
+        """The alarm announced again, as its condition is now."""
+        event = self._events.realarmed(target, target.status(self._exercise))
+        self._made(target, event)
+        return event
+
     # -- alarms judged elsewhere ----------------------------------------------------
     def external(
         self,
@@ -546,7 +554,7 @@ class AlarmEngine:
         )
         alarm = target.alarm
         if repeat and not events and alarm is not None and alarm.realarm(observed_at):
-            events = [self._again(target, Transition.REALARMED, text)]
+            events = [self._realarmed(target)]
         return self._through_flood_gate(events, observed_at, now)
 
     def note_repeat(self, device: str, name: str, radio: RadioDetails) -> None:
@@ -623,8 +631,7 @@ class AlarmEngine:
             if alarm.expire_shelving(now):
                 events.append(self._again(target, Transition.UNSHELVED, f"{target.key} shelving expired"))
             if alarm.realarm_due(now, self._policy.realarm_after, self._policy.realarm_from):
-                text = f"{target.key} still unacknowledged: {alarm.last.message if alarm.last else ''}"
-                events.append(self._again(target, Transition.REALARMED, text))
+                events.append(self._realarmed(target))
         return self._through_flood_gate(events, now, monotonic)
 
     # -- views --------------------------------------------------------------------

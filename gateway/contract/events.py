@@ -165,6 +165,9 @@ class AlarmEvent(Envelope):
     observed_at: Timestamp
     raised_at: Timestamp
     message: str = Field(description="one line for a person")
+    realarm_count: int = Field(
+        default=0, description="re-alarms of this occurrence so far (on a realarmed event: this one included)"
+    )
     cap: CapFields
     radio: RadioDetails | None = None
 
