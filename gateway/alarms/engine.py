@@ -41,6 +41,9 @@ from gateway.alarms.conditions import (
     NORMAL_CONDITION,
     RATE_CONDITION,
     STATION_SOURCE,
+    TEST_ALARM,
+    TEST_CONDITION,
+    TEST_KIND,
     Condition,
     DeviceState,
     Exercise,
@@ -50,10 +53,12 @@ from gateway.alarms.conditions import (
     Readings,
     RuleCondition,
     Seen,
+    TestCondition,
     ZoneCondition,
     ladders_of,
     number,
 )
+from gateway.alarms.detector_test import DetectorTest, TestResult, TestStep
 from gateway.alarms.events import NO_MEASUREMENT, EventMaker, Measurement, Stamp
 from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker, FloodGate
@@ -116,7 +121,8 @@ class AlarmEngine:
         self._flood = FloodGate(self._policy.flood)
         self.counts: Counter[str] = Counter()  # every transition since start, for the reports
         for name in config.station.devices:
-            readings = Readings(config.profile_of(name).test_flag)
+            profile = config.profile_of(name)
+            readings = Readings(profile.test_flag)
             conditions = [
                 self._rule_condition(name, rule_name, rule, readings)
                 for rule_name, rule in config.rules[name].items()
@@ -139,7 +145,14 @@ class AlarmEngine:
                 for rule in config.rules[name].values()
                 if rule.point and rule.plausible
             }
-            self._devices[name] = DeviceState(name, readings, conditions, health, plausibility=checks)
+            self._devices[name] = DeviceState(
+                name,
+                readings,
+                conditions,
+                health,
+                plausibility=checks,
+                test_condition=self._test_condition(name, readings) if profile.test_flag else None,
+            )
         location = config.station.station.location
         self._zones = [
             self._add(
@@ -190,6 +203,24 @@ class AlarmEngine:
             )
         )
 
+    def _test_condition(self, device: str, readings: Readings) -> TestCondition:
+        """A detector's tests: the condition that announces them, and what follows them."""
+        bits = {
+            bit for rule in self._config.rules[device].values() if rule.enabled for bit in rule.device_bits
+        }
+        readings.test = DetectorTest(self._config.profile_of(device).test_alarm_within, frozenset(bits))
+        return self._add(
+            TestCondition(
+                key=self._key(device, TEST_ALARM),
+                device=device,
+                name=TEST_ALARM,
+                kind=TEST_KIND,
+                source=self._device_source(device, self._config.profile_of(device).test_flag),
+                suppressed_by=self._suppressed_by(device),
+                readings=readings,
+            )
+        )
+
     def _key(self, device: str, name: str) -> str:
         return f"{self._station}.{device}.{name}"
 
@@ -225,6 +256,11 @@ class AlarmEngine:
                 target.heard(last.source, last.radio)
             if target is not None:
                 target.restore(saved)
+        for name, saved in state.get("tests", {}).items():
+            tested = self._devices.get(name)
+            if tested is not None and tested.readings.test is not None:
+                tested.readings.test.last = TestResult(datetime.fromisoformat(saved["at"]), saved["passed"])
+                tested.test_failure = saved.get("failure")
         exercise = state.get("exercise", {})
         self._exercise.station = exercise.get("station", self._exercise.station)
         self._exercise.devices |= set(exercise.get("devices", [])) & set(self._devices)
@@ -255,7 +291,16 @@ class AlarmEngine:
             if c.alarm is not None
         }
         exercise = {"station": self._exercise.station, "devices": sorted(self._exercise.devices)}
-        self._store.save({"alarms": alarms, "exercise": exercise})
+        tests = {
+            name: {
+                "at": result.at.isoformat(),
+                "passed": result.passed,
+                "failure": self._devices[name].test_failure,
+            }
+            for name, result in self.detector_tests().items()
+            if result is not None
+        }
+        self._store.save({"alarms": alarms, "exercise": exercise, "tests": tests})
         self._dirty = False
 
     # -- observations -------------------------------------------------------------
@@ -283,21 +328,19 @@ class AlarmEngine:
         device.readings.values.update(read)
         for point in device.plausibility.keys() & read.keys():
             device.verdicts[point] = self._plausibility(device, point, now)
+        tested = self._follow_test(device, outcome)
         reported = self._device_reported_faults(device)
         implausible = [v.fault for v in device.verdicts.values() if v.fault]
+        failed_test = [device.test_failure] if device.test_failure else []
         health, reasons = (
-            DeviceHealth.FAULT if reported or implausible else DeviceHealth.OK,
-            reported + implausible,
+            DeviceHealth.FAULT if reported or implausible or failed_test else DeviceHealth.OK,
+            reported + implausible + failed_test,
         )
         if health is DeviceHealth.OK and outcome.degraded is not None:
             health, reasons = DeviceHealth.DEGRADED, [outcome.degraded.reason]
-        events = self._set_health(
-            device,
-            health,
-            "; ".join(reasons) or None,
-            outcome.observed_at,
-            now,
-            DEVICE_CONDITION if reported else IMPLAUSIBLE_CONDITION,
+        cause = DEVICE_CONDITION if reported else IMPLAUSIBLE_CONDITION if implausible else TEST_CONDITION
+        events = tested + self._set_health(
+            device, health, "; ".join(reasons) or None, outcome.observed_at, now, cause
         )
         for condition in device.conditions:
             rule = condition.rule
@@ -307,6 +350,41 @@ class AlarmEngine:
             frozen = bool(reported) or (verdict is not None and not verdict.usable)
             events.extend(self._evaluate(device, condition, outcome, frozen))
         return events
+
+    def _follow_test(self, device: DeviceState, outcome: PollOutcome) -> list[Envelope]:
+        """A detector's test starting or ending: its ``test`` event, and a fault if it failed."""
+        target, test = device.test_condition, device.readings.test
+        if target is None or test is None:
+            return []
+        step = test.observe(device.readings.values, device.readings.testing, outcome.received_monotonic)
+        when, now = outcome.observed_at, outcome.received_monotonic
+        if step is None:
+            if device.readings.testing or target.alarm is None or not target.alarm.active:
+                return []
+            text = f"{device.name}: detector test ended while the gateway was restarting"
+            return self._update(
+                target, grade=None, condition=TEST_CONDITION, observed_at=when, now=now, text=text
+            )
+        if step is TestStep.STARTED:
+            text = f"{device.name}: detector test started"
+            return self._update(
+                target, grade=Grade.FAULT, condition=TEST_CONDITION, observed_at=when, now=now, text=text
+            )
+        passed = step is TestStep.PASSED
+        verdict = test.verdict()
+        test.last = TestResult(when, passed)
+        device.test_failure = None if passed else verdict
+        self._dirty = True
+        measurement = Measurement(passed, None, test.alarm_within)
+        return self._update(
+            target,
+            grade=None,
+            condition=TEST_CONDITION,
+            observed_at=when,
+            now=now,
+            text=f"{device.name}: {verdict}",
+            measurement=measurement,
+        )
 
     def _plausibility(self, device: DeviceState, point: str, now: float) -> Verdict:
         """One verdict per point, shared by every rule on it (a spike fools none of them)."""
@@ -663,6 +741,12 @@ class AlarmEngine:
                 )
             )
         return alarms
+
+    def detector_tests(self) -> dict[str, TestResult | None]:
+        """The last test of every detector that has a test bit (None: not tested yet)."""
+        return {
+            name: d.readings.test.last for name, d in self._devices.items() if d.readings.test is not None
+        }
 
     def device_health(self) -> dict[str, tuple[DeviceHealth | None, str | None]]:
         return {name: (d.health, d.reason) for name, d in self._devices.items()}

@@ -297,6 +297,16 @@ class BusReport(BaseModel):
     devices: int
 
 
+class DetectorTestReport(BaseModel):
+    """A detector's last test, in a report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    at: Timestamp | None = Field(description="when its last test ended; null: not tested yet")
+    passed: bool | None = Field(description="whether its alarm followed the test button in time")
+
+
 class StationReport(Envelope):
     """The station's situation report: all-clear when nothing is active."""
 
@@ -312,6 +322,13 @@ class StationReport(Envelope):
         default_factory=dict, description="alarm transitions since 'since', by transition and grade"
     )
     outbox: dict[str, Any]
+    detectors_tested: list[DetectorTestReport] = Field(
+        default_factory=list, description="detectors whose test ended since 'since'"
+    )
+    detectors_untested: list[DetectorTestReport] = Field(
+        default_factory=list,
+        description="detectors with a test bit not tested for more than reports.untested_after",
+    )
 
 
 PAYLOADS: dict[str, type[Envelope]] = {
