@@ -56,6 +56,15 @@ class Exercise:
         return self.station or device in self.devices
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """A device suppressed by a command: until when, why and by whom; it always expires."""
+
+    reason: str  # maintenance | out_of_service
+    until: datetime
+    by: str
+
+
 @dataclass
 class Readings:
     """The latest value of every point of one device, kept across polls that read only some."""
@@ -96,6 +105,7 @@ class Condition:
     alarm: Alarm | None = None
     chatter: ChatterTracker | NeverChatters = field(default_factory=NeverChatters)
     chattering: bool = False
+    warming_up: bool = False  # its device's sensor warms up: the gateway's own thresholds wait
     seen: Seen | None = None  # not saved: the next poll after a restart says it again
 
     @property

@@ -53,6 +53,7 @@ from gateway.alarms.conditions import (
     Readings,
     RuleCondition,
     Seen,
+    Suppression,
     TestCondition,
     ZoneCondition,
     ladders_of,
@@ -119,6 +120,7 @@ class AlarmEngine:
         self._devices: dict[str, DeviceState] = {}
         self._by_key: dict[str, Condition] = {}
         self._flood = FloodGate(self._policy.flood)
+        self._suppressions: dict[str, Suppression] = {}  # by device: suppressed by a command
         self.counts: Counter[str] = Counter()  # every transition since start, for the reports
         for name in config.station.devices:
             profile = config.profile_of(name)
@@ -245,7 +247,20 @@ class AlarmEngine:
         return device.suppressed if device else None
 
     # -- persistence ----------------------------------------------------------------
+    def _to_wall(self, moment: float) -> float:
+        """A monotonic moment as Unix time: windows survive a restart on the wall clock."""
+        return self._clock.now().timestamp() - (self._clock.monotonic() - moment)
+
+    def _from_wall(self, unix: float) -> float:
+        return self._clock.monotonic() - (self._clock.now().timestamp() - unix)
+
     def _restore(self, state: dict[str, Any]) -> None:
+        # Every key but "alarms" came later: a state saved before has none of them.
+        for device, saved in state.get("suppressions", {}).items():
+            if device in self._devices:
+                until = datetime.fromisoformat(saved["until"])
+                self._suppressions[device] = Suppression(saved["reason"], until, saved["by"])
+                self._mark_suppressed(device)
         for key, saved in state.get("alarms", {}).items():
             target = self._by_key.get(key)
             if target is None and saved.get("external"):
@@ -261,6 +276,10 @@ class AlarmEngine:
             if tested is not None and tested.readings.test is not None:
                 tested.readings.test.last = TestResult(datetime.fromisoformat(saved["at"]), saved["passed"])
                 tested.test_failure = saved.get("failure")
+        for key, moments in state.get("chatter", {}).items():
+            if (target := self._by_key.get(key)) is not None:
+                target.chatter.resume([self._from_wall(t) for t in moments])
+        self._flood.resume(state.get("flood", {}), self._from_wall)
         exercise = state.get("exercise", {})
         self._exercise.station = exercise.get("station", self._exercise.station)
         self._exercise.devices |= set(exercise.get("devices", [])) & set(self._devices)
@@ -300,7 +319,25 @@ class AlarmEngine:
             for name, result in self.detector_tests().items()
             if result is not None
         }
-        self._store.save({"alarms": alarms, "exercise": exercise, "tests": tests})
+        chatter = {
+            key: [self._to_wall(t) for t in moments]
+            for key, c in self._by_key.items()
+            if (moments := c.chatter.activations())
+        }
+        suppressions = {
+            device: {"reason": s.reason, "until": s.until.isoformat(), "by": s.by}
+            for device, s in self._suppressions.items()
+        }
+        self._store.save(
+            {
+                "alarms": alarms,
+                "exercise": exercise,
+                "tests": tests,
+                "chatter": chatter,
+                "flood": self._flood.to_dict(self._to_wall),
+                "suppressions": suppressions,
+            }
+        )
         self._dirty = False
 
     # -- observations -------------------------------------------------------------
@@ -444,6 +481,7 @@ class AlarmEngine:
         raw = device.readings.values.get(rule.point) if rule.point else None
         value = number(raw)
         warming = device.warming_since is not None and now - device.warming_since < rule.warmup
+        target.warming_up = warming
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
         grade, condition, threshold = target.judge(judged, now)
         unit = self._config.profile_of(device.name).units().get(rule.point or "")
@@ -681,6 +719,37 @@ class AlarmEngine:
             raise CommandRefused(f"{key} is not a latched alarm")
         return [self._again(target, Transition.RESET, f"{key} reset by {by}")]
 
+    def suppress(self, device: str, reason: str, seconds: float, by: str) -> list[Envelope]:
+        """Suppress a device's alarms (maintenance, out of service) for a while: still reported, marked."""
+        if device not in self._devices:
+            raise CommandRefused(f"no device {device!r} at this station")
+        self._suppressions[device] = Suppression(reason, self._clock.now() + timedelta(seconds=seconds), by)
+        text = f"{device} suppressed ({reason}) by {by} for {seconds / 60:g} min"
+        return self._suppression_changed(device, Transition.SUPPRESSED, text)
+
+    def unsuppress(self, device: str, by: str) -> list[Envelope]:
+        if self._suppressions.pop(device, None) is None:
+            raise CommandRefused(f"{device} is not suppressed by a command")
+        return self._suppression_changed(device, Transition.UNSUPPRESSED, f"{device} unsuppressed by {by}")
+
+    def _mark_suppressed(self, device: str) -> list[Condition]:
+        """Mark the device's conditions as its suppression now says; the ones with an alarm."""
+        command = self._suppressions.get(device)
+        reason = command.reason if command else self._suppressed_by(device)
+        alarmed = []
+        for target in self._by_key.values():
+            if target.device == device:
+                target.suppressed_by = reason
+                if target.alarm is not None:
+                    target.alarm.suppressed_by = reason
+                    alarmed.append(target)
+        return alarmed
+
+    def _suppression_changed(self, device: str, transition: Transition, text: str) -> list[Envelope]:
+        """Every alarm of the device announced with its new suppression."""
+        self._dirty = True
+        return [self._again(target, transition, text) for target in self._mark_suppressed(device)]
+
     def set_exercise(self, on: bool, device: str | None = None) -> None:
         """Mark events of the station (or one device) as an exercise, or as real again."""
         self._dirty = True
@@ -702,6 +771,11 @@ class AlarmEngine:
         """Expire shelving, re-alarm what nobody acknowledged, end a flood; call about once a second."""
         now, monotonic = self._clock.now(), self._clock.monotonic()
         events: list[Envelope] = []
+        for device, suppression in list(self._suppressions.items()):
+            if suppression.until <= now:
+                del self._suppressions[device]
+                text = f"{device}: suppression ({suppression.reason}) expired"
+                events += self._suppression_changed(device, Transition.UNSUPPRESSED, text)
         for target in self._by_key.values():
             alarm = target.alarm
             if alarm is None:

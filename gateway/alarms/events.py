@@ -132,6 +132,7 @@ def _flags(target: Condition, alarm: Alarm, status: EventStatus) -> dict[str, An
         "suppressed": alarm.suppressed_by is not None,
         "suppressed_by": alarm.suppressed_by,
         "chattering": target.chattering,
+        "warming_up": target.warming_up,
         "acknowledged_by": alarm.acknowledged_by,
         "realarm_count": alarm.realarms,
     }

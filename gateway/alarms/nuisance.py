@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from gateway.config.alarm_policy import ChatterPolicy, FloodPolicy
 from gateway.contract.events import AlarmEvent, Transition
@@ -53,6 +54,14 @@ class ChatterTracker:
     def still_active(self) -> None:
         self._normal_since = None
 
+    def activations(self) -> list[float]:
+        """The activations within the window (monotonic), to survive a restart."""
+        return list(self._activations)
+
+    def resume(self, activations: list[float]) -> None:
+        """Take saved activations back (already moved onto this run's monotonic clock)."""
+        self._activations = deque(sorted(activations))
+
 
 class NeverChatters:
     """For a condition no flapping input drives (a zone, the flood summary, a radio): never chatters."""
@@ -67,6 +76,12 @@ class NeverChatters:
         return True
 
     def still_active(self) -> None:
+        pass
+
+    def activations(self) -> list[float]:
+        return []
+
+    def resume(self, activations: list[float]) -> None:
         pass
 
 
@@ -114,6 +129,20 @@ class FloodGate:
             self._held_raises.pop(key, None)  # a new occurrence: the old one was summarised whole
             return True, None
         return True, self._held_raises.pop(key, None)
+
+    def to_dict(self, to_wall: Callable[[float], float]) -> dict[str, Any]:
+        """The window, the count and the held raises, to survive a restart (times on the wall clock)."""
+        return {
+            "raised": [to_wall(t) for t in self._raised],
+            "held": self.held,
+            "held_raises": [e.model_dump(mode="json", by_alias=True) for e in self._held_raises.values()],
+        }
+
+    def resume(self, saved: dict[str, Any], from_wall: Callable[[float], float]) -> None:
+        self._raised = deque(sorted(from_wall(t) for t in saved.get("raised", [])))
+        self.held = saved.get("held", 0)
+        held = (AlarmEvent.model_validate(e) for e in saved.get("held_raises", []))
+        self._held_raises = {e.alarm_key: e for e in held}
 
     def release(self, still_active: Callable[[str], bool]) -> list[AlarmEvent]:
         """At the end of a flood: the held raises of alarms still active; the rest stay summarised."""

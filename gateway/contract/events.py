@@ -62,6 +62,8 @@ class Transition(StrEnum):
     UNSHELVED = "unshelved"
     RESET = "reset"
     REALARMED = "realarmed"
+    SUPPRESSED = "suppressed"  # its device was suppressed by a command (maintenance, out of service)
+    UNSUPPRESSED = "unsuppressed"
 
 
 class AlarmState(StrEnum):
@@ -156,6 +158,9 @@ class AlarmEvent(Envelope):
     suppressed: bool = False
     suppressed_by: str | None = Field(default=None, description="maintenance | out_of_service")
     chattering: bool = False
+    warming_up: bool = Field(
+        default=False, description="the device's sensor is warming up: the gateway's own thresholds wait"
+    )
     latched: bool = False
     acknowledged_by: str | None = None
     source: AlarmSource
