@@ -28,7 +28,7 @@ class TestStep(Enum):
 
 
 @dataclass(frozen=True)
-class TestResult:
+class LastTest:
     """The last test of a detector: when it ended and whether it passed."""
 
     at: datetime
@@ -45,7 +45,7 @@ class DetectorTest:
     answered_after: float | None = None  # seconds from the start to the first alarm bit
     ended: float | None = None  # the end of the last test, while its grace runs
     held: dict[str, bool] | None = None  # the alarm bits as the rules see them during a test
-    last: TestResult | None = None
+    last: LastTest | None = None
     before: dict[str, bool] = field(default_factory=dict)  # the alarm bits of the previous poll
 
     def observe(self, values: dict[str, float | bool], testing: bool, now: float) -> TestStep | None:

@@ -59,7 +59,7 @@ from gateway.alarms.conditions import (
     ladders_of,
     number,
 )
-from gateway.alarms.detector_test import DetectorTest, TestResult, TestStep
+from gateway.alarms.detector_test import DetectorTest, LastTest, TestStep
 from gateway.alarms.events import NO_MEASUREMENT, EventMaker, Measurement, Stamp
 from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker, FloodGate
@@ -274,7 +274,7 @@ class AlarmEngine:
         for name, saved in state.get("tests", {}).items():
             tested = self._devices.get(name)
             if tested is not None and tested.readings.test is not None:
-                tested.readings.test.last = TestResult(datetime.fromisoformat(saved["at"]), saved["passed"])
+                tested.readings.test.last = LastTest(datetime.fromisoformat(saved["at"]), saved["passed"])
                 tested.test_failure = saved.get("failure")
         for key, moments in state.get("chatter", {}).items():
             if (target := self._by_key.get(key)) is not None:
@@ -409,7 +409,7 @@ class AlarmEngine:
             )
         passed = step is TestStep.PASSED
         verdict = test.verdict()
-        test.last = TestResult(when, passed)
+        test.last = LastTest(when, passed)
         device.test_failure = None if passed else verdict
         self._dirty = True
         measurement = Measurement(passed, None, test.alarm_within)
@@ -816,7 +816,7 @@ class AlarmEngine:
             )
         return alarms
 
-    def detector_tests(self) -> dict[str, TestResult | None]:
+    def detector_tests(self) -> dict[str, LastTest | None]:
         """The last test of every detector that has a test bit (None: not tested yet)."""
         return {
             name: d.readings.test.last for name, d in self._devices.items() if d.readings.test is not None

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from gateway.alarms.detector_test import TestResult
+from gateway.alarms.detector_test import LastTest
 from gateway.config.alarm_policy import ReportsConfig
 from gateway.contract.events import BusReport, DetectorTestReport, DeviceHealth, DeviceReport
 
@@ -81,7 +81,7 @@ def bus_reports(devices: list[DeviceReport]) -> list[BusReport]:
 
 
 def detector_tests(
-    results: dict[str, TestResult | None], since: datetime, now: datetime, untested_after: float
+    results: dict[str, LastTest | None], since: datetime, now: datetime, untested_after: float
 ) -> tuple[list[DetectorTestReport], list[DetectorTestReport]]:
     """The detectors tested since ``since``, and those not tested for more than ``untested_after``.
 

@@ -130,10 +130,10 @@ def _samples(trace: Trace, points: dict[str, dict[str, bool]]) -> Iterator[tuple
         assert trace.point is not None
         if value is not None:
             state[key(trace.point)] = value
-        readings: Readings = {d: {p: state[d, p] for p in names} for d, names in points.items()}
+        recorded: Readings = {d: {p: state[d, p] for p in names} for d, names in points.items()}
         if value is None:
-            readings[trace.device] = None
-        yield moment, readings
+            recorded[trace.device] = None
+        yield moment, recorded
     t = 0.0
     for segment in trace.segments:
         state.update((key(name), value) for name, value in segment.set.items())
