@@ -62,6 +62,8 @@ class Transition(StrEnum):
     UNSHELVED = "unshelved"
     RESET = "reset"
     REALARMED = "realarmed"
+    SUPPRESSED = "suppressed"  # its device was suppressed by a command (maintenance, out of service)
+    UNSUPPRESSED = "unsuppressed"
 
 
 class AlarmState(StrEnum):
@@ -156,6 +158,9 @@ class AlarmEvent(Envelope):
     suppressed: bool = False
     suppressed_by: str | None = Field(default=None, description="maintenance | out_of_service")
     chattering: bool = False
+    warming_up: bool = Field(
+        default=False, description="the device's sensor is warming up: the gateway's own thresholds wait"
+    )
     latched: bool = False
     acknowledged_by: str | None = None
     source: AlarmSource
@@ -165,6 +170,9 @@ class AlarmEvent(Envelope):
     observed_at: Timestamp
     raised_at: Timestamp
     message: str = Field(description="one line for a person")
+    realarm_count: int = Field(
+        default=0, description="re-alarms of this occurrence so far (on a realarmed event: this one included)"
+    )
     cap: CapFields
     radio: RadioDetails | None = None
 
@@ -300,6 +308,16 @@ class BusReport(BaseModel):
     devices: int
 
 
+class DetectorTestReport(BaseModel):
+    """A detector's last test, in a report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    at: Timestamp | None = Field(description="when its last test ended; null: not tested yet")
+    passed: bool | None = Field(description="whether its alarm followed the test button in time")
+
+
 class StationReport(Envelope):
     """The station's situation report: all-clear when nothing is active."""
 
@@ -315,6 +333,13 @@ class StationReport(Envelope):
         default_factory=dict, description="alarm transitions since 'since', by transition and grade"
     )
     outbox: dict[str, Any]
+    detectors_tested: list[DetectorTestReport] = Field(
+        default_factory=list, description="detectors whose test ended since 'since'"
+    )
+    detectors_untested: list[DetectorTestReport] = Field(
+        default_factory=list,
+        description="detectors with a test bit not tested for more than reports.untested_after",
+    )
 
 
 PAYLOADS: dict[str, type[Envelope]] = {
