@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from gateway.alarms.detector_test import DetectorTest
 from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker, NeverChatters
 from gateway.alarms.plausibility import PlausibilityCheck, Verdict
@@ -33,9 +34,13 @@ RATE_CONDITION = "RATE"
 IMPLAUSIBLE_CONDITION = "IMPLAUSIBLE"
 CONFIRMED_CONDITION = "CONFIRMED"
 FLOOD_CONDITION = "FLOOD"
+TEST_CONDITION = "TEST"
 RADIO_CONDITION = "RADIO"
 NORMAL_CONDITION = "NORMAL"
 FAULT_ALARM = "fault"
+TEST_ALARM = "test"
+TEST_KIND = "detector_test"
+TEST_NEEDS_NO_ACK = "not needed: a detector test"
 FLOOD_KIND = "alarm_flood"
 STATION_SOURCE = "station"
 
@@ -51,17 +56,40 @@ class Exercise:
         return self.station or device in self.devices
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """A device suppressed by a command: until when, why and by whom; it always expires."""
+
+    reason: str  # maintenance | out_of_service
+    until: datetime
+    by: str
+
+
 @dataclass
 class Readings:
     """The latest value of every point of one device, kept across polls that read only some."""
 
     test_flag: str | None  # the profile's test bit
     values: dict[str, float | bool] = field(default_factory=dict)
+    test: DetectorTest | None = None  # the detector's tests, when it has a test bit
 
     @property
     def testing(self) -> bool:
         """The device's test bit is set: its events are a test."""
         return bool(self.test_flag and self.values.get(self.test_flag))
+
+    def bit(self, name: str) -> bool:
+        """An alarm bit as the rules see it: during a test, as it was before (the test's answer)."""
+        return self.test.bit(self.values, name) if self.test else bool(self.values.get(name))
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a condition's inputs said at its latest judgement: a re-alarm tells the present."""
+
+    value: float | bool | None
+    observed_at: datetime
+    text: str
 
 
 @dataclass(kw_only=True, eq=False)
@@ -77,6 +105,8 @@ class Condition:
     alarm: Alarm | None = None
     chatter: ChatterTracker | NeverChatters = field(default_factory=NeverChatters)
     chattering: bool = False
+    warming_up: bool = False  # its device's sensor warms up: the gateway's own thresholds wait
+    seen: Seen | None = None  # not saved: the next poll after a restart says it again
 
     @property
     def latched(self) -> bool:
@@ -168,14 +198,12 @@ class RuleCondition(DeviceCondition):
             if verdict.grade is None or level.rank > verdict.grade.rank:
                 verdict = Judgement(level, name, at)
         for bit, bit_grade in self.rule.device_bits.items():
-            if self.readings.values.get(bit) and (
-                verdict.grade is None or bit_grade.rank >= verdict.grade.rank
-            ):
+            if self.readings.bit(bit) and (verdict.grade is None or bit_grade.rank >= verdict.grade.rank):
                 verdict = Judgement(bit_grade, DEVICE_CONDITION, None)
         return verdict
 
     def still_present(self) -> bool:
-        bits = any(self.readings.values.get(bit) for bit in self.rule.device_bits)
+        bits = any(self.readings.bit(bit) for bit in self.rule.device_bits)
         rising = self.rate is not None and self.rate.active
         return bits or rising or any(ladder.crossing for ladder in self.ladders)
 
@@ -196,6 +224,22 @@ class RuleCondition(DeviceCondition):
 @dataclass(kw_only=True, eq=False)
 class HealthCondition(DeviceCondition):
     """A device's health: a ``device_fault`` alarm while it is faulty or offline."""
+
+
+@dataclass(kw_only=True, eq=False)
+class TestCondition(DeviceCondition):
+    """A detector's test: active while its test bit is set, always a test, never latched.
+
+    A test needs no acknowledgement: its occurrence is over when the test ends.
+    """
+
+    def status(self, exercise: Exercise) -> EventStatus:
+        return EventStatus.TEST
+
+    def raise_alarm(self, grade: Grade, at: datetime) -> None:
+        super().raise_alarm(grade, at)
+        assert self.alarm is not None
+        self.alarm.acknowledged_by = TEST_NEEDS_NO_ACK
 
 
 @dataclass(kw_only=True, eq=False)
@@ -240,6 +284,8 @@ class DeviceState:
     readings: Readings
     conditions: list[RuleCondition]
     health_condition: HealthCondition
+    test_condition: TestCondition | None = None  # a detector with a test bit
+    test_failure: str | None = None  # the verdict of a failed test: a fault until a test passes
     health: DeviceHealth | None = None  # unknown until the first poll
     reason: str | None = None
     status_published_at: float = float("-inf")  # monotonic
@@ -249,8 +295,14 @@ class DeviceState:
     warming_since: float | None = None  # monotonic time of the first answer after start or loss
 
 
-def ladders_of(rule: AlarmRule) -> list[ThresholdLadder]:
-    options = {"deadband": rule.deadband, "on_delay": rule.on_delay, "off_delay": rule.off_delay}
+def ladders_of(rule: AlarmRule, poll_interval: float) -> list[ThresholdLadder]:
+    """The rule's ladders; their delays are judged to half a poll interval (see thresholds)."""
+    options = {
+        "deadband": rule.deadband,
+        "on_delay": rule.on_delay,
+        "off_delay": rule.off_delay,
+        "tolerance": poll_interval / 2,
+    }
     ladders = []
     if rule.high:
         ladders.append(ThresholdLadder.high([(r.level, r.at) for r in rule.high], **options))

@@ -42,6 +42,9 @@ from gateway.alarms.conditions import (
     NORMAL_CONDITION,
     RATE_CONDITION,
     STATION_SOURCE,
+    TEST_ALARM,
+    TEST_CONDITION,
+    TEST_KIND,
     Condition,
     DeviceState,
     Exercise,
@@ -50,10 +53,14 @@ from gateway.alarms.conditions import (
     HealthCondition,
     Readings,
     RuleCondition,
+    Seen,
+    Suppression,
+    TestCondition,
     ZoneCondition,
     ladders_of,
     number,
 )
+from gateway.alarms.detector_test import DetectorTest, LastTest, TestStep
 from gateway.alarms.events import NO_MEASUREMENT, EventMaker, Measurement, Stamp
 from gateway.alarms.lifecycle import Alarm
 from gateway.alarms.nuisance import ChatterTracker, FloodGate
@@ -80,6 +87,9 @@ C = TypeVar("C", bound=Condition)
 ALARM_ENTRY = "alarm/"  # a state entry per alarm occurrence: ``alarm/<alarm_key>``
 EXERCISE_ENTRY = "exercise"
 FLOOD_ENTRY = "flood"
+TESTS_ENTRY = "tests"  # detectors' last tests
+CHATTER_ENTRY = "chatter"  # activation windows, on the wall clock
+SUPPRESSIONS_ENTRY = "suppressions"
 
 
 class CommandRefused(Exception):
@@ -115,9 +125,11 @@ class AlarmEngine:
         self._devices: dict[str, DeviceState] = {}
         self._by_key: dict[str, Condition] = {}
         self._flood = FloodGate(self._policy.flood)
+        self._suppressions: dict[str, Suppression] = {}  # by device: suppressed by a command
         self.counts: Counter[str] = Counter()  # every transition since start, for the reports
         for name in config.station.devices:
-            readings = Readings(config.profile_of(name).test_flag)
+            profile = config.profile_of(name)
+            readings = Readings(profile.test_flag)
             conditions = [
                 self._rule_condition(name, rule_name, rule, readings)
                 for rule_name, rule in config.rules[name].items()
@@ -140,7 +152,14 @@ class AlarmEngine:
                 for rule in config.rules[name].values()
                 if rule.point and rule.plausible
             }
-            self._devices[name] = DeviceState(name, readings, conditions, health, plausibility=checks)
+            self._devices[name] = DeviceState(
+                name,
+                readings,
+                conditions,
+                health,
+                plausibility=checks,
+                test_condition=self._test_condition(name, readings) if profile.test_flag else None,
+            )
         location = config.station.station.location
         self._zones = [
             self._add(
@@ -186,8 +205,26 @@ class AlarmEngine:
                 chatter=ChatterTracker(self._policy.chatter),
                 readings=readings,
                 rule=rule,
-                ladders=ladders_of(rule),
+                ladders=ladders_of(rule, self._config.station.devices[device].poll_interval),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
+            )
+        )
+
+    def _test_condition(self, device: str, readings: Readings) -> TestCondition:
+        """A detector's tests: the condition that announces them, and what follows them."""
+        bits = {
+            bit for rule in self._config.rules[device].values() if rule.enabled for bit in rule.device_bits
+        }
+        readings.test = DetectorTest(self._config.profile_of(device).test_alarm_within, frozenset(bits))
+        return self._add(
+            TestCondition(
+                key=self._key(device, TEST_ALARM),
+                device=device,
+                name=TEST_ALARM,
+                kind=TEST_KIND,
+                source=self._device_source(device, self._config.profile_of(device).test_flag),
+                suppressed_by=self._suppressed_by(device),
+                readings=readings,
             )
         )
 
@@ -215,10 +252,23 @@ class AlarmEngine:
         return device.suppressed if device else None
 
     # -- persistence ----------------------------------------------------------------
+    def _to_wall(self, moment: float) -> float:
+        """A monotonic moment as Unix time: windows survive a restart on the wall clock."""
+        return self._clock.now().timestamp() - (self._clock.monotonic() - moment)
+
+    def _from_wall(self, unix: float) -> float:
+        return self._clock.monotonic() - (self._clock.now().timestamp() - unix)
+
     # The state is a flat mapping of entries (one per alarm occurrence, the exercise
-    # marks, the flood gate), so a step that changes one alarm stores one entry.
+    # marks, the flood gate, detector tests, chatter windows, suppressions), so a step
+    # that changes one alarm stores one entry. A state saved before has only some.
     def restore(self, saved: Mapping[str, Any]) -> None:
         """Take back the state :meth:`state` gave (at start, or in a reload's new engine)."""
+        for device, kept in saved.get(SUPPRESSIONS_ENTRY, {}).items():
+            if device in self._devices:
+                until = datetime.fromisoformat(kept["until"])
+                self._suppressions[device] = Suppression(kept["reason"], until, kept["by"])
+                self._mark_suppressed(device)
         for name, value in saved.items():
             if not name.startswith(ALARM_ENTRY):
                 continue
@@ -234,10 +284,18 @@ class AlarmEngine:
                 target.heard(last.source, last.radio)
             if target is not None:
                 target.restore(value)
+        for name, kept in saved.get(TESTS_ENTRY, {}).items():
+            tested = self._devices.get(name)
+            if tested is not None and tested.readings.test is not None:
+                tested.readings.test.last = LastTest(datetime.fromisoformat(kept["at"]), kept["passed"])
+                tested.test_failure = kept.get("failure")
+        for key, moments in saved.get(CHATTER_ENTRY, {}).items():
+            if (target := self._by_key.get(key)) is not None:
+                target.chatter.resume([self._from_wall(t) for t in moments])
         exercise = saved.get(EXERCISE_ENTRY, {})
         self._exercise.station = exercise.get("station", self._exercise.station)
         self._exercise.devices |= set(exercise.get("devices", [])) & set(self._devices)
-        self._flood.restore(saved.get(FLOOD_ENTRY, {}))
+        self._flood.resume(saved.get(FLOOD_ENTRY, {}), self._from_wall)
         self._flood_version = self._flood.version
 
     def _external_condition(
@@ -270,6 +328,8 @@ class AlarmEngine:
         if self._flood.version != self._flood_version:
             self._flood_version = self._flood.version
             self._changed.add(FLOOD_ENTRY)
+        if any(name.startswith(ALARM_ENTRY) for name in self._changed):
+            self._changed.add(CHATTER_ENTRY)  # an activation is counted when an alarm changes
         if not self._changed:
             return None
         changed = {name: self._entry(name) for name in sorted(self._changed)}
@@ -278,13 +338,34 @@ class AlarmEngine:
 
     def _entry_names(self) -> list[str]:
         alarms = [ALARM_ENTRY + key for key, c in self._by_key.items() if c.alarm is not None]
-        return [*alarms, EXERCISE_ENTRY, FLOOD_ENTRY]
+        return [*alarms, EXERCISE_ENTRY, FLOOD_ENTRY, TESTS_ENTRY, CHATTER_ENTRY, SUPPRESSIONS_ENTRY]
 
     def _entry(self, name: str) -> Any:
         if name == EXERCISE_ENTRY:
             return {"station": self._exercise.station, "devices": sorted(self._exercise.devices)}
         if name == FLOOD_ENTRY:
-            return self._flood.to_dict()
+            return self._flood.to_dict(self._to_wall)
+        if name == TESTS_ENTRY:
+            return {
+                device: {
+                    "at": result.at.isoformat(),
+                    "passed": result.passed,
+                    "failure": self._devices[device].test_failure,
+                }
+                for device, result in self.detector_tests().items()
+                if result is not None
+            }
+        if name == CHATTER_ENTRY:
+            return {
+                key: [self._to_wall(t) for t in moments]
+                for key, c in self._by_key.items()
+                if (moments := c.chatter.activations())
+            }
+        if name == SUPPRESSIONS_ENTRY:
+            return {
+                device: {"reason": s.reason, "until": s.until.isoformat(), "by": s.by}
+                for device, s in self._suppressions.items()
+            }
         target = self._by_key.get(name.removeprefix(ALARM_ENTRY))
         if target is None or target.alarm is None:
             return None
@@ -315,21 +396,19 @@ class AlarmEngine:
         device.readings.values.update(read)
         for point in device.plausibility.keys() & read.keys():
             device.verdicts[point] = self._plausibility(device, point, now)
+        tested = self._follow_test(device, outcome)
         reported = self._device_reported_faults(device)
         implausible = [v.fault for v in device.verdicts.values() if v.fault]
+        failed_test = [device.test_failure] if device.test_failure else []
         health, reasons = (
-            DeviceHealth.FAULT if reported or implausible else DeviceHealth.OK,
-            reported + implausible,
+            DeviceHealth.FAULT if reported or implausible or failed_test else DeviceHealth.OK,
+            reported + implausible + failed_test,
         )
         if health is DeviceHealth.OK and outcome.degraded is not None:
             health, reasons = DeviceHealth.DEGRADED, [outcome.degraded.reason]
-        events = self._set_health(
-            device,
-            health,
-            "; ".join(reasons) or None,
-            outcome.observed_at,
-            now,
-            DEVICE_CONDITION if reported else IMPLAUSIBLE_CONDITION,
+        cause = DEVICE_CONDITION if reported else IMPLAUSIBLE_CONDITION if implausible else TEST_CONDITION
+        events = tested + self._set_health(
+            device, health, "; ".join(reasons) or None, outcome.observed_at, now, cause
         )
         for condition in device.conditions:
             rule = condition.rule
@@ -339,6 +418,41 @@ class AlarmEngine:
             frozen = bool(reported) or (verdict is not None and not verdict.usable)
             events.extend(self._evaluate(device, condition, outcome, frozen))
         return events
+
+    def _follow_test(self, device: DeviceState, outcome: PollOutcome) -> list[Envelope]:
+        """A detector's test starting or ending: its ``test`` event, and a fault if it failed."""
+        target, test = device.test_condition, device.readings.test
+        if target is None or test is None:
+            return []
+        step = test.observe(device.readings.values, device.readings.testing, outcome.received_monotonic)
+        when, now = outcome.observed_at, outcome.received_monotonic
+        if step is None:
+            if device.readings.testing or target.alarm is None or not target.alarm.active:
+                return []
+            text = f"{device.name}: detector test ended while the gateway was restarting"
+            return self._update(
+                target, grade=None, condition=TEST_CONDITION, observed_at=when, now=now, text=text
+            )
+        if step is TestStep.STARTED:
+            text = f"{device.name}: detector test started"
+            return self._update(
+                target, grade=Grade.FAULT, condition=TEST_CONDITION, observed_at=when, now=now, text=text
+            )
+        passed = step is TestStep.PASSED
+        verdict = test.verdict()
+        test.last = LastTest(when, passed)
+        device.test_failure = None if passed else verdict
+        self._changed.add(TESTS_ENTRY)
+        measurement = Measurement(passed, None, test.alarm_within)
+        return self._update(
+            target,
+            grade=None,
+            condition=TEST_CONDITION,
+            observed_at=when,
+            now=now,
+            text=f"{device.name}: {verdict}",
+            measurement=measurement,
+        )
 
     def _plausibility(self, device: DeviceState, point: str, now: float) -> Verdict:
         """One verdict per point, shared by every rule on it (a spike fools none of them)."""
@@ -398,6 +512,7 @@ class AlarmEngine:
         raw = device.readings.values.get(rule.point) if rule.point else None
         value = number(raw)
         warming = device.warming_since is not None and now - device.warming_since < rule.warmup
+        target.warming_up = warming
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
         grade, condition, threshold = target.judge(judged, now)
         unit = self._config.profile_of(device.name).units().get(rule.point or "")
@@ -498,6 +613,7 @@ class AlarmEngine:
         measurement: Measurement = NO_MEASUREMENT,
     ) -> list[Envelope]:
         """Tell one alarm its condition is at ``grade`` (None: normal), and announce what that changed."""
+        target.seen = Seen(measurement.value, observed_at, text)
         alarm = target.alarm
         chatter = target.chatter
         target.chattering = chatter.chattering(now)
@@ -543,6 +659,12 @@ class AlarmEngine:
         self._made(target, event)
         return event
 
+    def _realarmed(self, target: Condition) -> AlarmEvent:
+        """The alarm announced again, as its condition is now."""
+        event = self._events.realarmed(target, target.status(self._exercise))
+        self._made(target, event)
+        return event
+
     # -- alarms judged elsewhere ----------------------------------------------------
     def external(
         self,
@@ -579,7 +701,7 @@ class AlarmEngine:
         )
         alarm = target.alarm
         if repeat and not events and alarm is not None and alarm.realarm(observed_at):
-            events = [self._again(target, Transition.REALARMED, text)]
+            events = [self._realarmed(target)]
         return self._through_flood_gate(events, observed_at, now)
 
     def note_repeat(self, device: str, name: str, radio: RadioDetails) -> None:
@@ -642,6 +764,37 @@ class AlarmEngine:
             raise CommandRefused(f"{key} is not a latched alarm")
         return [self._again(target, Transition.RESET, f"{key} reset by {by}")]
 
+    def suppress(self, device: str, reason: str, seconds: float, by: str) -> list[Envelope]:
+        """Suppress a device's alarms (maintenance, out of service) for a while: still reported, marked."""
+        if device not in self._devices:
+            raise CommandRefused(f"no device {device!r} at this station")
+        self._suppressions[device] = Suppression(reason, self._clock.now() + timedelta(seconds=seconds), by)
+        text = f"{device} suppressed ({reason}) by {by} for {seconds / 60:g} min"
+        return self._suppression_changed(device, Transition.SUPPRESSED, text)
+
+    def unsuppress(self, device: str, by: str) -> list[Envelope]:
+        if self._suppressions.pop(device, None) is None:
+            raise CommandRefused(f"{device} is not suppressed by a command")
+        return self._suppression_changed(device, Transition.UNSUPPRESSED, f"{device} unsuppressed by {by}")
+
+    def _mark_suppressed(self, device: str) -> list[Condition]:
+        """Mark the device's conditions as its suppression now says; the ones with an alarm."""
+        command = self._suppressions.get(device)
+        reason = command.reason if command else self._suppressed_by(device)
+        alarmed = []
+        for target in self._by_key.values():
+            if target.device == device:
+                target.suppressed_by = reason
+                if target.alarm is not None:
+                    target.alarm.suppressed_by = reason
+                    alarmed.append(target)
+        return alarmed
+
+    def _suppression_changed(self, device: str, transition: Transition, text: str) -> list[Envelope]:
+        """Every alarm of the device announced with its new suppression."""
+        self._changed.add(SUPPRESSIONS_ENTRY)
+        return [self._again(target, transition, text) for target in self._mark_suppressed(device)]
+
     def set_exercise(self, on: bool, device: str | None = None) -> None:
         """Mark events of the station (or one device) as an exercise, or as real again."""
         self._changed.add(EXERCISE_ENTRY)
@@ -663,6 +816,11 @@ class AlarmEngine:
         """Expire shelving, re-alarm what nobody acknowledged, end a flood; call about once a second."""
         now, monotonic = self._clock.now(), self._clock.monotonic()
         events: list[Envelope] = []
+        for device, suppression in list(self._suppressions.items()):
+            if suppression.until <= now:
+                del self._suppressions[device]
+                text = f"{device}: suppression ({suppression.reason}) expired"
+                events += self._suppression_changed(device, Transition.UNSUPPRESSED, text)
         for target in self._by_key.values():
             alarm = target.alarm
             if alarm is None:
@@ -670,8 +828,7 @@ class AlarmEngine:
             if alarm.expire_shelving(now):
                 events.append(self._again(target, Transition.UNSHELVED, f"{target.key} shelving expired"))
             if alarm.realarm_due(now, self._policy.realarm_after, self._policy.realarm_from):
-                text = f"{target.key} still unacknowledged: {alarm.last.message if alarm.last else ''}"
-                events.append(self._again(target, Transition.REALARMED, text))
+                events.append(self._realarmed(target))
         return self._through_flood_gate(events, now, monotonic)
 
     # -- views --------------------------------------------------------------------
@@ -703,6 +860,12 @@ class AlarmEngine:
                 )
             )
         return alarms
+
+    def detector_tests(self) -> dict[str, LastTest | None]:
+        """The last test of every detector that has a test bit (None: not tested yet)."""
+        return {
+            name: d.readings.test.last for name, d in self._devices.items() if d.readings.test is not None
+        }
 
     def device_health(self) -> dict[str, tuple[DeviceHealth | None, str | None]]:
         return {name: (d.health, d.reason) for name, d in self._devices.items()}

@@ -22,6 +22,8 @@ from gateway.contract.events import AlarmEvent, EventStatus, Transition
 
 Stamp = Callable[[], dict[str, Any]]
 
+MESSAGE_LIMIT = 200  # characters of a re-alarm's message: one line for a person, never a log
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -94,6 +96,22 @@ class EventMaker:
             }
         )
 
+    def realarmed(self, target: Condition, status: EventStatus) -> AlarmEvent:
+        """A re-alarm: the alarm again, with what its condition says now (value, time, message).
+
+        The message is made from the alarm itself, never from an earlier message,
+        so a day of re-alarms does not nest them; the count says how many came before.
+        """
+        alarm = _alarm(target)
+        seen = target.seen
+        suffix = f" - still unacknowledged (re-alarm {alarm.realarms})"
+        base = seen.text if seen else target.key  # restored, and nothing read since the restart
+        text = base[: MESSAGE_LIMIT - len(suffix)] + suffix
+        event = self.again(target, Transition.REALARMED, text, status)
+        if seen is None:
+            return event
+        return event.model_copy(update={"value": seen.value, "observed_at": seen.observed_at})
+
     def late(self, held: AlarmEvent) -> AlarmEvent:
         """A raise held back in a flood, going out now: a new message, marked historical."""
         return held.model_copy(update={**self._stamp(), "historical": True})
@@ -114,5 +132,7 @@ def _flags(target: Condition, alarm: Alarm, status: EventStatus) -> dict[str, An
         "suppressed": alarm.suppressed_by is not None,
         "suppressed_by": alarm.suppressed_by,
         "chattering": target.chattering,
+        "warming_up": target.warming_up,
         "acknowledged_by": alarm.acknowledged_by,
+        "realarm_count": alarm.realarms,
     }

@@ -33,6 +33,7 @@ class Alarm:
     acknowledged_by: str | None = None
     shelved_until: datetime | None = None
     annunciated_at: datetime | None = None  # last raise or re-alarm, for re-alarming
+    realarms: int = 0  # re-alarms of this occurrence so far
     # Given by its condition, not saved: the configuration says them again after a restart.
     latched: bool = False
     suppressed_by: str | None = None  # "maintenance" | "out_of_service"
@@ -76,6 +77,7 @@ class Alarm:
             self.grade, self.active, self.last = grade, True, None
             self.acknowledged_by = self.shelved_until = None
             self.annunciated_at = at
+            self.realarms = 0
             return Transition.RAISED
         if grade == self.grade or (self.latched and grade.rank < self.grade.rank):
             return None
@@ -98,6 +100,7 @@ class Alarm:
             return None
         self.acknowledged_by = None
         self.annunciated_at = at
+        self.realarms += 1
         return Transition.REALARMED
 
     # -- what operators do ------------------------------------------------------------
@@ -155,6 +158,7 @@ class Alarm:
         ):
             return None
         self.annunciated_at = now
+        self.realarms += 1
         return Transition.REALARMED
 
     def record(self, event: AlarmEvent) -> None:
@@ -170,6 +174,7 @@ class Alarm:
             "acknowledged_by": self.acknowledged_by,
             "shelved_until": self.shelved_until.isoformat() if self.shelved_until else None,
             "annunciated_at": self.annunciated_at.isoformat() if self.annunciated_at else None,
+            "realarms": self.realarms,
             "last": self.last.model_dump(mode="json", by_alias=True),
         }
 
@@ -189,6 +194,7 @@ class Alarm:
             acknowledged_by=data["acknowledged_by"],
             shelved_until=moment(data["shelved_until"]),
             annunciated_at=moment(data["annunciated_at"]),
+            realarms=data.get("realarms", 0),  # saved since re-alarms are counted
             latched=latched,
             suppressed_by=suppressed_by,
         )

@@ -54,6 +54,14 @@ class ChatterTracker:
     def still_active(self) -> None:
         self._normal_since = None
 
+    def activations(self) -> list[float]:
+        """The activations within the window (monotonic), to survive a restart."""
+        return list(self._activations)
+
+    def resume(self, activations: list[float]) -> None:
+        """Take saved activations back (already moved onto this run's monotonic clock)."""
+        self._activations = deque(sorted(activations))
+
 
 class NeverChatters:
     """For a condition no flapping input drives (a zone, the flood summary, a radio): never chatters."""
@@ -68,6 +76,12 @@ class NeverChatters:
         return True
 
     def still_active(self) -> None:
+        pass
+
+    def activations(self) -> list[float]:
+        return []
+
+    def resume(self, activations: list[float]) -> None:
         pass
 
 
@@ -95,20 +109,9 @@ class FloodGate:
         self._held = count
         self.version += 1
 
-    def to_dict(self) -> dict[str, Any]:
-        raises = {
-            key: event.model_dump(mode="json", by_alias=True) for key, event in self._held_raises.items()
-        }
-        return {"held": self._held, "held_raises": raises}
-
-    def restore(self, saved: dict[str, Any]) -> None:
-        self._held = saved.get("held", 0)
-        self._held_raises = {
-            key: AlarmEvent.model_validate(event) for key, event in saved.get("held_raises", {}).items()
-        }
-
     def raised(self, now: float) -> None:
         self._raised.append(now)
+        self.version += 1
 
     def flooding(self, now: float) -> bool:
         while self._raised and now - self._raised[0] > self._policy.window:
@@ -144,6 +147,22 @@ class FloodGate:
         if event.transition is Transition.RAISED:
             return True, None  # a new occurrence: the old one was summarised whole
         return True, late_raise
+
+    def to_dict(self, to_wall: Callable[[float], float]) -> dict[str, Any]:
+        """The window, the count and the held raises, to survive a restart (times on the wall clock)."""
+        return {
+            "raised": [to_wall(t) for t in self._raised],
+            "held": self.held,
+            "held_raises": [e.model_dump(mode="json", by_alias=True) for e in self._held_raises.values()],
+        }
+
+    def resume(self, saved: dict[str, Any], from_wall: Callable[[float], float]) -> None:
+        """Take back what :meth:`to_dict` gave (held raises also as the older mapping by key)."""
+        self._raised = deque(sorted(from_wall(t) for t in saved.get("raised", [])))
+        self._held = saved.get("held", 0)
+        held = saved.get("held_raises", [])
+        events = (AlarmEvent.model_validate(e) for e in (held.values() if isinstance(held, dict) else held))
+        self._held_raises = {e.alarm_key: e for e in events}
 
     def release(self, still_active: Callable[[str], bool]) -> list[AlarmEvent]:
         """At the end of a flood: the held raises of alarms still active; the rest stay summarised."""

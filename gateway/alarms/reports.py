@@ -11,8 +11,9 @@ from collections import Counter
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from gateway.alarms.detector_test import LastTest
 from gateway.config.alarm_policy import ReportsConfig
-from gateway.contract.events import BusReport, DeviceHealth, DeviceReport
+from gateway.contract.events import BusReport, DetectorTestReport, DeviceHealth, DeviceReport
 
 
 class ReportClock:
@@ -77,3 +78,24 @@ def bus_reports(devices: list[DeviceReport]) -> list[BusReport]:
         status = (DeviceHealth.OK if answering else DeviceHealth.OFFLINE) if known else None
         reports.append(BusReport(bus=bus, status=status, devices_ok=ok, devices=len(members)))
     return reports
+
+
+def detector_tests(
+    results: dict[str, LastTest | None], since: datetime, now: datetime, untested_after: float
+) -> tuple[list[DetectorTestReport], list[DetectorTestReport]]:
+    """The detectors tested since ``since``, and those not tested for more than ``untested_after``.
+
+    Monthly detector tests are the stations' routine: the report says who did
+    theirs and who is overdue (a detector never tested is overdue).
+    """
+    tested, untested = [], []
+    overdue = now - timedelta(seconds=untested_after)
+    for device, result in sorted(results.items()):
+        line = DetectorTestReport(
+            device=device, at=result.at if result else None, passed=result.passed if result else None
+        )
+        if result is not None and result.at >= since:
+            tested.append(line)
+        if result is None or result.at < overdue:
+            untested.append(line)
+    return tested, untested

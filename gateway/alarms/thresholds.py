@@ -8,6 +8,13 @@ highest rung that is on.
 
 Time is whatever monotonic clock the caller passes, so delays survive wall
 clock jumps and tests can drive time directly.
+
+Delays are judged on the polls that saw the condition, with a tolerance of
+half a poll interval: a delay of D holds once the polls that saw it span at
+least D minus half an interval. Polls are never exactly one interval apart
+(answers arrive a few milliseconds early or late); without the tolerance a
+2 s delay at 1 s polls would take the third poll or the fourth depending on
+sub-millisecond timing, so the same input would give different alarms.
 """
 
 from __future__ import annotations
@@ -46,7 +53,10 @@ class _Rung:
         self._pending_since: float | None = None
 
     def update(self, beyond: bool, inside: bool, now: float, on_delay: float, off_delay: float) -> None:
-        """``beyond``: past the set point; ``inside``: back past the deadband."""
+        """``beyond``: past the set point; ``inside``: back past the deadband.
+
+        The delays come with the ladder's tolerance already taken off.
+        """
         wants_change = beyond if not self.active else inside
         if not wants_change:
             self._pending_since = None
@@ -70,12 +80,14 @@ class ThresholdLadder:
         deadband: float = 0.0,
         on_delay: float = 0.0,
         off_delay: float = 0.0,
+        tolerance: float = 0.0,
     ) -> None:
+        """``tolerance``: half the poll interval of the point (see the module's docstring)."""
         self._rungs = [_Rung(spec) for spec in rungs]
         self._rising = rising
         self._deadband = deadband
-        self._on_delay = on_delay
-        self._off_delay = off_delay
+        self._on_delay = on_delay - tolerance
+        self._off_delay = off_delay - tolerance
 
     @classmethod
     def high(cls, levels: Sequence[tuple[Grade, float]], **options: float) -> ThresholdLadder:

@@ -116,6 +116,36 @@ async def reset(context: CommandContext, args: AlarmArgs) -> ActiveAlarms:
     return active_alarms(context)
 
 
+# -- suppress, unsuppress ---------------------------------------------------------------
+class DeviceArgs(Arguments):
+    device: str
+    by: str = Field(default="platform", max_length=64)
+
+
+class SuppressArgs(DeviceArgs):
+    reason: Literal["maintenance", "out_of_service"] = "maintenance"
+    minutes: float = Field(gt=0, le=7 * 24 * 60)
+
+
+@COMMANDS.add(
+    "suppress",
+    SuppressArgs,
+    "suppresses a device's alarms for some minutes (still reported, marked); expires",
+)
+async def suppress(context: CommandContext, args: SuppressArgs) -> ActiveAlarms:
+    await context.publish(context.engine.suppress(args.device, args.reason, args.minutes * 60, args.by))
+    log.warning(
+        "%s suppressed (%s) for %g min by %s", shown(args.device), args.reason, args.minutes, shown(args.by)
+    )
+    return active_alarms(context)
+
+
+@COMMANDS.add("unsuppress", DeviceArgs, "ends a device's suppression early")
+async def unsuppress(context: CommandContext, args: DeviceArgs) -> ActiveAlarms:
+    await context.publish(context.engine.unsuppress(args.device, args.by))
+    return active_alarms(context)
+
+
 # -- exercise ---------------------------------------------------------------------------
 class ExerciseArgs(Arguments):
     on: bool

@@ -89,3 +89,6 @@ class ReportsConfig(Strict):
     timezone: Annotated[str, AfterValidator(_time_zone)] | None = Field(
         default=None, description="IANA name; default: the system's zone"
     )
+    untested_after: Seconds = Field(
+        default=31 * 86400.0, description="a detector with a test bit not tested for this long is listed"
+    )

@@ -202,6 +202,8 @@ class OutboxConfig(Strict):
     max_bytes: ByteSize = ByteSize(64 * 1024 * 1024)
     alarm_hard_cap_bytes: ByteSize = ByteSize(256 * 1024 * 1024)
     window: Annotated[int, in_range(1, 1000)] = 64
+    # A message made in an earlier boot, or that waited longer than this to leave, is historical.
+    historical_after: Seconds = 30.0
 
     @model_validator(mode="after")
     def _cap_above_budget(self) -> Self:

@@ -148,7 +148,11 @@ class ProfileBase(Strict):
     model: str = ""
     faults: dict[Identifier, str] = Field(default_factory=dict)
     test_flag: Identifier | None = Field(
-        default=None, description="the device's test bit: while set, its events have status 'test'"
+        default=None, description="the device's test bit: a detector test while set (a 'test' event)"
+    )
+    test_alarm_within: Seconds = Field(
+        default=10.0,
+        description="a test in which none of the device's alarm bits follows within this long failed",
     )
     alarms: dict[Identifier, AlarmRule] = Field(default_factory=dict)
     points: Mapping[Identifier, PointBase]  # each protocol narrows the type

@@ -63,6 +63,8 @@ class Transition(StrEnum):
     RESET = "reset"
     REALARMED = "realarmed"
     UPDATED = "updated"  # its source said more (a new text, a restore of a latched alarm): state unchanged
+    SUPPRESSED = "suppressed"  # its device was suppressed by a command (maintenance, out of service)
+    UNSUPPRESSED = "unsuppressed"
 
 
 class AlarmState(StrEnum):
@@ -164,6 +166,9 @@ class AlarmEvent(Envelope):
     suppressed: bool = False
     suppressed_by: str | None = Field(default=None, description="maintenance | out_of_service")
     chattering: bool = False
+    warming_up: bool = Field(
+        default=False, description="the device's sensor is warming up: the gateway's own thresholds wait"
+    )
     latched: bool = False
     acknowledged_by: str | None = None
     source: AlarmSource
@@ -173,6 +178,9 @@ class AlarmEvent(Envelope):
     observed_at: Timestamp
     raised_at: Timestamp
     message: str = Field(description="one line for a person")
+    realarm_count: int = Field(
+        default=0, description="re-alarms of this occurrence so far (on a realarmed event: this one included)"
+    )
     cap: CapFields
     radio: RadioDetails | None = None
 
@@ -321,6 +329,16 @@ class BusReport(BaseModel):
     devices: int
 
 
+class DetectorTestReport(BaseModel):
+    """A detector's last test, in a report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    at: Timestamp | None = Field(description="when its last test ended; null: not tested yet")
+    passed: bool | None = Field(description="whether its alarm followed the test button in time")
+
+
 class StationReport(Envelope):
     """The station's situation report: all-clear when nothing is active."""
 
@@ -336,6 +354,13 @@ class StationReport(Envelope):
         default_factory=dict, description="alarm transitions since 'since', by transition and grade"
     )
     outbox: dict[str, Any]
+    detectors_tested: list[DetectorTestReport] = Field(
+        default_factory=list, description="detectors whose test ended since 'since'"
+    )
+    detectors_untested: list[DetectorTestReport] = Field(
+        default_factory=list,
+        description="detectors with a test bit not tested for more than reports.untested_after",
+    )
 
 
 PAYLOADS: dict[str, type[Envelope]] = {

@@ -14,9 +14,9 @@ from typing import Any
 from drivers.observation import BusPoller
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine
-from gateway.alarms.reports import CountBook, ReportClock, bus_reports
+from gateway.alarms.reports import CountBook, ReportClock, bus_reports, detector_tests
 from gateway.config import LoadedConfig
-from gateway.contract.events import DeviceReport, StationReport
+from gateway.contract.events import DeviceReport, StationReport, utc_now
 from gateway.contract.stamp import Stamper
 from gateway.outbox import Outbox
 from gateway.radio.hub import RadioHub
@@ -169,7 +169,12 @@ class Health:
         ]
         since = self._report_clock.last.get(period, self._boot.started_at)
         counts = self._counts.since_last(period, self._engine.counts)
+        tested, untested = detector_tests(
+            self._engine.detector_tests(), since, utc_now(), self._config.station.reports.untested_after
+        )
         report = StationReport(
+            detectors_tested=tested,
+            detectors_untested=untested,
             period=period,  # type: ignore[arg-type]
             since=since,
             all_clear=not active,

@@ -41,6 +41,7 @@ from gateway.service.health import Health
 from gateway.service.metrics import Metrics, serve
 from gateway.service.supervisor import TaskFaults, supervise
 from gateway.service.systemd import Notifier, Progress, feed_watchdog
+from gateway.uplink.freshness import Freshness
 from gateway.uplink.mqtt import SIGN_OFF_TIMEOUT, MqttUplink
 from gateway.uplink.topics import command_topics
 
@@ -62,7 +63,10 @@ class Gateway:
         station.state_dir.mkdir(parents=True, exist_ok=True)
         self.boot = Boot.begin(station.state_dir)
         self.prefix = station.topic_prefix
-        self.stamp = Stamper(station.station.id, SequenceStore(station.state_dir / "seq"))
+        self.freshness = Freshness(station.outbox.historical_after)
+        self.stamp = Stamper(
+            station.station.id, SequenceStore(station.state_dir / "seq"), made=self.freshness.made
+        )
         self.outbox = Outbox(
             station.state_dir / OUTBOX_FILE,
             max_bytes=int(station.outbox.max_bytes),
@@ -208,6 +212,7 @@ class Gateway:
             client_id=station.mqtt.client_id or f"outpost-{station.station.id}",
             station=station.station.id,
             outbox=self.outbox,
+            freshness=self.freshness,
             retained_state=lambda: [self.publisher.station_status("online"), self.publisher.snapshot()],
             will=lambda: self.publisher.station_status("offline"),
             command_topic=command_topics(self.prefix),

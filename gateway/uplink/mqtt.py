@@ -6,7 +6,8 @@ retained ``offline`` Last Will for the moment the link dies. Then the outbox
 drains, a window of messages at a time. A message leaves the outbox only
 after the broker's PUBACK, so a connection lost mid-publish re-sends it on
 the next connect (at-least-once; the platform dedupes on ``id``). Messages
-queued before the current session started are marked ``historical``.
+made in an earlier boot, or that waited too long, are marked ``historical``
+as they leave (:mod:`gateway.uplink.freshness`).
 
 MQTT 5 with a persistent session is preferred; a broker that refuses
 protocol 5 (its CONNACK says so, or it leaves a CONNECT unanswered that TLS
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import socket
@@ -45,6 +45,7 @@ from drivers.shown import shown
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Queued
 from gateway.uplink.broker import BrokerAddress, credentials
+from gateway.uplink.freshness import Freshness
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class MqttUplink:
         client_id: str,
         station: str,
         outbox: Outbox,
+        freshness: Freshness,
         retained_state: Callable[[], list[Message]],
         will: Callable[[], Message],
         command_topic: str,
@@ -89,6 +91,7 @@ class MqttUplink:
         self._client_id = client_id
         self._station = station
         self._outbox = outbox
+        self._freshness = freshness
         self._retained_state = retained_state
         self._will = will
         self._command_topic = command_topic
@@ -195,7 +198,6 @@ class MqttUplink:
         will = self._will()
         mqtt_will = aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain)
         async with _disconnect_promptly(self._connect(broker, mqtt_will)) as client:
-            started = time.time()
             self._client = client
             self.connected = True
             self.connects += 1
@@ -206,7 +208,7 @@ class MqttUplink:
             for message in self._retained_state():
                 await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
             await client.subscribe(self._command_topic, qos=1)
-            await _first_failure(self._drain(client, started), self._listen(client))
+            await _first_failure(self._drain(client), self._listen(client))
 
     def _connect(self, broker: BrokerAddress, will: aiomqtt.Will) -> aiomqtt.Client:
         config = self._config
@@ -237,21 +239,19 @@ class MqttUplink:
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
-    async def _drain(self, client: aiomqtt.Client, session_started: float) -> None:
+    async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
             batch = await self._outbox.take(self._window)
             self.waiting_since = time.monotonic()
             try:
                 # paho sends in call order, so the window keeps the outbox order on the wire.
-                await asyncio.gather(*(self._publish(client, queued, session_started) for queued in batch))
+                await asyncio.gather(*(self._publish(client, queued) for queued in batch))
             finally:
                 self.waiting_since = None
 
-    async def _publish(self, client: aiomqtt.Client, queued: Queued, session_started: float) -> None:
+    async def _publish(self, client: aiomqtt.Client, queued: Queued) -> None:
         message = queued.message
-        payload = message.payload
-        if queued.queued_at < session_started:
-            payload = _mark_historical(payload)
+        payload = self._freshness.mark(message.payload)
         await client.publish(message.topic, payload, qos=message.qos, retain=message.retain)
         self._outbox.done(queued)
         self.published += 1
@@ -352,17 +352,6 @@ def _stop_if_cancelled(exc: BaseException) -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError from exc
-
-
-def _mark_historical(payload: bytes) -> bytes:
-    try:
-        body = json.loads(payload)
-    except ValueError:
-        return payload
-    if not isinstance(body, dict):
-        return payload
-    body["historical"] = True
-    return json.dumps(body, separators=(",", ":")).encode()
 
 
 async def _first_failure(*jobs) -> None:

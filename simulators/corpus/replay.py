@@ -2,7 +2,9 @@
 
 A trace (``simulators/corpus/traces/*.yaml``) describes what one device reads, poll by
 poll, in segments (steady values with noise, ramps, explicit samples, bits,
-dropouts), and the alarms it must produce: each with its grade, the moment
+dropouts), or as plain recorded samples of one point (``point: level`` and
+``samples: [[t, value or null], ...]``, null: the device did not answer; the
+other points hold what ``set`` gives them), and the alarms it must produce: each with its grade, the moment
 the true event starts (``onset``) and its latency budget (``within``). The
 replay runs :class:`AlarmEngine` with simulated time, so an hour of rising
 water takes milliseconds. Every expected alarm must come within its budget,
@@ -24,10 +26,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from drivers.observation import DeviceFault, FaultCategory, Observation, PollOutcome
 from gateway.alarms.clock import ManualClock
@@ -77,8 +79,20 @@ class Trace(Strict):
     also: list[Identifier] = Field(default_factory=list)  # other devices polled with it
     interval: Seconds = 1.0
     seed: int = 0
-    segments: list[Segment]
+    segments: list[Segment] = Field(default_factory=list)
+    # Or a recording: one sample per poll of ``point``, at its own time, other points as ``set``.
+    point: Identifier | None = None
+    samples: list[tuple[float, float | bool | None]] = Field(default_factory=list)
+    set: dict[str, float | bool] = Field(default_factory=dict)
     expect: list[Expected] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Self:
+        if bool(self.segments) == bool(self.samples):
+            raise ValueError("give either 'segments' or 'samples'")
+        if self.samples and self.point is None:
+            raise ValueError("'samples' need 'point': the point they are readings of")
+        return self
 
 
 Readings = dict[str, dict[str, float | bool] | None]  # device -> its readings, None: no answer
@@ -111,6 +125,15 @@ def _samples(trace: Trace, points: dict[str, dict[str, bool]]) -> Iterator[tuple
             raise ValueError(f"no point {name!r} among the trace's devices")
         return found
 
+    state.update((key(name), value) for name, value in trace.set.items())
+    for moment, value in trace.samples:
+        assert trace.point is not None
+        if value is not None:
+            state[key(trace.point)] = value
+        recorded: Readings = {d: {p: state[d, p] for p in names} for d, names in points.items()}
+        if value is None:
+            recorded[trace.device] = None
+        yield moment, recorded
     t = 0.0
     for segment in trace.segments:
         state.update((key(name), value) for name, value in segment.set.items())

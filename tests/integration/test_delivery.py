@@ -42,8 +42,10 @@ async def leak_everywhere_during_an_outage(station, platform, mosquitto) -> None
 
 
 async def test_alarms_raised_while_the_broker_is_down_all_arrive_in_order(tmp_path, mosquitto, platform):
+    # Waiting out an outage longer than ``historical_after`` makes a message historical.
+    extra = {"outbox": {"historical_after": "100ms"}}
     async with running_station(
-        tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), poll_interval=0.2
+        tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), poll_interval=0.2, extra=extra
     ) as station:
         await leak_everywhere_during_an_outage(station, platform, mosquitto)
         await station.health_where(alarms_stored(DEVICES))

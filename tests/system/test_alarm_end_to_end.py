@@ -56,3 +56,36 @@ async def test_the_periodic_report_counts_what_happened_since_the_last_one(tmp_p
             if m.topic.endswith("/report") and m.payload["period"] == "periodic"
         ]
         assert sum(counted) == 1
+
+
+async def test_a_detector_test_button_alone_reaches_the_platform_as_a_test(tmp_path, mosquitto, platform):
+    async with running_station(tmp_path, mosquitto.url, poll_interval=0.3) as station:
+        await platform.wait_for(lambda m: m.topic.endswith("/device/hall-smoke/status"), 15)
+        station.units["hall-smoke"].set("test", True)
+        started = await platform.wait_for(alarm(".hall-smoke.test", "raised"), 15)
+        assert started.payload["status"] == "test"
+        assert started.payload["latched"] is False
+        assert started.payload["historical"] is False
+        station.units["hall-smoke"].set("test", False)
+        ended = await platform.wait_for(alarm(".hall-smoke.test", "cleared"), 15)
+        assert ended.payload["value"] is False  # the fire bit never followed: a failed test
+        fault = await platform.wait_for(alarm(".hall-smoke.fault", "raised"), 15)
+        assert fault.payload["status"] == "actual"
+        assert not platform.matching(alarm(".hall-smoke.fire"))  # never a fire alarm
+
+
+async def test_a_fire_bit_set_at_boot_arrives_live(tmp_path, mosquitto, platform):
+    async with running_station(tmp_path, mosquitto.url, poll_interval=0.3) as station:
+        await platform.wait_for(lambda m: m.topic.endswith("/device/hall-smoke/status"), 15)
+        station.gateway.stop()
+        station.units["hall-smoke"].set("fire_alarm", True)
+        restart = len(platform.messages)
+        station.gateway.start()
+        raised = await platform.wait_for(alarm(".hall-smoke.fire", "raised"), 15, after=restart)
+        assert raised.payload["historical"] is False
+        assert raised.payload["status"] == "actual"
+        # So is the first device status of the new boot.
+        status = await platform.wait_for(
+            lambda m: m.topic.endswith("/device/hall-smoke/status"), 15, after=restart
+        )
+        assert status.payload["historical"] is False

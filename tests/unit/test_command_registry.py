@@ -119,6 +119,8 @@ HANDLERS = [
     ("shelve", {"alarm_key": GAS, "minutes": 5}, None, ALARMS),
     ("unshelve", {"alarm_key": GAS}, ("shelve", {"alarm_key": GAS, "minutes": 5}), ALARMS),
     ("reset", {"alarm_key": FIRE}, None, ALARMS),
+    ("suppress", {"device": "kitchen-gas", "minutes": 30}, None, ALARMS),
+    ("unsuppress", {"device": "kitchen-gas"}, ("suppress", {"device": "kitchen-gas", "minutes": 30}), ALARMS),
     ("exercise", {"on": True}, None, {"exercise", "device"}),
     ("report", {}, None, {"report_id", "all_clear"}),
     ("broadcast", {"text": "Flood warning"}, None, {"accepted", "broadcast_id", "recipients"}),
