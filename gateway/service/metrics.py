@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -94,10 +94,18 @@ class Rejections(Collector):
         yield family
 
 
+PageHandler = Callable[[HttpRequest], Awaitable[Response | None]]
+"""The station page's answer to a request, or None when the path is not the page's."""
+
+
 async def serve(
-    listen: str, metrics: Metrics, health: Callable[[], dict[str, Any]], refresh: Callable[[], None]
+    listen: str,
+    metrics: Metrics,
+    health: Callable[[], dict[str, Any]],
+    refresh: Callable[[], None],
+    page: PageHandler | None = None,
 ) -> None:
-    """Serve ``/metrics`` and ``/healthz`` on ``listen`` (HOST:PORT) until cancelled.
+    """Serve ``/metrics``, ``/healthz`` and the station ``page`` on ``listen`` (HOST:PORT) until cancelled.
 
     ``refresh`` brings the gauges up to date just before each scrape.
     """
@@ -111,11 +119,16 @@ async def serve(
             report = health()
             status = "200 OK" if report.get("healthy") else "503 Service Unavailable"
             return Response(status, "application/json", json.dumps(report, indent=2).encode())
-        return Response("404 Not Found", "text/plain", b"try /metrics or /healthz\n")
+        answer = await page(request) if page is not None else None
+        return answer or Response("404 Not Found", "text/plain", b"try /, /metrics or /healthz\n")
 
     server = await start_local_server(
         host, int(port), respond, lambda reason: metrics.rejected.count("http", reason)
     )
-    log.info("metrics and health on http://%s/metrics and /healthz", listen)
+    log.info(
+        "metrics and health on http://%s/metrics and /healthz%s",
+        listen,
+        f", the station page on http://{listen}/" if page is not None else "",
+    )
     async with server:
         await server.serve_forever()
