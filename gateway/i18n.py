@@ -66,7 +66,7 @@ CATALOGUE: dict[str, Text] = {
         "Type the operator key, then press an action on an alarm.", "输入操作员密钥，然后点击报警的操作按钮。"
     ),
     "page.station": Text("Station", "站点"),
-    "page.buses": Text("Buses", "总线"),
+    "page.bus": Text("Bus", "总线"),
     "page.bus_devices": Text("{ok} of {total} devices answering normally", "{total} 台设备中 {ok} 台正常"),
     "page.radios": Text("Radio bridges", "电台网关"),
     "page.connected": Text("connected", "已连接"),

@@ -26,7 +26,8 @@ def trend_svg(point: PointView, now: float, hours: float, label: str, empty: str
     if high - low < 1e-9:
         low, high = low - 1, high + 1
     pad = (high - low) * 0.08
-    low, high = low - pad, high + pad
+    # Readings that never went below zero get no negative scale: it would suggest they could.
+    low, high = (0.0 if 0 <= low < pad else low - pad), high + pad
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(t: float) -> float:

@@ -55,13 +55,13 @@ def page(state: PageState, t: Translator, *, operate: bool, notices: list[str]) 
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>"
         f'<noscript><meta http-equiv="refresh" content="{REFRESH_SECONDS}"></noscript>'
-        f"<style>{_asset('page.css')}</style></head><body>"
+        f"<style>{_asset('station.css')}</style></head><body>"
         f'<header><h1>{escape(state.station_name)} <span class="id">{escape(state.station_id)}</span></h1>'
         f'<p class="where">{escape(state.station_location)}</p>'
         f'<a class="lang" href="/?lang={other}" hreflang="{other}">{t("page.language")}</a></header>'
         f'{form}<ul id="notices">{shown_notices}</ul>'
         f'<main id="live" data-refresh="/?part=live&amp;lang={lang}">{live(state, t, operate=operate)}</main>'
-        f"<script>{_asset('page.js')}</script></body></html>"
+        f"<script>{_asset('station.js')}</script></body></html>"
     )
 
 
@@ -88,7 +88,7 @@ def _status(state: PageState, t: Translator) -> str:
         status = bus.status.value if bus.status is not None else "unknown"
         items.append(
             f'<li class="{"ok" if status == "ok" else "bad"}" data-bus="{escape(bus.bus)}">'
-            f"{t('page.buses')} {escape(bus.bus)}: {t.word('health', status)}, "
+            f"{t('page.bus')} {escape(bus.bus)}: {t.word('health', status)}, "
             f"{t('page.bus_devices', ok=bus.devices_ok, total=bus.devices)}</li>"
         )
     for name, connected in state.radios.items():
@@ -193,16 +193,19 @@ def _device_row(device: DeviceView, state: PageState, t: Translator) -> str:
 
 
 def _point(point: PointView, state: PageState, t: Translator) -> str:
-    chart = (
-        trend_svg(
-            point,
-            state.now.timestamp(),
-            state.trend_hours,
-            t("page.trend", hours=f"{state.trend_hours:g}") + f": {point.name}",
-            t("page.no_trend"),
+    """A value with thresholds gets its trend; a diagnostic value (supply voltage, hours run) a line."""
+    if not point.thresholds:
+        return (
+            f'<div class="point minor" data-point="{escape(point.name)}">'
+            f'<span class="name">{escape(point.name)}</span> '
+            f'<span class="value">{_value(point.value, point.unit)}</span></div>'
         )
-        if point.thresholds or point.samples
-        else ""
+    chart = trend_svg(
+        point,
+        state.now.timestamp(),
+        state.trend_hours,
+        t("page.trend", hours=f"{state.trend_hours:g}") + f": {point.name}",
+        t("page.no_trend"),
     )
     return (
         f'<div class="point" data-point="{escape(point.name)}">'
