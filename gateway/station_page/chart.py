@@ -25,6 +25,8 @@ def trend_svg(point: PointView, now: float, hours: float, label: str, empty: str
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     if high - low < 1e-9:
         low, high = low - 1, high + 1
+    if 0 <= low < high / 2:
+        low = 0.0  # a concentration or a level is read from zero; a narrow band (oxygen) is not
     pad = (high - low) * 0.08
     # Readings that never went below zero get no negative scale: it would suggest they could.
     low, high = (0.0 if 0 <= low < pad else low - pad), high + pad
