@@ -13,7 +13,9 @@ structured fields (levels, states, keys) pass through as written.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
 Locale = Literal["en", "zh-CN"]
 LOCALES: tuple[Locale, ...] = get_args(Locale)
@@ -102,7 +104,184 @@ CATALOGUE: dict[str, Text] = {
     "time.synchronized": Text("synchronised", "已同步"),
     "time.unsynchronized": Text("NOT synchronised", "未同步"),
     "time.unknown": Text("unknown", "未知"),
+    "transition.raised": Text("RAISED", "报警"),
+    "transition.level_changed": Text("LEVEL CHANGED", "级别变化"),
+    "transition.cleared": Text("CLEARED", "已恢复"),
+    "transition.acknowledged": Text("ACKNOWLEDGED", "已确认"),
+    "transition.shelved": Text("SHELVED", "已搁置"),
+    "transition.unshelved": Text("UNSHELVED", "取消搁置"),
+    "transition.reset": Text("RESET", "已复位"),
+    "transition.realarmed": Text("REALARMED", "再次报警"),
+    "colour.blue": Text("blue", "蓝色"),
+    "colour.yellow": Text("yellow", "黄色"),
+    "colour.orange": Text("orange", "橙色"),
+    "colour.red": Text("red", "红色"),
+    "status.actual": Text("actual", "真实"),
+    "status.exercise": Text("exercise", "演练"),
+    "status.test": Text("test", "测试"),
+    "link.online": Text("ONLINE", "在线"),
+    "link.offline": Text("OFFLINE", "离线"),
+    "link.unknown": Text("UNKNOWN", "状态未知"),
+    "value.on": Text("on", "触发"),
+    "value.off": Text("off", "正常"),
+    # -- one line per message the platform receives (console, demo) ---------------------------
+    "event.alarm": Text(
+        "{transition} {grade} ({colour}) {key}, {location}",
+        "{transition} {grade}（{colour}） {key}，{location}",
+    ),
+    "event.reading": Text(": {reading}", "：{reading}"),
+    "event.value_threshold": Text("{value}, threshold {threshold}", "{value}，阈值 {threshold}"),
+    "event.by": Text(", by {who}", "，操作人 {who}"),
+    "event.device": Text("device {device}: {health}", "设备 {device}：{health}"),
+    "event.online": Text(
+        "station {station} online (version {version})", "站点 {station} 上线（版本 {version}）"
+    ),
+    "event.offline": Text("station {station} OFFLINE", "站点 {station} 离线"),
+    "event.active_none": Text("active alarms: none", "活动报警：无"),
+    "event.active": Text("active alarms: {count} ({alarms})", "活动报警：{count} 条（{alarms}）"),
+    "event.readings": Text("readings {device}: {readings}", "读数 {device}：{readings}"),
+    "event.report_clear": Text("situation report: all clear", "态势报告：一切正常"),
+    "event.report": Text("situation report: {count} active alarm(s)", "态势报告：{count} 条活动报警"),
+    "event.answer_ok": Text("answer to {command}: ok", "{command} 的应答：成功"),
+    "event.answer_refused": Text(
+        "answer to {command}: refused ({error})", "{command} 的应答：被拒绝（{error}）"
+    ),
+    "event.radio_message": Text("radio message from {radio}: {text}", "电台 {radio} 的消息：{text}"),
+    "event.radio_delivery": Text(
+        "radio broadcast delivered to {count} radio(s): {text}", "电台广播已送达 {count} 台：{text}"
+    ),
+    "event.unknown": Text(
+        "{topic}: not a message of the contract ({reason}, {size} bytes)",
+        "{topic}：不是约定格式的消息（{reason}，{size} 字节）",
+    ),
+    # -- the duty officer's console -------------------------------------------------------
+    "console.station": Text("station {station}  {state}", "站点 {station}  {state}"),
+    "console.devices": Text("devices: {summary}", "设备：{summary}"),
+    "console.device_count": Text("{count} {health}", "{health} {count} 台"),
+    "console.no_device_status": Text("no device status yet", "尚无设备状态"),
+    "console.exercise": Text("EXERCISE", "演练中"),
+    "console.active": Text("active alarms: {count}", "活动报警：{count} 条"),
+    "console.active_none": Text("active alarms: none", "活动报警：无"),
+    "console.cleared_unack": Text("cleared, not yet acknowledged: {count}", "已恢复，待确认：{count} 条"),
+    "console.alarm": Text(
+        "{grade} ({colour}), {state}: {key}, {location}", "{grade}（{colour}），{state}：{key}，{location}"
+    ),
+    "console.recent": Text("recent events:", "最近事件："),
+    "console.watching": Text(
+        "watching {station}; type help for the commands", "正在监视 {station}；输入 help 查看命令"
+    ),
+    "console.every_station": Text("every station", "所有站点"),
+    "console.sent": Text("-> {station}: {command}", "-> {station}：{command}"),
+    "console.ok": Text("<- {station}: {command} ok", "<- {station}：{command} 成功"),
+    "console.refused": Text(
+        "<- {station}: {command} REFUSED: {error}", "<- {station}：{command} 被拒绝：{error}"
+    ),
+    "console.no_answer": Text(
+        "<- {station}: {command}: no answer within {seconds} s",
+        "<- {station}：{command} 在 {seconds} 秒内无应答",
+    ),
+    "console.not_sent": Text(
+        "<- {station}: {command} not sent ({error})", "<- {station}：{command} 未发送（{error}）"
+    ),
+    "console.no_number": Text(
+        "no alarm number {number} in the list; type show to list them",
+        "列表中没有编号为 {number} 的报警；输入 show 查看列表",
+    ),
+    "console.none_cleared": Text("no cleared alarm waits for acknowledgement", "没有待确认的已恢复报警"),
+    "console.which_station": Text(
+        "{command} for which station? add @STATION", "{command} 发给哪个站点？请加上 @站点"
+    ),
+    "console.which_alarm": Text(
+        "{key} is an alarm of several stations ({stations}); add @STATION",
+        "多个站点都有报警 {key}（{stations}）；请加上 @站点",
+    ),
+    "console.unknown_command": Text(
+        "unknown command {command}; commands: {names}", "未知命令 {command}；可用命令：{names}"
+    ),
+    "console.too_many_words": Text("too many words ({words}); {usage}", "多余的词（{words}）；用法：{usage}"),
+    "console.usage": Text("usage: {usage}", "用法：{usage}"),
+    "console.invalid": Text("{command}: {problems}", "{command}：{problems}"),
+    "console.help_own": Text(
+        "ack NUMBER | ack all cleared\n"
+        "    acknowledge the alarm with this number in the list | every cleared alarm\n"
+        "show | help | quit\n    the board again | this help | leave the console",
+        "ack 编号 | ack all cleared\n    确认列表中该编号的报警 | 确认所有已恢复的报警\n"
+        "show | help | quit\n    再次显示看板 | 本帮助 | 退出控制台",
+    ),
+    # -- the walk test: live lines and the commissioning report ----------------------------
+    "walk.start": Text(
+        "walk test of station {station}: {count} devices; trigger each sensor and button now "
+        "(Ctrl-C ends and writes the report)",
+        "站点 {station} 巡检测试：共 {count} 台设备；请逐一触发每个传感器和按钮（按 Ctrl-C 结束并生成报告）",
+    ),
+    "walk.waiting": Text("  waiting  {device}  {location}", "  等待  {device}  {location}"),
+    "walk.reached": Text(
+        "REACHED {count}/{total}  {device}  {time}  {event}  {location}",
+        "已收到 {count}/{total}  {device}  {time}  {event}  {location}",
+    ),
+    "walk.event": Text(
+        "{kind} {transition} ({status}, {colour})", "{kind} {transition}（{status}，{colour}）"
+    ),
+    "walk.latency": Text(", {seconds} s to the platform", "，{seconds} 秒到达平台"),
+    "walk.summary": Text(
+        "{count} of {total} devices reached the platform", "{total} 台设备中 {count} 台已到达平台"
+    ),
+    "walk.not_reached": Text("NOT REACHED  {device}  {location}", "未收到  {device}  {location}"),
+    "walk.report": Text("report: {path}", "报告：{path}"),
+    "walk.title": Text("Walk test {station}", "巡检测试 {station}"),
+    "walk.heading": Text("Walk test: {name} ({station})", "巡检测试：{name}（{station}）"),
+    "walk.period": Text("From {start} to {end} ({zone}).", "时间：{start} 至 {end}（{zone}）。"),
+    "walk.missing": Text("; not reached: {devices}", "；未收到：{devices}"),
+    "walk.col_device": Text("device", "设备"),
+    "walk.col_location": Text("location", "位置"),
+    "walk.col_profile": Text("profile", "设备类型"),
+    "walk.col_result": Text("result", "结果"),
+    "walk.col_reached_at": Text("reached at", "到达时间"),
+    "walk.col_event": Text("event", "事件"),
+    "walk.col_value": Text("value", "数值"),
+    "walk.col_latency": Text("latency", "延迟"),
+    "walk.col_faults": Text("faults", "故障"),
+    "walk.result_reached": Text("reached", "已到达"),
+    "walk.result_missing": Text("NOT REACHED", "未到达"),
+    "walk.seconds": Text("{seconds} s", "{seconds} 秒"),
+    "walk.sign": Text(
+        "Technician: ______________________ &nbsp; Signature: ______________________",
+        "技术员：______________________ &nbsp; 签名：______________________",
+    ),
+    "help.ping": Text("answers with version, boot id, uptime", "应答版本、启动编号和运行时长"),
+    "help.ack": Text(
+        "acknowledges an alarm (active -> active_ack; cleared -> back to normal)",
+        "确认报警（报警中 -> 已确认；已恢复 -> 恢复正常）",
+    ),
+    "help.shelve": Text(
+        "shelves an alarm for some minutes; shelving always expires", "将报警搁置若干分钟；搁置总会到期"
+    ),
+    "help.unshelve": Text("ends an alarm's shelving early", "提前结束报警的搁置"),
+    "help.reset": Text(
+        "releases a latched alarm (a fire alarm stays latched until reset)",
+        "解除锁存的报警（火灾报警在复位前保持锁存）",
+    ),
+    "help.exercise": Text(
+        "marks events of the station (or one device) as an exercise", "将本站（或某台设备）的事件标记为演练"
+    ),
+    "help.report": Text("publishes a station report now", "立即发布站点报告"),
+    "help.broadcast": Text(
+        "sends text to the station's radios; answers per radio whether it acknowledged",
+        "向本站电台发送文字；逐台应答是否已确认",
+    ),
+    "help.actuate": Text(
+        "switches a declared actuator to one of its declared values", "将已声明的执行器切换到其声明的某个值"
+    ),
 }
+
+
+def station_zone(name: str | None) -> tzinfo:
+    """The station's time zone (``reports.timezone``), or the system's: the clock people on site read."""
+    if name:
+        return ZoneInfo(name)
+    zone = datetime.now().astimezone().tzinfo
+    assert zone is not None
+    return zone
 
 
 class Translator:

@@ -11,13 +11,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.reports import bus_reports
 from gateway.config import LoadedConfig
 from gateway.contract.events import ActiveAlarm, AlarmState, BusReport, DeviceReport
 from gateway.contract.time_quality import time_quality
+from gateway.i18n import station_zone
 from gateway.outbox import Outbox
 from gateway.radio.hub import RadioHub
 from gateway.station_page.trend import Trends
@@ -91,16 +91,6 @@ class PageState:
     exercise: bool
 
 
-def station_zone(config: LoadedConfig) -> tzinfo:
-    """The station's time zone (its reports' zone), or the system's."""
-    name = config.station.reports.timezone
-    if name:
-        return ZoneInfo(name)
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
-
-
 def read_state(parts: StationParts, trends: Trends) -> PageState:
     config = parts.config
     now = time.time()
@@ -125,7 +115,7 @@ def read_state(parts: StationParts, trends: Trends) -> PageState:
         for d in devices
     ]
     radios = parts.radio_hub.health() if parts.radio_hub is not None else {}
-    zone = station_zone(config)
+    zone = station_zone(config.station.reports.timezone)
     return PageState(
         station_id=config.station.station.id,
         station_name=config.station.station.name,

@@ -8,13 +8,29 @@ from string import Formatter
 
 import pytest
 
-from gateway.contract.events import AlarmState, DeviceHealth
-from gateway.contract.levels import Grade
+from gateway.commands.handlers import COMMANDS
+from gateway.contract.events import AlarmState, DeviceHealth, EventStatus, Transition
+from gateway.contract.levels import Colour, Grade
 from gateway.contract.time_quality import TimeQuality
 from gateway.i18n import CATALOGUE, LOCALES, Translator
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
-GROUPS = ("page.", "grade.", "state.", "health.", "time.")
+GROUPS = (
+    "page.",
+    "grade.",
+    "state.",
+    "health.",
+    "time.",
+    "transition.",
+    "colour.",
+    "status.",
+    "link.",
+    "value.",
+    "event.",
+    "console.",
+    "walk.",
+    "help.",
+)
 
 
 def _used_keys() -> set[str]:
@@ -25,7 +41,7 @@ def _used_keys() -> set[str]:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             text = node.value if isinstance(node, ast.Constant) else None
-            if isinstance(text, str) and " " not in text and text.startswith(GROUPS):
+            if isinstance(text, str) and " " not in text and text.startswith(GROUPS) and text not in GROUPS:
                 keys.add(text)
     return keys
 
@@ -50,7 +66,15 @@ def test_every_entry_has_both_languages_with_the_same_fields(key):
 
 @pytest.mark.parametrize(
     ("group", "values"),
-    [("grade", Grade), ("state", AlarmState), ("health", DeviceHealth), ("time", TimeQuality)],
+    [
+        ("grade", Grade),
+        ("state", AlarmState),
+        ("health", DeviceHealth),
+        ("time", TimeQuality),
+        ("transition", Transition),
+        ("colour", Colour),
+        ("status", EventStatus),
+    ],
 )
 def test_every_value_of_a_structured_field_has_words_in_both_languages(group, values):
     for value in values:
@@ -64,3 +88,9 @@ def test_a_sentence_comes_in_the_chosen_language_and_names_pass_through():
     assert Translator("en")("page.backlog", count=3) == "3 message(s) waiting"
     assert Translator("zh-CN").word("grade", "second-stage") == "二级报警"
     assert Translator("zh-CN").word("kind", "gas") == "gas"  # no entry: shown as written
+
+
+def test_every_downlink_command_has_its_help_in_both_languages():
+    assert sorted(f"help.{name}" for name in COMMANDS) == sorted(
+        k for k in CATALOGUE if k.startswith("help.")
+    )
