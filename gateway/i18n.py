@@ -138,7 +138,10 @@ CATALOGUE: dict[str, Text] = {
     ),
     "event.offline": Text("station {station} OFFLINE", "站点 {station} 离线"),
     "event.active_none": Text("active alarms: none", "活动报警：无"),
-    "event.active": Text("active alarms: {count} ({alarms})", "活动报警：{count} 条（{alarms}）"),
+    "event.alarms": Text(
+        "alarms: {active} active, {cleared} cleared awaiting acknowledgement ({alarms})",
+        "报警：{active} 条活动，{cleared} 条已恢复待确认（{alarms}）",
+    ),
     "event.readings": Text("readings {device}: {readings}", "读数 {device}：{readings}"),
     "event.report_clear": Text("situation report: all clear", "态势报告：一切正常"),
     "event.report": Text("situation report: {count} active alarm(s)", "态势报告：{count} 条活动报警"),

@@ -14,10 +14,12 @@ from gateway.contract.decode import Payload, Unknown
 from gateway.contract.events import (
     ActiveAlarmsSnapshot,
     AlarmEvent,
+    AlarmState,
     CommandResult,
     DeviceStatusEvent,
     EventStatus,
     RadioTraffic,
+    Reading,
     StationReport,
     StationStatusEvent,
     TelemetryEvent,
@@ -79,11 +81,11 @@ def _gist(payload: Payload, t: Translator) -> str:
         case ActiveAlarmsSnapshot(alarms=[]):
             return t("event.active_none")
         case ActiveAlarmsSnapshot(alarms=alarms):
+            active = sum(a.state in (AlarmState.ACTIVE_UNACK, AlarmState.ACTIVE_ACK) for a in alarms)
             listed = ", ".join(f"{short_key(a.alarm_key)} {t.word('grade', a.grade.value)}" for a in alarms)
-            return t("event.active", count=len(alarms), alarms=listed)
+            return t("event.alarms", active=active, cleared=len(alarms) - active, alarms=listed)
         case TelemetryEvent(device=device, readings=readings):
-            values = ", ".join(f"{name} {quantity(r.value, r.unit, t)}" for name, r in readings.items())
-            return t("event.readings", device=device, readings=values)
+            return t("event.readings", device=device, readings=_summary(readings, t))
         case StationReport(all_clear=True):
             return t("event.report_clear")
         case StationReport(active_alarms=active):
@@ -97,6 +99,16 @@ def _gist(payload: Payload, t: Translator) -> str:
         case RadioTraffic(deliveries=deliveries, text=text):
             return t("event.radio_delivery", count=len(deliveries), text=text)
     return payload.schema_
+
+
+def _summary(readings: dict[str, Reading], t: Translator) -> str:
+    """The measurements (values with a unit) and the flags that are on; raw status words left out."""
+    shown = [
+        f"{name} {quantity(r.value, r.unit, t)}" if r.unit else name
+        for name, r in readings.items()
+        if r.unit or r.value is True
+    ]
+    return ", ".join(shown) or "–"
 
 
 def _alarm(event: AlarmEvent, t: Translator) -> str:
