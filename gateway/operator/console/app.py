@@ -140,6 +140,8 @@ class Console:
                 self._own(typed)
                 return
             for request in requests(typed, shown=self._shown, board=self.board):
+                described = " ".join([request.name, *(f"{k}={v}" for k, v in request.args.items())])
+                self._out(self._t("console.sent", station=request.station, command=described))
                 task = asyncio.create_task(self._send(request))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
@@ -164,8 +166,6 @@ class Console:
 
     async def _send(self, request: Request) -> None:
         t, station, name = self._t, request.station, request.name
-        described = " ".join([name, *(f"{k}={v}" for k, v in request.args.items())])
-        self._out(t("console.sent", station=station, command=described))
         try:
             result = await send_command(
                 self.target.mqtt,
