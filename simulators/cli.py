@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.i18n import LOCALES
 from gateway.service.logs import setup_logging
 from gateway.service.signals import run_until_signalled
 
@@ -22,7 +23,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from simulators.demo import run_demo
 
     setup_logging(args.log_level)
-    asyncio.run(run_until_signalled(run_demo(broker=args.broker, once=args.once)))
+    asyncio.run(run_until_signalled(run_demo(broker=args.broker, once=args.once, lang=args.lang)))
     return 0
 
 
@@ -71,6 +72,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[li
     demo.add_argument("--broker", help="external broker URL (default: an embedded broker)")
     demo.add_argument("--once", action="store_true", help="exit after one scripted gas leak")
     demo.add_argument("--log-level", default="WARNING")
+    demo.add_argument("--lang", choices=LOCALES, help="the language to speak (default: the station's locale)")
     demo.set_defaults(handler=_cmd_demo)
 
     sim = commands.add_parser(

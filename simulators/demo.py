@@ -3,8 +3,9 @@
 An embedded MQTT broker (amqtt) unless ``--broker`` names one, the example
 station's devices as simulators (Modbus TCP on loopback, Modbus RTU and serial
 sensors on ptys), the gateway itself, and a view of
-what the district platform receives. A scripted gas leak in the kitchen goes
-from normal to first stage, second stage and back to normal.
+what the district platform receives, as a duty officer reads it, in the
+station's language (or ``--lang``) and time zone. A scripted gas leak in the
+kitchen goes from normal to first stage, second stage and back to normal.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import socket
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from gateway.config import load_config
 from gateway.config.paths import example_station
-from gateway.contract.decode import decode
-from gateway.operator.describe import describe
-from gateway.operator.mqtt import broker_settings, connect
+from gateway.contract.events import AlarmEvent
+from gateway.i18n import Locale, Translator, station_zone
+from gateway.operator.describe import quantity
 from gateway.service.runtime import Gateway
+from simulators.demo_view import StationClockFormatter, platform_view, say
 from simulators.station.buses import SimulatedStation, start_simulated_station, with_broker
 
 log = logging.getLogger(__name__)
@@ -85,28 +88,21 @@ async def embedded_broker() -> AsyncIterator[str]:
         await broker.stop()
 
 
-async def _platform_view(url: str, prefix: str, ready: asyncio.Event, seen: list[str]) -> None:
-    async with connect(broker_settings(url, "mqtt311")) as client:
-        await client.subscribe(f"{prefix}/#", qos=1)
-        ready.set()
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
-            line = describe(str(message.topic), decode(bytes(payload)), prefix)
-            seen.append(line)
-            print(f"platform <- {line}", flush=True)
-
-
-async def _gas_leak(station: SimulatedStation) -> None:
+async def _gas_leak(station: SimulatedStation, t: Translator, zone: tzinfo) -> None:
     unit = station.unit(LEAK_DEVICE)
     start = asyncio.get_running_loop().time()
     for at, value in LEAK_SCRIPT:
         await asyncio.sleep(max(0.0, start + at - asyncio.get_running_loop().time()))
-        print(f"simulator: {LEAK_DEVICE} gas -> {value} %LEL", flush=True)
+        say("simulator", f"{LEAK_DEVICE} gas -> {quantity(value, '%LEL', t)}", zone)
         unit.set("gas", value)
 
 
-async def run_demo(broker: str | None = None, once: bool = False) -> None:
+async def run_demo(broker: str | None = None, once: bool = False, lang: Locale | None = None) -> None:
     config = load_config(example_station())
+    t = Translator(lang or config.station.station.locale)
+    zone = station_zone(config.station.reports.timezone)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(StationClockFormatter(zone))
     async with AsyncExitStack() as stack:
         url = broker if broker is not None else await stack.enter_async_context(embedded_broker())
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-demo-")))
@@ -119,32 +115,30 @@ async def run_demo(broker: str | None = None, once: bool = False) -> None:
             unit.set(next(iter(station.config.profile_of(device).points)), 0)
         station.unit("culvert-level").set("level", 1.2)
         station.unit("pump-pit-gas").set("o2", 20.9)
-        print(f"broker: {url}")
+        say("demo", f"broker: {url}", zone)
         for name in station.servers:
-            print(f"simulated bus {name}: {station.describe(name)}")
+            say("demo", f"simulated bus {name}: {station.describe(name)}", zone)
         gateway = Gateway(station.config)
-        ready, seen = asyncio.Event(), list[str]()
+        ready, leak_cleared = asyncio.Event(), asyncio.Event()
+
+        def cleared(event: AlarmEvent) -> None:
+            if event.source.device == LEAK_DEVICE:
+                leak_cleared.set()
+
         try:
             async with asyncio.TaskGroup() as group:
-                view = group.create_task(_platform_view(url, gateway.prefix, ready, seen))
+                view = group.create_task(
+                    platform_view(url, gateway.prefix, t, zone, ready=ready, cleared=cleared)
+                )
                 await ready.wait()
                 run = group.create_task(gateway.run())
-                await _gas_leak(station)
+                await _gas_leak(station, t, zone)
                 if once:
-                    await _wait_for_clear(seen)
+                    async with asyncio.timeout(15.0):  # the scripted leak clears within seconds
+                        await leak_cleared.wait()
                     run.cancel()
                     view.cancel()
                 else:
-                    print("demo running; press Ctrl-C to stop", flush=True)
+                    say("demo", "running; press Ctrl-C to stop", zone)
         finally:
-            print("demo stopped", flush=True)
-
-
-async def _wait_for_clear(seen: list[str], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if any("CLEARED" in line and LEAK_DEVICE in line for line in seen):
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError("the scripted gas leak did not clear in time")
+            say("demo", "stopped", zone)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from gateway.commands.handlers import COMMANDS
-from gateway.commands.processor import CommandProcessor
+from gateway.commands.processor import CommandProcessor, Outcome
 from gateway.contract.events import CommandResult
 from gateway.contract.stamp import Stamper
 from gateway.service.metrics import Metrics
@@ -56,9 +56,19 @@ class Downlink:
         await self._answer(name, incoming)
 
     async def _answer(self, name: str, incoming: Incoming) -> None:
-        command_id, (ok, detail) = await self._processor.process(name, incoming.payload)
+        await self._process(name, incoming.payload, incoming.response_topic, incoming.correlation_data)
+
+    async def from_station(self, name: str, payload: bytes) -> Outcome:
+        """A command signed at the station itself (its page): the same checks, execution and answer
+        on ``{prefix}/cmd/result`` as a command from the platform, so the platform sees it too."""
+        return await self._process(name, payload, None, None)
+
+    async def _process(
+        self, name: str, payload: bytes, asked: str | None, correlation_data: bytes | None
+    ) -> Outcome:
+        command_id, outcome = await self._processor.process(name, payload)
+        ok, detail = outcome
         default = result_topic(self._prefix)
-        asked = incoming.response_topic
         self._metrics.commands.labels("done" if ok else "refused").inc()
         result = CommandResult(
             command=name[:64],
@@ -69,7 +79,8 @@ class Downlink:
             **self._stamp(),
         )
         topic = asked if asked is not None and self._answerable(asked) else default
-        await self._uplink.reply(topic, result.to_json(), incoming.correlation_data)
+        await self._uplink.reply(topic, result.to_json(), correlation_data)
+        return outcome
 
     def _answerable(self, topic: str) -> bool:
         """A response topic the gateway may publish to on a stranger's request."""

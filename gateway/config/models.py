@@ -38,6 +38,7 @@ class StationInfo(Strict):
     location: str = ""
     lat: Annotated[float, in_range(-90, 90)] | None = None
     lon: Annotated[float, in_range(-180, 180)] | None = None
+    locale: Literal["en", "zh-CN"] = "en"  # the language people at and above the station read
 
 
 def _broker_url(value: str) -> str:
@@ -230,11 +231,24 @@ class ActuatorConfig(Strict):
     description: str = ""
 
 
+class PageConfig(Strict):
+    """The station page on ``metrics_listen``: read-only unless an operator key is configured.
+
+    With ``operator_key_file``, whoever types that key on the page may acknowledge,
+    shelve and reset alarms; the page then signs the command with the station's
+    command key and it goes through the same checks as the platform's.
+    """
+
+    operator_key_file: Path | None = None
+    trend_hours: Annotated[float, in_range(0.1, 48)] = 6.0
+
+
 class ServiceConfig(Strict):
-    """How the daemon runs: watchdog sensitivity, where health and metrics are served."""
+    """How the daemon runs: watchdog sensitivity, where health, metrics and the station page are served."""
 
     stall_after: Seconds = 60.0
     metrics_listen: str | None = "127.0.0.1:9108"
+    page: PageConfig = PageConfig()
 
     @model_validator(mode="after")
     def _host_port(self) -> Self:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from gateway.commands.handlers import COMMANDS
 from gateway.config import ConfigError
+from gateway.i18n import LOCALES
 from gateway.service.signals import run_until_signalled
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ def _cmd_console(args: argparse.Namespace) -> int:
         target,
         operator=args.operator or getpass.getuser(),
         key_dir=args.key_dir,
+        t=target.translator(args.lang),
+        debug=args.debug,
         once=args.once,
         duration=args.duration,
     )
@@ -117,7 +120,14 @@ def _cmd_walktest(args: argparse.Namespace) -> int:
     def out(text: str) -> None:
         print(text, flush=True)
 
-    job = run_walktest(target, walk, report_dir=args.report_dir, duration=args.duration, out=out)
+    job = run_walktest(
+        target,
+        walk,
+        t=target.translator(args.lang),
+        report_dir=args.report_dir,
+        duration=args.duration,
+        out=out,
+    )
     return _run_operator_tool(job, "walktest", target.broker) or (1 if walk.missing else 0)
 
 
@@ -140,6 +150,12 @@ def _station_options(parser: argparse.ArgumentParser, station_help: str = "stati
     parser.add_argument("--station", help=station_help)
     parser.add_argument("--prefix", help="topic prefix (default outpost/v1/STATION)")
     parser.add_argument("--key-file", type=Path, help="the station's command key")
+
+
+def _language_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang", choices=LOCALES, help="the language to speak (default: the station's locale)"
+    )
 
 
 def command_list() -> str:
@@ -186,6 +202,10 @@ def add_operator_commands(commands: argparse._SubParsersAction) -> None:
     console.add_argument(
         "--for", dest="duration", type=float, metavar="SECONDS", help="run this long, print the board, exit"
     )
+    console.add_argument(
+        "--debug", action="store_true", help="show the command path's own traffic (commands, their answers)"
+    )
+    _language_option(console)
     console.set_defaults(handler=_cmd_console)
 
     walktest = commands.add_parser(
@@ -197,4 +217,5 @@ def add_operator_commands(commands: argparse._SubParsersAction) -> None:
         "--for", dest="duration", type=float, metavar="SECONDS", help="end after this long (default: Ctrl-C)"
     )
     walktest.add_argument("--report-dir", type=Path, default=Path(), help="where the report goes (default .)")
+    _language_option(walktest)
     walktest.set_defaults(handler=_cmd_walktest, station=None, prefix=None, key_file=None)

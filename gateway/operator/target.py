@@ -8,12 +8,14 @@ tool resolves a station the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from gateway.config import LoadedConfig, load_config
 from gateway.config.models import DEFAULT_PREFIX, MqttConfig
+from gateway.i18n import Locale, Translator, station_zone
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,15 @@ class OperatorTarget:
     @property
     def broker(self) -> str:
         return self.mqtt.brokers[0]
+
+    def translator(self, lang: Locale | None = None) -> Translator:
+        """``--lang`` if given, else the station file's ``station.locale``, else English."""
+        return Translator(lang or (self.config.station.station.locale if self.config else "en"))
+
+    @property
+    def zone(self) -> tzinfo:
+        """The station file's time zone (``reports.timezone``), else this machine's."""
+        return station_zone(self.config.station.reports.timezone if self.config else None)
 
     def prefix(self, station: str | None = None) -> str:
         """The topic prefix of ``station`` (default: this target's; ``+`` for every station)."""

@@ -41,6 +41,7 @@ class Response:
     status: str  # e.g. "200 OK"
     content_type: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. a redirect's Location
 
 
 Handler = Callable[[HttpRequest], Awaitable[Response]]
@@ -87,9 +88,10 @@ async def start_local_server(
         open_connections += 1
         try:
             response = await answer(reader)
+            extra = "".join(f"{name}: {value}\r\n" for name, value in response.headers)
             head = (
                 f"HTTP/1.1 {response.status}\r\nContent-Type: {response.content_type}\r\n"
-                f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n"
+                f"Content-Length: {len(response.body)}\r\n{extra}Connection: close\r\n\r\n"
             )
             writer.write(head.encode() + response.body)
             async with asyncio.timeout(READ_WITHIN):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -103,6 +103,10 @@ BusRejectionCounts = Callable[[], Iterable[tuple[str, str, str, int]]]
 """(bus, device, reason, count so far) for each reason a bus has refused a device's frames."""
 
 
+PageHandler = Callable[[HttpRequest], Awaitable[Response | None]]
+"""The station page's answer to a request, or None when the path is not the page's."""
+
+
 RadioCounts = Callable[[], Iterable[tuple[str, tuple[str, ...], int]]]
 """(counter, its label values, count so far) for each radio counter of the running bridges."""
 
@@ -167,11 +171,13 @@ async def serve(
     health: Callable[[], dict[str, Any]],
     refresh: Callable[[], None],
     values: Callable[[], dict[str, Any]],
+    page: PageHandler | None = None,
 ) -> None:
-    """Serve ``/metrics``, ``/healthz`` and ``/values`` on ``listen`` (HOST:PORT) until cancelled.
+    """Serve ``/metrics``, ``/healthz``, ``/values`` and the station ``page`` on ``listen`` (HOST:PORT).
 
     ``refresh`` brings the gauges up to date just before each scrape; ``/values``
     is every device's latest readings (``outpost probe`` reads a busy port's there).
+    Runs until cancelled.
     """
     host, _, port = listen.rpartition(":")
 
@@ -185,11 +191,16 @@ async def serve(
             return Response(status, "application/json", json.dumps(report, indent=2).encode())
         if request.path == "/values":
             return Response("200 OK", "application/json", json.dumps(values(), indent=2).encode())
-        return Response("404 Not Found", "text/plain", b"try /metrics, /healthz or /values\n")
+        answer = await page(request) if page is not None else None
+        return answer or Response("404 Not Found", "text/plain", b"try /, /metrics, /healthz or /values\n")
 
     server = await start_local_server(
         host, int(port), respond, lambda reason: metrics.rejected.count("http", reason)
     )
-    log.info("metrics and health on http://%s/metrics and /healthz", listen)
+    log.info(
+        "metrics and health on http://%s/metrics and /healthz%s",
+        listen,
+        f", the station page on http://{listen}/" if page is not None else "",
+    )
     async with server:
         await server.serve_forever()

@@ -12,9 +12,9 @@ import functools
 import logging
 import signal
 from collections.abc import Coroutine, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.observation import BusPoller
+from drivers.observation import BusPoller, PollOutcome
 from gateway import __version__
 from gateway.alarms.clock import SystemClock
 from gateway.alarms.engine import AlarmEngine
@@ -38,12 +38,16 @@ from gateway.radio.hub import RadioHub
 from gateway.radio.registry import RadioRegistry
 from gateway.service.boot import Boot
 from gateway.service.health import Health
-from gateway.service.metrics import Metrics, serve
+from gateway.service.metrics import Metrics, PageHandler, serve
 from gateway.service.supervisor import TaskFaults, supervise
 from gateway.service.systemd import Notifier, Progress, feed_watchdog
 from gateway.uplink.freshness import Freshness
 from gateway.uplink.mqtt import SIGN_OFF_TIMEOUT, MqttUplink
 from gateway.uplink.topics import command_topics
+
+if TYPE_CHECKING:
+    from gateway.station_page.actions import Operator
+    from gateway.station_page.trend import Trends
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,11 @@ class Gateway:
         self.notifier = Notifier()
         self._counts = CountBook()
         self.uplink = self._make_uplink(config)
+        self.trends: Trends | None = None
+        if station.service.metrics_listen:  # the station page is served: keep its trends
+            from gateway.station_page.trend import Trends  # only then: a station without it pays nothing
+
+            self.trends = Trends(station.service.page.trend_hours)
         self._configure(config)
         self._group: asyncio.TaskGroup | None = None
         self._field_tasks: list[asyncio.Task] = []
@@ -144,6 +153,43 @@ class Gateway:
             metrics=self.metrics,
             in_background=self._in_background,
         )
+        self.page_operator = self._page_operator(config) if self.trends is not None else None
+
+    def _page_operator(self, config: LoadedConfig) -> Operator:
+        """What the station page may do with this configuration's keys (read-only without one)."""
+        from gateway.station_page.actions import Operator
+
+        station = config.station
+        key_file = station.service.page.operator_key_file
+        return Operator(
+            operator_key=key_file.read_text(encoding="utf-8").strip().encode() if key_file else None,
+            command_key=read_key(station.commands.key_file) if station.commands.key_file else None,
+            station=station.station.id,
+            refused=lambda reason: self.metrics.rejected.count("station page", reason),
+        )
+
+    def _station_page(self) -> PageHandler:
+        """The station page's routes, reading whichever parts are current at each request."""
+        from gateway.station_page.server import StationPage
+
+        assert self.trends is not None
+        page = StationPage(
+            lambda: self,
+            self.trends,
+            self._current_operator,
+            lambda name, payload: self.downlink.from_station(name, payload),  # noqa: PLW0108 (late-bound)
+        )
+        return page.respond
+
+    def _current_operator(self) -> Operator:
+        assert self.page_operator is not None  # built with the trends, by every configuration
+        return self.page_operator
+
+    async def _on_poll(self, outcome: PollOutcome) -> None:
+        """Every poll outcome: into the page's trends (when served), then the data path."""
+        if self.trends is not None:
+            self.trends.record(outcome)
+        await self.publisher.on_poll(outcome)
 
     def _configure_radios(self, config: LoadedConfig) -> None:
         """Radio bridges, the registry and press handling, when the station has a ``radios`` section."""
@@ -245,7 +291,7 @@ class Gateway:
         self._field_tasks = []
         for name, poller in self.pollers.items():
             self.progress.watch(f"bus {name}")
-            job = functools.partial(poller.run, self.publisher.on_poll)
+            job = functools.partial(poller.run, self._on_poll)
             self._field_tasks.append(group.create_task(supervise(f"bus {name}", job, faults=self.faults)))
         influx = self.publisher.influx
         if influx is not None:
@@ -371,6 +417,7 @@ class Gateway:
                                 lambda: self.health.snapshot(),  # noqa: PLW0108 (late-bound)
                                 lambda: self.health.update_gauges(),  # noqa: PLW0108 (late-bound)
                                 lambda: self.health.values(),  # noqa: PLW0108 (late-bound)
+                                self._station_page(),
                             ),
                             faults=self.faults,
                         )

@@ -21,6 +21,7 @@ from typing import Any
 from gateway.commands.auth import read_key
 from gateway.config import LoadedConfig
 from gateway.contract.decode import decode
+from gateway.i18n import Translator
 from gateway.operator.cmd import send_command
 from gateway.operator.describe import describe
 from gateway.operator.mqtt import broker_settings
@@ -207,7 +208,8 @@ def _show(message: Received, prefix: str, announce: Callable[[str], None]) -> No
     """Alarms and device states as the platform receives them, for a person watching a run."""
     if message.topic.endswith("/alarm") or "/device/" in message.topic:
         payload = decode(json.dumps(message.payload).encode())
-        announce(f"          platform <- {describe(message.topic, payload, prefix)}")
+        where = message.topic.removeprefix(prefix + "/")
+        announce(f"          platform <- {describe(where, payload, Translator())}")
 
 
 async def _stop(gateway: GatewayProcess) -> None:

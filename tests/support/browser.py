@@ -32,8 +32,11 @@ FLAGS = (
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
-    """A headless Chromium with its profile in ``profile``; quit on exit, whatever happened."""
+def chromium(profile: Path, *, scripts: bool = True) -> Iterator[webdriver.Chrome]:
+    """A headless Chromium with its profile in ``profile``; quit on exit, whatever happened.
+
+    ``scripts=False`` turns JavaScript off, as in a locked-down or very old browser.
+    """
     for program in (CHROMIUM, CHROMEDRIVER):
         if shutil.which(program) is None:
             raise RuntimeError(f"{program} is not installed: run scripts/install-peers (make test does)")
@@ -41,8 +44,18 @@ def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
     options.binary_location = CHROMIUM
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    if not scripts:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def full_page_screenshot(browser: webdriver.Chrome, path: Path) -> Path:
+    """The whole page as a PNG at ``path``: the window grown to the page's height first."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, max(600, int(height) + 40))
+    browser.save_screenshot(str(path))
+    return path

@@ -17,8 +17,9 @@ from gateway.commands.handlers import COMMANDS
 from gateway.commands.processor import CommandProcessor
 from gateway.commands.registry import Arguments, Executor
 from gateway.config import load_config
+from gateway.i18n import Translator
 from gateway.operator.cli import add_operator_commands
-from gateway.operator.console.commands import HELP, parse
+from gateway.operator.console.commands import Refusal, help_text, parse
 from gateway.service.runtime import Gateway
 from tests.support.engine_harness import STATION
 from tests.support.station_text import write
@@ -48,7 +49,8 @@ async def test_processor_cmd_help_and_console_list_exactly_the_registry_s_comman
     listed = cmd_help.split("\ncommands:\n", 1)[1].splitlines()
     assert [line.split()[0] for line in listed if not line.startswith("   ")] == names
 
-    assert [line.split()[0] for line in HELP.splitlines() if not line.startswith(" ")] == [*names, "show"]
+    console_help = help_text(Translator()).splitlines()
+    assert [line.split()[0] for line in console_help if not line.startswith(" ")] == [*names, "ack", "show"]
     assert [typed(name) for name in names] == names
 
 
@@ -56,8 +58,8 @@ def typed(word: str) -> str:
     """What the console makes of a command name typed alone: the command, or how to type it."""
     try:
         request = parse(word, default_station="cs-0001", operator="duty officer")
-    except ValueError as refused:  # arguments missing: the answer is its usage, "shelve ALARM_KEY ..."
-        return str(refused).split()[0]
+    except Refusal as refused:  # arguments missing: the answer is its usage, "shelve ALARM_KEY ..."
+        return str(refused.fields["usage"]).split()[0]
     assert not isinstance(request, str)
     return request.name
 

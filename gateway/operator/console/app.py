@@ -1,12 +1,15 @@
 """``outpost console``: watch one station (or all) as the platform sees it, and answer its alarms.
 
 Subscribes to the station's topics, prints the board (status, devices,
-active alarms) once the retained state has arrived, then one line per event
+numbered alarms) once the retained state has arrived, then one line per event
 as it comes, and takes downlink commands typed on standard input (``ack``,
 ``broadcast``, ``exercise`` and the others), which it signs and sends with the
-same client as ``outpost cmd``. ``--once`` prints the board and exits; ``--for SECONDS``
-runs that long and prints the board at the end: both make it usable from
-scripts and tests.
+same client as ``outpost cmd``. A command runs in the background and reports
+back when the station answers: the officer can type the next one at once.
+Everything it says is in the station's language (``station.locale``, or
+``--lang``) and the station's time zone. ``--once`` prints the board and
+exits; ``--for SECONDS`` runs that long and prints the board at the end: both
+make it usable from scripts and tests.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ import os
 import stat
 import sys
 from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 
 import aiomqtt
 
 from gateway.commands.auth import read_key
+from gateway.i18n import Translator
 from gateway.operator.cmd import send_command
-from gateway.operator.console.board import Board
-from gateway.operator.console.commands import HELP, NAMES, Request, parse
+from gateway.operator.console.board import Board, Listed
+from gateway.operator.console.commands import Refusal, Request, help_text, parse, requests
 from gateway.operator.console.render import log_line, render
 from gateway.operator.mqtt import connect
 from gateway.operator.target import OperatorTarget
@@ -41,25 +46,33 @@ class Console:
         operator: str,
         key_dir: Path | None = None,
         out: Callable[[str], None] = print,
+        t: Translator | None = None,
+        zone: tzinfo | None = None,
+        debug: bool = False,
         command_timeout: float = 10.0,
     ) -> None:
         self.target = target
-        self.board = Board()
+        self.board = Board(protocol=debug)
         self._operator = operator
         self._key_dir = key_dir
         self._out = out
+        self._t = t or target.translator()
+        self._zone = zone or target.zone
         self._command_timeout = command_timeout
         self._stop = asyncio.Event()
+        self._shown: list[Listed] = []  # the alarms as last listed: what ``ack 2`` refers to
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def run(self, *, once: bool = False, duration: float | None = None) -> None:
         async with connect(self.target.mqtt) as client:
             await client.subscribe(self.target.prefix() + "/#", qos=1)
             messages = client.messages
             await self._take_retained(messages)
-            self._out(render(self.board))
+            self._show()
             if once:
                 return
-            self._out(f"watching {self.target.station or 'every station'}; {NAMES} (help: how to type them)")
+            watched = self.target.station or self._t("console.every_station")
+            self._out(self._t("console.watching", station=watched))
             try:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._follow(messages))
@@ -67,11 +80,18 @@ class Console:
                     if duration is not None:
                         group.create_task(self._stop_after(duration))
                     await self._stop.wait()
+                    await asyncio.gather(*self._sending)  # the answers to commands still on their way
                     raise _Done
             except* _Done:
                 pass
             finally:
-                self._out(render(self.board))
+                self._show()
+
+    def _show(self) -> None:
+        """Print the board; its numbers are what ``ack NUMBER`` means from now on."""
+        self._shown = self.board.listed()
+        full_keys = self.target.station is None
+        self._out(render(self.board, self._shown, self._t, self._zone, full_keys=full_keys))
 
     async def _take_retained(self, messages) -> None:
         loop = asyncio.get_running_loop()
@@ -93,7 +113,7 @@ class Console:
             station, topic, bytes(message.payload), self.target.prefix(station), message.retain or quiet
         )
         if line is not None:
-            self._out(log_line(line))
+            self._out(log_line(line, self._t, self._zone))
 
     async def _follow(self, messages) -> None:
         async for message in messages:
@@ -113,20 +133,28 @@ class Console:
             await self.handle(line.decode(errors="replace"))
 
     async def handle(self, line: str) -> None:
-        """One typed line: a command to a station, or the console's own ``show``/``help``/``quit``."""
+        """One typed line: commands, sent in the background, or the console's own show, help, quit."""
         try:
-            request = parse(line, default_station=self.target.station, operator=self._operator)
-        except ValueError as exc:
-            self._out(f"? {exc}")
-            return
-        if request == "show":
-            self._out(render(self.board))
-        elif request == "help":
-            self._out(HELP)
-        elif request == "quit":
+            typed = parse(line, default_station=self.target.station, operator=self._operator)
+            if isinstance(typed, str):
+                self._own(typed)
+                return
+            for request in requests(typed, shown=self._shown, board=self.board):
+                described = " ".join([request.name, *(f"{k}={v}" for k, v in request.args.items())])
+                self._out(self._t("console.sent", station=request.station, command=described))
+                task = asyncio.create_task(self._send(request))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+        except Refusal as refusal:
+            self._out(f"? {refusal.text(self._t)}")
+
+    def _own(self, word: str) -> None:
+        if word == "show":
+            self._show()
+        elif word == "help":
+            self._out(help_text(self._t))
+        elif word == "quit":
             self._stop.set()
-        elif isinstance(request, Request):
-            await self._send(request)
 
     def _key(self, station: str) -> bytes | None:
         """``--key-dir``'s STATION.key, else the one key file when it is this station's (or all there is)."""
@@ -137,8 +165,7 @@ class Console:
         return None
 
     async def _send(self, request: Request) -> None:
-        described = f"{request.name} {' '.join(f'{k}={v}' for k, v in request.args.items())}"
-        self._out(f"-> {request.station}: {described}")
+        t, station, name = self._t, request.station, request.name
         try:
             result = await send_command(
                 self.target.mqtt,
@@ -150,13 +177,17 @@ class Console:
                 timeout=self._command_timeout,
             )
         except TimeoutError:
-            self._out(f"<- {request.station}: no answer within {self._command_timeout:g} s")
+            self._out(
+                t("console.no_answer", station=station, command=name, seconds=f"{self._command_timeout:g}")
+            )
             return
         except aiomqtt.MqttError as exc:
-            self._out(f"<- {request.station}: not sent ({exc})")
+            self._out(t("console.not_sent", station=station, command=name, error=exc))
             return
-        outcome = "ok" if result.ok else f"REFUSED: {result.error}"
-        self._out(f"<- {request.station}: {request.name} {outcome}")
+        if result.ok:
+            self._out(t("console.ok", station=station, command=name))
+        else:
+            self._out(t("console.refused", station=station, command=name, error=result.error))
 
 
 def _interactive(stream) -> bool:
@@ -178,12 +209,14 @@ async def run_console(
     *,
     operator: str,
     key_dir: Path | None = None,
+    t: Translator | None = None,
+    debug: bool = False,
     once: bool = False,
     duration: float | None = None,
 ) -> None:
     def out(text: str) -> None:
         print(text, flush=True)
 
-    console = Console(target, operator=operator, key_dir=key_dir, out=out)
+    console = Console(target, operator=operator, key_dir=key_dir, out=out, t=t, debug=debug)
     with contextlib.suppress(asyncio.CancelledError):
         await console.run(once=once, duration=duration)

@@ -1,10 +1,13 @@
-"""What the duty officer's console knows: each station's status, active alarms and recent events.
+"""What the duty officer's console knows: each station's status, its alarms and recent events.
 
 Built only from what the platform receives: the retained birth/Will, the
 retained ``alarms/active`` snapshot (the truth after a reconnect), retained
 device statuses and the live alarm events, which update the picture before
-the next snapshot arrives. Kept free of MQTT and of the terminal so that it
-can be tested and rendered on its own.
+the next snapshot arrives. An alarm's last value and threshold are kept from
+the events that carried them: neither the snapshot nor an acknowledgement
+repeats them, and the officer still needs to see how high the gas was. Kept
+free of MQTT, of the terminal and of any language, so that it can be tested
+and rendered on its own.
 """
 
 from __future__ import annotations
@@ -24,9 +27,19 @@ from gateway.contract.events import (
     StationStatusEvent,
     TelemetryEvent,
 )
-from gateway.operator.describe import describe
+from gateway.operator.describe import is_protocol
 
 SEVERITY = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}  # the board's order, most severe first
+ACTIVE = (AlarmState.ACTIVE_UNACK, AlarmState.ACTIVE_ACK)
+
+
+@dataclass(frozen=True)
+class AlarmValue:
+    """The value an alarm's events last carried, with its unit and the threshold it crossed."""
+
+    value: float | bool
+    unit: str | None
+    threshold: float | None
 
 
 @dataclass
@@ -35,8 +48,9 @@ class StationState:
     state: str = "unknown"  # online | offline | unknown (no retained birth yet)
     version: str = ""
     name: str = ""
-    devices: dict[str, str] = field(default_factory=dict)  # device -> ok | fault (reason) | offline
+    devices: dict[str, DeviceStatusEvent] = field(default_factory=dict)
     alarms: dict[str, ActiveAlarm] = field(default_factory=dict)  # by alarm_key
+    values: dict[str, AlarmValue] = field(default_factory=dict)  # by alarm_key, while on the board
     exercise: bool = False
 
 
@@ -44,30 +58,45 @@ class StationState:
 class LogLine:
     at: datetime
     station: str
-    text: str
+    where: str  # the topic within the station's prefix
+    payload: Payload | Unknown
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An alarm as the board lists it: the station, the alarm and its last value."""
+
+    station: str
+    alarm: ActiveAlarm
+    value: AlarmValue | None
 
 
 class Board:
     """Folds the messages of one or many stations into what the console shows."""
 
-    def __init__(self, log_size: int = 200) -> None:
+    def __init__(self, log_size: int = 200, *, protocol: bool = False) -> None:
         self.stations: dict[str, StationState] = {}
         self.log: deque[LogLine] = deque(maxlen=log_size)
+        self._protocol = protocol  # log the command path's own traffic too (``--debug``)
 
     def station(self, station: str) -> StationState:
         return self.stations.setdefault(station, StationState(station))
 
     def apply(self, station: str, topic: str, payload: bytes, prefix: str, retained: bool) -> LogLine | None:
-        """Take in one message; returns the event-log line it makes (retained state makes none).
+        """Take in one message; returns the event-log line it makes (retained state makes none, nor
+        the command path's own traffic unless asked for).
 
         What is not one of the contract's payloads changes nothing, and shows in the log as such.
         """
         decoded = decode(payload)
         if not isinstance(decoded, Unknown):
             self._fold(self.station(station), decoded)
+        where = topic.removeprefix(prefix + "/")
         if retained or isinstance(decoded, ActiveAlarmsSnapshot | TelemetryEvent):
             return None
-        line = LogLine(_moment(decoded), station, describe(topic, decoded, prefix))
+        if is_protocol(where, decoded) and not self._protocol:
+            return None
+        line = LogLine(_moment(decoded), station, where, decoded)
         self.log.append(line)
         return line
 
@@ -77,23 +106,41 @@ class Board:
         elif isinstance(payload, ActiveAlarmsSnapshot):
             state.alarms = {alarm.alarm_key: alarm for alarm in payload.alarms}
         elif isinstance(payload, DeviceStatusEvent):
-            reason = f" ({payload.reason})" if payload.reason else ""
-            state.devices[payload.device] = f"{payload.status}{reason}"
+            state.devices[payload.device] = payload
         elif isinstance(payload, AlarmEvent):
             _alarm_event(state, payload)
         elif isinstance(payload, StationReport):
             state.exercise = payload.exercise
+        state.values = {key: value for key, value in state.values.items() if key in state.alarms}
 
-    def active_alarms(self) -> list[tuple[str, ActiveAlarm]]:
-        """Every active alarm of every station, most severe first."""
-        alarms = [(s.station, alarm) for s in self.stations.values() for alarm in s.alarms.values()]
-        return sorted(alarms, key=lambda item: (SEVERITY.get(item[1].level, 9), item[1].raised_at))
+    def listed(self) -> list[Listed]:
+        """Every alarm on the board, numbered in this order: active ones, then cleared ones awaiting
+        acknowledgement; each part most severe first, then oldest first."""
+        alarms = [
+            Listed(s.station, alarm, s.values.get(key))
+            for s in self.stations.values()
+            for key, alarm in s.alarms.items()
+        ]
+        return sorted(
+            alarms,
+            key=lambda item: (
+                item.alarm.state not in ACTIVE,
+                SEVERITY.get(item.alarm.level, 9),
+                item.alarm.raised_at,
+            ),
+        )
+
+    def find(self, short_key: str) -> list[str]:
+        """The stations with an alarm ``STATION.short_key`` on the board."""
+        return [s.station for s in self.stations.values() if f"{s.station}.{short_key}" in s.alarms]
 
 
 def _alarm_event(state: StationState, event: AlarmEvent) -> None:
     if event.state == AlarmState.CLEARED:  # acknowledged and back to normal: no longer on the board
         state.alarms.pop(event.alarm_key, None)
         return
+    if event.value is not None:
+        state.values[event.alarm_key] = AlarmValue(event.value, event.unit, event.threshold)
     state.alarms[event.alarm_key] = ActiveAlarm(
         alarm_key=event.alarm_key,
         first_id=event.first_id,

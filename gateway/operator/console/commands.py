@@ -1,11 +1,14 @@
-"""What the duty officer types at the console, turned into a signed downlink command's name and args.
+"""What the duty officer types at the console, turned into signed downlink commands' names and args.
 
 Every downlink command can be typed; how is read from its argument model.
 Words fill the arguments in order, required ones first; a text argument that
 is the last required one takes the rest of the line (``broadcast Evacuate the
 east wing``). ``NAME=VALUE`` sets any argument, ``by NAME`` says who acts
-(default: the operator), ``@STATION`` picks the station, which an alarm key
-names by itself.
+(default: the operator), ``@STATION`` picks the station, which a full alarm
+key names by itself. An alarm is named as the officer sees it: its full key,
+its key within the station (``kitchen-gas.gas``), its number in the list last
+shown, or, for ``ack``, ``all cleared``. What the console refuses to send it
+says in the officer's language (:class:`Refusal`).
 """
 
 from __future__ import annotations
@@ -18,15 +21,41 @@ from pydantic.fields import FieldInfo
 
 from gateway.commands.handlers import COMMANDS
 from gateway.commands.registry import Command, problems
+from gateway.contract.events import AlarmState
+from gateway.i18n import Translator
 from gateway.operator.cmd import parse_arguments
+from gateway.operator.console.board import Board, Listed
 
 CONSOLE_WORDS = ("show", "help", "quit")
 WHO = "by"  # the argument naming who acts: the operator unless typed
-NAMES = f"commands: {', '.join((*COMMANDS, *CONSOLE_WORDS))}"
+NAMES = ", ".join((*COMMANDS, *CONSOLE_WORDS))
+ALL_CLEARED = "all cleared"  # ``ack all cleared``: every cleared alarm still awaiting acknowledgement
+
+
+class Refusal(ValueError):
+    """Why a typed line sends nothing: a catalogue key and its fields, said in the officer's language."""
+
+    def __init__(self, entry: str, **fields: object) -> None:
+        super().__init__(entry)
+        self.entry, self.fields = entry, fields
+
+    def text(self, t: Translator) -> str:
+        return t(self.entry, **self.fields)
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A command as typed: the station if one is known (``@STATION`` or the console's), the alarm as typed."""
+
+    station: str | None
+    name: str
+    args: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Request:
+    """One command to send: to which station, with the full alarm key."""
+
     station: str
     name: str
     args: dict[str, Any]
@@ -63,14 +92,14 @@ def usage(command: Command) -> str:
     return " ".join(words)
 
 
-HELP = "\n".join(
-    [f"{usage(command)}\n    {command.help}" for command in COMMANDS.values()]
-    + ["show | help | quit\n    the board again | this help | leave the console"]
-)
+def help_text(t: Translator) -> str:
+    """How to type each command and what it does, then the console's own words."""
+    commands = [f"{usage(command)}\n    {t(f'help.{command.name}')}" for command in COMMANDS.values()]
+    return "\n".join([*commands, t("console.help_own")])
 
 
-def parse(line: str, *, default_station: str | None, operator: str) -> Request | str:
-    """A :class:`Request`, or the console's own word (``show``, ``help``, ``quit``), or ValueError."""
+def parse(line: str, *, default_station: str | None, operator: str) -> Typed | str:
+    """A :class:`Typed` command, or the console's own word (``show``, ``help``, ``quit``); else Refusal."""
     words = line.split()
     if not words:
         return "show"
@@ -79,15 +108,53 @@ def parse(line: str, *, default_station: str | None, operator: str) -> Request |
         return "quit" if verb == "exit" else verb
     command = COMMANDS.get(verb)
     if command is None:
-        raise ValueError(f"unknown command {verb!r}; {NAMES}")
+        raise Refusal("console.unknown_command", command=verb, names=NAMES)
     targeted = [word for word in rest if word.startswith("@")]
     station = targeted[-1][1:] if targeted else default_station
-    args = _arguments(command, [word for word in rest if not word.startswith("@")], operator)
-    if "alarm_key" in args:
-        station = str(args["alarm_key"]).split(".", 1)[0]
-    if station is None:
-        raise ValueError(f"{verb} for which station? add @STATION")
-    return Request(station, verb, args)
+    return Typed(
+        station, verb, _arguments(command, [word for word in rest if not word.startswith("@")], operator)
+    )
+
+
+def requests(typed: Typed, *, shown: list[Listed], board: Board) -> list[Request]:
+    """The commands to send for ``typed``, its alarm found by number in ``shown`` (the list last shown),
+    by key within the station, or on ``board`` (``all cleared``); else Refusal."""
+    alarm = typed.args.get("alarm_key")
+    if alarm is None:
+        if typed.station is None:
+            raise Refusal("console.which_station", command=typed.name)
+        return [Request(typed.station, typed.name, typed.args)]
+    if alarm == ALL_CLEARED and typed.name == "ack":
+        found = [
+            (item.station, item.alarm.alarm_key)
+            for item in board.listed()
+            if item.alarm.state == AlarmState.CLEARED_UNACK and typed.station in (None, item.station)
+        ]
+        if not found:
+            raise Refusal("console.none_cleared")
+    elif alarm.isdigit():
+        if not 1 <= int(alarm) <= len(shown):
+            raise Refusal("console.no_number", number=alarm)
+        item = shown[int(alarm) - 1]
+        found = [(item.station, item.alarm.alarm_key)]
+    else:
+        found = [_by_key(alarm, typed, board)]
+    return [Request(station, typed.name, typed.args | {"alarm_key": key}) for station, key in found]
+
+
+def _by_key(alarm: str, typed: Typed, board: Board) -> tuple[str, str]:
+    """A full key names its station; a key within a station is the chosen station's, or the one
+    station's on the board that has it."""
+    if alarm.count(".") >= 2:
+        return alarm.split(".", 1)[0], alarm
+    if typed.station is not None:
+        return typed.station, f"{typed.station}.{alarm}"
+    stations = board.find(alarm)
+    if len(stations) == 1:
+        return stations[0], f"{stations[0]}.{alarm}"
+    if not stations:
+        raise Refusal("console.which_station", command=typed.name)
+    raise Refusal("console.which_alarm", key=alarm, stations=", ".join(stations))
 
 
 def _arguments(command: Command, words: list[str], operator: str) -> dict[str, Any]:
@@ -112,11 +179,11 @@ def _arguments(command: Command, words: list[str], operator: str) -> dict[str, A
         else:
             given[name] = positional.pop(0)
     if positional:
-        raise ValueError(f"too many words ({' '.join(positional)}); {usage(command)}")
+        raise Refusal("console.too_many_words", words=" ".join(positional), usage=usage(command))
     try:
         arguments = command.arguments.model_validate(given)
     except ValidationError as exc:
         if any(e["type"] == "missing" for e in exc.errors()):
-            raise ValueError(usage(command)) from None
-        raise ValueError(f"{command.name}: {problems(exc)}") from None
+            raise Refusal("console.usage", usage=usage(command)) from None
+        raise Refusal("console.invalid", command=command.name, problems=problems(exc)) from None
     return arguments.model_dump(mode="json", exclude_unset=True)

@@ -4,18 +4,23 @@ A technician triggers each detector (gas, the smoke detector's test button)
 and each button in turn; a device has *reached the platform* when an alarm
 event from it (actual, test or exercise) arrives over MQTT. Device faults,
 retained copies and late (``historical``) events do not count: they do not
-show that this trigger worked end to end.
+show that this trigger worked end to end. Each device's latency is from the
+gateway's reading of the value to its event's arrival here (both clocks are
+assumed synchronised, as the event's ``time_quality`` says they should be).
+The record stays language-neutral: UTC times and the station's time zone
+by name, for the report to show local times from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from gateway.config import LoadedConfig
 from gateway.contract.decode import Payload, Unknown
 from gateway.contract.events import AlarmEvent, Transition, rfc3339
+from gateway.i18n import station_zone
 
 # An activation, not its clearing or handling.
 COUNTS = {Transition.RAISED, Transition.LEVEL_CHANGED, Transition.REALARMED}
@@ -31,6 +36,7 @@ REPORTED = {
     "level",
     "value",
     "unit",
+    "threshold",
     "message",
 }
 
@@ -49,6 +55,13 @@ class DeviceCheck:
     def reached(self) -> bool:
         return self.reached_at is not None
 
+    @property
+    def latency(self) -> float | None:
+        """Seconds from the gateway's reading to the event's arrival at the platform."""
+        if self.reached_at is None or self.event is None:
+            return None
+        return max(0.0, (self.reached_at - self.event.observed_at).total_seconds())
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "device": self.device,
@@ -57,6 +70,7 @@ class DeviceCheck:
             "location": self.location,
             "reached": self.reached,
             "reached_at": rfc3339(self.reached_at) if self.reached_at else None,
+            "latency_s": round(self.latency, 3) if self.latency is not None else None,
             "event": self.event.model_dump(mode="json", include=REPORTED) if self.event else None,
             "faults": self.faults,
         }
@@ -66,6 +80,7 @@ class WalkTest:
     def __init__(self, config: LoadedConfig) -> None:
         self.station = config.station.station.id
         self.name = config.station.station.name
+        self.zone: tzinfo = station_zone(config.station.reports.timezone)
         self.devices = {
             name: DeviceCheck(name, device.profile, device.bus, device.location)
             for name, device in config.station.devices.items()
@@ -104,6 +119,7 @@ class WalkTest:
             "schema": "outpost.walktest/1",
             "station": self.station,
             "name": self.name,
+            "timezone": str(self.zone),
             "started_at": rfc3339(self.started_at),
             "ended_at": rfc3339(self.ended_at) if self.ended_at else None,
             "complete": not self.missing,
