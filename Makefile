@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo static check test lint format bench peers clean install uninstall
+.PHONY: demo static check test lint format bench peers clean install uninstall deb
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,11 @@ bench: $(BIN)/.installed peers
 	$(BIN)/python -m bench.fleet
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache dist
+
+# dist/outpost_<version>_<arch>.deb for this machine's architecture (README, "Install on a Raspberry Pi").
+deb: $(BIN)/.installed peers
+	scripts/build-deb
 
 # On the Pi: sudo make install (DESTDIR=... stages into another root).
 install:

@@ -15,6 +15,7 @@ from gateway import __version__
 from gateway.config import ConfigError, load_config
 from gateway.operator.cli import add_operator_commands
 from gateway.service.logs import setup_logging
+from gateway.service.rollback import add_rollback_command
 from gateway.service.signals import run_until_signalled
 
 # A command that parses its own argument list (``sim``: a file or an action word first).
@@ -176,6 +177,7 @@ def build_parser(raw_commands: dict[str, RawCommand] | None = None) -> argparse.
     probe.add_argument("config", type=Path)
     probe.set_defaults(handler=_cmd_probe)
 
+    add_rollback_command(commands)
     add_operator_commands(commands)
     for add in plugin_commands():
         raw_commands.update(add(commands) or {})

@@ -41,7 +41,9 @@ def test_install_lays_out_program_config_and_enabled_unit(staged):
     outpost = staged / "opt/outpost/venv/bin/outpost"
     version = subprocess.run([str(outpost), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("outpost ")
-    config = staged / "etc/outpost/station.yaml"
+    assert not (staged / "etc/outpost/station.yaml").exists()  # the service waits for the technician's
+    assert os.readlink(staged / "usr/local/bin/outpost") == "/opt/outpost/venv/bin/outpost"
+    config = staged / "etc/outpost/station.yaml.example"
     check = subprocess.run([str(outpost), "check", str(config)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr  # the installed package finds its bundled profiles
     assert (staged / "etc/systemd/system/outpost.service").read_text() == UNIT.read_text()
@@ -52,7 +54,7 @@ def test_install_lays_out_program_config_and_enabled_unit(staged):
 
 def test_installing_again_keeps_the_technicians_config(staged):
     config = staged / "etc/outpost/station.yaml"
-    config.write_text(config.read_text() + "# edited on site\n")
+    config.write_text((staged / "etc/outpost/station.yaml.example").read_text() + "# edited on site\n")
     result = install(staged)
     assert "keeping the existing /etc/outpost/station.yaml" in result.stdout
     assert config.read_text().endswith("# edited on site\n")
@@ -64,7 +66,7 @@ def test_uninstall_keeps_config_and_data_unless_purged(tmp_path):
     install(tmp_path, "--uninstall")
     assert not (tmp_path / "opt/outpost").exists()
     assert not (tmp_path / "etc/systemd/system/outpost.service").exists()
-    assert (tmp_path / "etc/outpost/station.yaml").is_file()
+    assert (tmp_path / "etc/outpost/station.yaml.example").is_file()
     assert (tmp_path / "var/lib/outpost/outbox.sqlite3").is_file()
     install(tmp_path, "--uninstall", "--purge")
     assert not (tmp_path / "etc/outpost").exists()

@@ -22,3 +22,8 @@ def test_schema_command_writes_one_file_per_payload(tmp_path):
     ]
     alarm = json.loads((tmp_path / "outpost.alarm.v1.schema.json").read_text())
     assert "level" in alarm["properties"]
+
+
+def test_rollback_without_a_kept_version_says_how_to_go_back(tmp_path, capsys):
+    assert main(["rollback", "--root", str(tmp_path)]) == 1
+    assert "no previous version is kept" in capsys.readouterr().err
