@@ -9,14 +9,16 @@ the number of buses, and a crash drops a suffix of both events and state,
 never one without the other. Nothing here waits for the disk but a radio
 press, whose acknowledgement means "committed". The transition log line and
 the retained active-alarms snapshot follow the commit; the uplink drains
-the outbox. The retained station status is built here too.
+the outbox. The retained station status is built here too. Whoever acts on
+events at the station (the local response) hears them through ``committed``,
+once they are committed or held, whether the uplink is up or not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from drivers.observation import PollOutcome
 from drivers.radio.events import RadioEvent
@@ -66,8 +68,10 @@ class Publisher:
         uplink: MqttUplink,
         metrics: Metrics,
         progress: Progress,
+        committed: Callable[[Sequence[Envelope]], None] | None = None,
     ) -> None:
         station = config.station
+        self._committed = committed
         self._config = config
         self._engine = engine
         self._radio_alarms = radio_alarms
@@ -133,6 +137,9 @@ class Publisher:
             self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
         if snapshot is not None:
             committed.add_done_callback(lambda done: self._announce(alarms, snapshot, done.result()))
+        if self._committed is not None and events:
+            hook, step = self._committed, tuple(events)
+            committed.add_done_callback(lambda _done: hook(step))
         return committed
 
     async def publish_committed(self, events: Sequence[Envelope]) -> None:

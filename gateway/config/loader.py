@@ -20,6 +20,7 @@ from gateway.config.models import (
 from gateway.config.paths import bundled_config_dir
 from gateway.config.profiles import AlarmRule, Profile
 from gateway.config.radios import KISS_BRIDGES, KissSerialBridge, LineRadioBridge, LineRadioProtocolConfig
+from gateway.config.response_check import check_response
 from gateway.config.validation import M, validate
 from gateway.config.yaml_source import LineMap, load_yaml
 
@@ -165,6 +166,7 @@ def _load(path: Path) -> LoadedConfig:
         if device.profile in profiles:
             rules[name] = _effective_rules(name, device, profiles[device.profile], lines, issues)
     radio_protocols = _check_radios(station, search, lines, issues, warnings)
+    issues.extend(check_response(station, lines))
     if issues:
         raise ConfigError(issues)
     return LoadedConfig(path, station, profiles, rules, radio_protocols, warnings)

@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from gateway.config.alarm_policy import AlarmPolicy, ReportsConfig, Zone
 from gateway.config.profiles import AlarmOverride
 from gateway.config.radios import RadiosConfig
+from gateway.config.response import ResponseConfig
 from gateway.config.serial import SerialPortConfig
 from gateway.config.types import (
     Address,
@@ -287,6 +288,7 @@ class StationConfig(Strict):
     reports: ReportsConfig = ReportsConfig()
     exercise: bool = False  # the whole station is in a drill from the start
     radios: RadiosConfig | None = None  # radio bridges and the radio registry
+    response: ResponseConfig = ResponseConfig()  # sirens and call-outs the station runs itself
     profiles_dir: Path | None = None
     state_dir: Path = Path("/var/lib/outpost")
 

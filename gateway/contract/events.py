@@ -309,6 +309,38 @@ class RadioTraffic(Envelope):
     acknowledged: int | None = Field(default=None, description="finished: radios that acknowledged")
 
 
+class ResponseEvent(Envelope):
+    """What the station did by itself about an alarm (a response rule's step), and how the chain ended.
+
+    Sent through the outbox like an alarm, so a platform that was cut off learns
+    afterwards which sirens sounded and whom the station called, when.
+    """
+
+    schema_: Literal["outpost.response/1"] = Field(default="outpost.response/1", alias="schema")
+    rule: str = Field(description="the response rule")
+    alarm_key: str
+    alarm_id: str = Field(description="first_id of the alarm occurrence the chain answers")
+    action: Literal["actuate", "call", "reset", "acknowledged", "ended"] = Field(
+        description="actuate: an actuator switched; call: a radio call-out; reset: an actuator switched "
+        "back after its maximum on-time; acknowledged / ended: the chain stopped"
+    )
+    outcome: Literal["done", "failed", "skipped"] = "done"
+    step: int | None = Field(default=None, description="the rule's step, from 0")
+    reason: str | None = Field(default=None, description="why it failed, was skipped, or ended")
+    actuator: str | None = None
+    value: str | None = None
+    group: str | None = Field(default=None, description="the radio group called; null: a bulletin")
+    text: str | None = None
+    deliveries: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="call: per radio (or bridge), outcome, attempts, seconds"
+    )
+    by: str | None = Field(default=None, description="acknowledged: who")
+    via: str | None = Field(
+        default=None, description="acknowledged: radio, or operator (platform, page, console)"
+    )
+    status: EventStatus = Field(default=EventStatus.ACTUAL, description="the alarm's: a drill is 'exercise'")
+
+
 class DeviceReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -372,6 +404,7 @@ PAYLOADS: dict[str, type[Envelope]] = {
     "outpost.report/1": StationReport,
     "outpost.telemetry/1": TelemetryEvent,
     "outpost.radio/1": RadioTraffic,
+    "outpost.response/1": ResponseEvent,
 }
 
 

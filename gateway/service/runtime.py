@@ -36,6 +36,7 @@ from gateway.publisher import Publisher
 from gateway.radio.alarms import RadioAlarms
 from gateway.radio.hub import RadioHub
 from gateway.radio.registry import RadioRegistry
+from gateway.response.responder import Responder
 from gateway.service.boot import Boot
 from gateway.service.health import Health
 from gateway.service.metrics import Metrics, PageHandler, serve
@@ -118,6 +119,18 @@ class Gateway:
             uplink=self.uplink,
             metrics=self.metrics,
             progress=self.progress,
+            committed=lambda events: self.responder.committed(events),  # noqa: PLW0108 (late-bound)
+        )
+        actuators = ModbusActuators(config, self.pollers)
+        self.responder = Responder(
+            station,
+            engine=self.engine,
+            actuators=actuators,
+            radio=self.radio,
+            publish=self.publisher.publish,
+            stamp=self.stamp,
+            clock=SystemClock(),
+            uplink_up=lambda: self.uplink.connected,
         )
         self.health = Health(
             config,
@@ -142,7 +155,7 @@ class Gateway:
             stamp=self.stamp,
             radio=self.radio,
             radio_hub=self.radio_hub,
-            actuators=ModbusActuators(config, self.pollers),
+            actuators=actuators,
             in_background=self._in_background,
         )
         self.downlink = Downlink(
@@ -287,7 +300,7 @@ class Gateway:
             self.publisher.publish(self.health.due_reports(utc_now()))
 
     def _start_field(self, group: asyncio.TaskGroup) -> None:
-        """One task per bus (and the InfluxDB writer): what a reload restarts."""
+        """One task per bus (the InfluxDB writer, the local response): what a reload restarts."""
         self._field_tasks = []
         for name, poller in self.pollers.items():
             self.progress.watch(f"bus {name}")
@@ -296,6 +309,9 @@ class Gateway:
         influx = self.publisher.influx
         if influx is not None:
             self._field_tasks.append(group.create_task(supervise("influxdb", influx.run, faults=self.faults)))
+        if self.config.station.response.rules:
+            respond = self.responder.run
+            self._field_tasks.append(group.create_task(supervise("response", respond, faults=self.faults)))
         if self.radio_hub is not None:
             for name, job in self.radio_hub.jobs(self.publisher.on_radio).items():
                 self._field_tasks.append(

@@ -9,6 +9,7 @@ from gateway.contract.events import (
     DeviceStatusEvent,
     Envelope,
     RadioTraffic,
+    ResponseEvent,
     StationReport,
     StationStatusEvent,
     TelemetryEvent,
@@ -51,6 +52,8 @@ def message_for(event: Envelope, prefix: str) -> Message:
             return Message(OutboxPriority.REPORT, f"{prefix}/report", payload)
         case TelemetryEvent(device=device):
             return Message(OutboxPriority.TELEMETRY, telemetry_topic(prefix, device), payload)
+        case ResponseEvent():
+            return Message(OutboxPriority.ALARM, f"{prefix}/response", payload)
         case RadioTraffic():
             return Message(OutboxPriority.STATUS, f"{prefix}/radio", payload)
         case CommandResult():

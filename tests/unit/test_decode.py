@@ -28,6 +28,7 @@ from gateway.contract.events import (
     EventStatus,
     RadioDetails,
     RadioTraffic,
+    ResponseEvent,
     Reading,
     StationReport,
     StationStatusEvent,
@@ -117,6 +118,16 @@ EXAMPLES: list[Envelope] = [
         event="message",
         radio=RadioDetails(radio="BA1ABC-7", known=True, bridge="aprs", channel="144.640"),
         text="all well at the river gauge",
+    ),
+    ResponseEvent(
+        **stamp(9),
+        rule="kitchen-gas",
+        alarm_key="cs-0427.kitchen-gas.gas",
+        alarm_id="0190b2a4-0000-7000-8000-000000000001",
+        action="actuate",
+        step=0,
+        actuator="yard-siren",
+        value="on",
     ),
 ]
 

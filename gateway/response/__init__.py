@@ -1,0 +1,1 @@
+"""Local response: sirens and radio call-outs the station runs itself, escalating until acknowledged."""
