@@ -1,0 +1,163 @@
+"""The station answers an alarm by itself with the broker down: siren coil, radio call-out, escalation, ack.
+
+Real peers: the gateway process, a pymodbus simulator whose coil the siren is
+(read back with a pymodbus client), and the KISS TNC emulator with two
+simulated handhelds on its air. No broker listens at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+import yaml
+from pymodbus.client import AsyncModbusTcpClient
+
+from simulators.radios.aprs_radio import AprsRadio
+from simulators.radios.kiss_tnc import KissTnc
+from tests.support.peers import free_port, running_station
+
+pytestmark = pytest.mark.slow
+
+GATEWAY = "BH4XYZ-10"
+DUTY, LEADER = "BH4ABC-7", "BH4DEF-9"
+ESCALATE_AFTER = 4.0
+CALL = "Gas leak in the kitchen"
+WIDER = "Gas leak, duty silent"
+SIREN_COIL = 5
+ONE_MINUTE_WARNING = 10.0  # threshold crossing to siren and call-out, the stations' yardstick
+
+
+def response_station(tnc_port: int) -> dict:
+    return {
+        "actuators": {
+            "yard-siren": {
+                "device": "kitchen-gas",
+                "register": "coil",
+                "address": SIREN_COIL,
+                "values": {"on": 1, "off": 0},
+            }
+        },
+        "radios": {
+            "callsign": GATEWAY,
+            "bridges": {"vhf": {"type": "kiss-tcp", "port": tnc_port}},
+            "retry": {"initial": "3s", "attempts": 2},
+            "registry": {DUTY: {"name": "Li Wei"}, LEADER: {"name": "Wang Fang"}},
+            "groups": {"duty": [DUTY], "leaders": [LEADER]},
+        },
+        "response": {
+            "rules": {
+                "kitchen-gas": {
+                    "match": {"kind": ["gas"], "grade": "second-stage"},
+                    "steps": [
+                        {
+                            "actuate": {"actuator": "yard-siren", "value": "on"},
+                            "call": {"group": "duty", "text": CALL},
+                        },
+                        {"after": f"{ESCALATE_AFTER}s", "call": {"group": "leaders", "text": WIDER}},
+                    ],
+                }
+            }
+        },
+    }
+
+
+def message_to(callsign: str, text: str):
+    return lambda heard: (
+        heard.packet is not None
+        and getattr(heard.packet, "addressee", "").upper() == callsign
+        and getattr(heard.packet, "text", "") == text
+    )
+
+
+async def siren(port: int) -> bool:
+    client = AsyncModbusTcpClient("127.0.0.1", port=port)
+    await client.connect()
+    try:
+        answer = await client.read_coils(SIREN_COIL, count=1, device_id=1)
+        return bool(answer.bits[0])
+    finally:
+        client.close()
+
+
+def responses(state_dir) -> list[dict]:
+    """What the station told (or will tell) the platform on ``{p}/response``, from its outbox."""
+    with sqlite3.connect(state_dir / "outbox.sqlite3") as db:
+        rows = db.execute("SELECT payload FROM outbox WHERE topic LIKE '%/response' ORDER BY id").fetchall()
+    return [json.loads(payload) for (payload,) in rows]
+
+
+@pytest.fixture
+async def air():
+    async with KissTnc() as tnc:
+        await tnc.serve_tcp()
+        async with (
+            AprsRadio(DUTY, tnc.host, tnc.port) as duty,
+            AprsRadio(LEADER, tnc.host, tnc.port) as leader,
+        ):
+            yield tnc, duty, leader
+
+
+@pytest.fixture
+async def station(tmp_path, air):
+    tnc, _, _ = air
+    broker_down = f"mqtt://127.0.0.1:{free_port()}"  # nobody listens: the district cannot be reached
+    async with running_station(
+        tmp_path, broker_down, extra=response_station(tnc.port), poll_interval=0.3
+    ) as running:
+        await running.health_where(
+            lambda h: all(b["connected"] for b in h.get("radios", {}).values()) and h["radios"]
+        )
+        yield running
+
+
+def modbus_port(station) -> int:
+    return yaml.safe_load(station.config_path.read_text())["buses"]["lan"]["port"]
+
+
+async def test_a_gas_leak_sounds_the_siren_and_calls_the_duty_team_then_escalates(station, air):
+    _, duty, leader = air
+    port = modbus_port(station)
+    assert not await siren(port)
+
+    crossed = time.monotonic()
+    station.units["kitchen-gas"].set("gas", 60.0)
+    heard = await duty.wait_for(message_to(DUTY, CALL), timeout=ONE_MINUTE_WARNING)
+    assert heard.at - crossed < ONE_MINUTE_WARNING
+    assert await siren(port)
+    assert time.monotonic() - crossed < ONE_MINUTE_WARNING
+
+    wider = await leader.wait_for(message_to(LEADER, WIDER), timeout=ESCALATE_AFTER + 10)
+    assert wider.at - crossed >= ESCALATE_AFTER
+
+    station.gateway.stop()
+    told = responses(station.state_dir)
+    assert {(r["action"], r["outcome"], r.get("actuator"), r.get("group")) for r in told} >= {
+        ("actuate", "done", "yard-siren", None),
+        ("call", "done", None, "duty"),
+        ("call", "done", None, "leaders"),
+    }
+
+
+async def test_a_handhelds_ack_stops_the_chain(station, air):
+    _, duty, leader = air
+    station.units["kitchen-gas"].set("gas", 60.0)
+    await duty.wait_for(message_to(DUTY, CALL), timeout=ONE_MINUTE_WARNING)
+    replied = time.monotonic()
+    await duty.message(GATEWAY, "ACK", "1")
+    await station.health_where(lambda h: h["alarms_active"] and _acknowledged(station))
+
+    with pytest.raises(TimeoutError):  # the escalation's time comes and goes: nobody else is called
+        await leader.wait_for(
+            message_to(LEADER, WIDER), timeout=ESCALATE_AFTER + 2 - (time.monotonic() - replied)
+        )
+
+    station.gateway.stop()
+    acknowledged = [r for r in responses(station.state_dir) if r["action"] == "acknowledged"]
+    assert [(r["by"], r["via"]) for r in acknowledged] == [(DUTY, "radio")]
+
+
+def _acknowledged(station) -> bool:
+    return any(r["action"] == "acknowledged" for r in responses(station.state_dir))
