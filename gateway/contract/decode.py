@@ -20,6 +20,7 @@ from gateway.contract.events import (
     CommandResult,
     DeviceStatusEvent,
     RadioTraffic,
+    ResponseEvent,
     StationReport,
     StationStatusEvent,
     TelemetryEvent,
@@ -36,6 +37,7 @@ Payload = (
     | StationReport
     | TelemetryEvent
     | RadioTraffic
+    | ResponseEvent
 )
 
 # The ``schema`` field picks the model: one validation, and errors name that model's fields only.

@@ -17,6 +17,7 @@ def test_schema_command_writes_one_file_per_payload(tmp_path):
         "outpost.device_status.v1.schema.json",
         "outpost.radio.v1.schema.json",
         "outpost.report.v1.schema.json",
+        "outpost.response.v1.schema.json",
         "outpost.status.v1.schema.json",
         "outpost.telemetry.v1.schema.json",
     ]
