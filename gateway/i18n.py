@@ -85,6 +85,23 @@ CATALOGUE: dict[str, Text] = {
         "the station has no command key (commands.key_file)", "本站未配置命令密钥（commands.key_file）"
     ),
     "page.walktest": Text("Walk test", "巡检测试"),
+    "page.walk_start": Text("Start walk test", "开始巡检测试"),
+    "page.walk_stop": Text("End walk test", "结束巡检测试"),
+    "page.walk_started": Text(
+        "Walk test started: trigger each detector and button in turn",
+        "巡检测试已开始：请逐一触发每个探测器和按钮",
+    ),
+    "page.walk_ended": Text("Walk test ended", "巡检测试已结束"),
+    "page.walk_hint": Text(
+        "A device is tested once its alarm has left the station for the platform (the broker has it).",
+        "设备的报警离开本站发往平台（消息服务器已收到）后，即视为测试通过。",
+    ),
+    "page.walk_progress": Text("{count} of {total} devices tested", "{total} 台设备中 {count} 台已测试"),
+    "page.walk_tested": Text("tested", "已测试"),
+    "page.walk_waiting": Text("waiting", "等待中"),
+    "page.walk_result": Text("Result", "结果"),
+    "page.walk_at": Text("Reached at", "到达时间"),
+    "page.walk_latency": Text("Latency", "延迟"),
     "page.language": Text("中文", "English"),
     # -- words for the language-neutral fields ------------------------------------------
     "grade.fault": Text("fault", "故障"),
