@@ -85,6 +85,23 @@ CATALOGUE: dict[str, Text] = {
         "the station has no command key (commands.key_file)", "本站未配置命令密钥（commands.key_file）"
     ),
     "page.walktest": Text("Walk test", "巡检测试"),
+    "page.walk_start": Text("Start walk test", "开始巡检测试"),
+    "page.walk_stop": Text("End walk test", "结束巡检测试"),
+    "page.walk_started": Text(
+        "Walk test started: trigger each detector and button in turn",
+        "巡检测试已开始：请逐一触发每个探测器和按钮",
+    ),
+    "page.walk_ended": Text("Walk test ended", "巡检测试已结束"),
+    "page.walk_hint": Text(
+        "A device is tested once its alarm has left the station for the platform (the broker has it).",
+        "设备的报警离开本站发往平台（消息服务器已收到）后，即视为测试通过。",
+    ),
+    "page.walk_progress": Text("{count} of {total} devices tested", "{total} 台设备中 {count} 台已测试"),
+    "page.walk_tested": Text("tested", "已测试"),
+    "page.walk_waiting": Text("waiting", "等待中"),
+    "page.walk_result": Text("Result", "结果"),
+    "page.walk_at": Text("Reached at", "到达时间"),
+    "page.walk_latency": Text("Latency", "延迟"),
     "page.language": Text("中文", "English"),
     # -- words for the language-neutral fields ------------------------------------------
     "grade.fault": Text("fault", "故障"),
@@ -160,6 +177,81 @@ CATALOGUE: dict[str, Text] = {
         "{topic}: not a message of the contract ({reason}, {size} bytes)",
         "{topic}：不是约定格式的消息（{reason}，{size} 字节）",
     ),
+    # -- the message field of the station's alarm events ------------------------------------
+    "alarm.reading": Text("{device} {alarm}: {reading}", "{device} {alarm}：{reading}"),
+    "alarm.device_alarm": Text("device alarm", "设备自身报警"),
+    "alarm.rising": Text("{reading}, rising {rise} within {window} s", "{reading}，{window} 秒内上升 {rise}"),
+    "alarm.device_fault": Text("{device}: {reason}", "{device} 故障：{reason}"),
+    "alarm.device_normal": Text("{device}: back to normal", "{device}：恢复正常"),
+    "alarm.out_of_range": Text("{point} out of range: {value}", "{point} 超出量程（{value}）"),
+    "alarm.stuck": Text("{point} stuck at {value}", "{point} 读数停滞于 {value}"),
+    "alarm.test_started": Text("{device}: detector test started", "{device}：探测器测试开始"),
+    "alarm.test_interrupted": Text(
+        "{device}: detector test ended while the gateway was restarting",
+        "{device}：探测器测试在网关重启期间结束",
+    ),
+    "alarm.test_verdict": Text("{device}: {verdict}", "{device}：{verdict}"),
+    "alarm.test_no_bit": Text(
+        "detector test done (the detector has no alarm bit to check)",
+        "探测器测试完成（该探测器没有可检查的报警位）",
+    ),
+    "alarm.test_silent": Text(
+        "detector test failed: no alarm during the test", "探测器测试失败：测试期间未报警"
+    ),
+    "alarm.test_late": Text(
+        "detector test failed: alarm after {seconds} s, limit {limit} s",
+        "探测器测试失败：{seconds} 秒后才报警，限值 {limit} 秒",
+    ),
+    "alarm.test_passed": Text(
+        "detector test passed: alarm after {seconds} s", "探测器测试通过：{seconds} 秒后报警"
+    ),
+    "alarm.zone_confirmed": Text("{zone}: confirmed by {devices}", "{zone}：已由 {devices} 确认"),
+    "alarm.zone_unconfirmed": Text("{zone}: no longer confirmed", "{zone}：不再确认"),
+    "alarm.flood": Text(
+        "alarm flood: more than {count} alarms within {minutes} min; {grade} and below summarised",
+        "报警泛滥：{minutes} 分钟内超过 {count} 条报警；{grade}及以下级别合并汇总",
+    ),
+    "alarm.flood_over": Text(
+        "alarm flood over: {held} lower-grade event(s) were summarised",
+        "报警泛滥结束：{held} 条较低级别事件已合并汇总",
+    ),
+    "alarm.realarm": Text(
+        " - still unacknowledged (re-alarm {count})", " - 仍未确认（第 {count} 次再次报警）"
+    ),
+    "alarm.acknowledged": Text("{key} acknowledged by {by}", "{key} 已由 {by} 确认"),
+    "alarm.shelved": Text("{key} shelved by {by} for {minutes} min", "{key} 已由 {by} 搁置 {minutes} 分钟"),
+    "alarm.unshelved": Text("{key} unshelved by {by}", "{key} 已由 {by} 取消搁置"),
+    "alarm.shelving_expired": Text("{key} shelving expired", "{key} 搁置已到期"),
+    "alarm.reset": Text("{key} reset by {by}", "{key} 已由 {by} 复位"),
+    "alarm.suppressed": Text(
+        "{device} suppressed ({reason}) by {by} for {minutes} min",
+        "{device} 已由 {by} 抑制 {minutes} 分钟（{reason}）",
+    ),
+    "alarm.unsuppressed": Text("{device} unsuppressed by {by}", "{device} 已由 {by} 取消抑制"),
+    "alarm.suppression_expired": Text(
+        "{device}: suppression ({reason}) expired", "{device}：抑制（{reason}）已到期"
+    ),
+    "alarm.storage_fault": Text(
+        "gateway storage fault: {error}; events held in memory until the disk takes writes again",
+        "网关存储故障：{error}；事件暂存于内存，直到磁盘恢复写入",
+    ),
+    "alarm.storage_ok": Text(
+        "gateway storage takes writes again: events held in memory are stored",
+        "网关存储已恢复写入：内存中暂存的事件已保存",
+    ),
+    "alarm.radio_unknown": Text("unknown radio {radio}", "未登记电台 {radio}"),
+    "alarm.radio_emergency": Text(
+        "EMERGENCY from {who} ({radio}) via {bridge}: {text}",
+        "紧急求助：{who}（{radio}），经 {bridge}：{text}",
+    ),
+    "alarm.radio_update": Text(
+        "UPDATE from {who} ({radio}) via {bridge}: {text}", "求助更新：{who}（{radio}），经 {bridge}：{text}"
+    ),
+    "alarm.radio_restore": Text(
+        "RESTORE from {radio} via {bridge}: latched until reset",
+        "解除信号：{radio}，经 {bridge}；复位前保持锁存",
+    ),
+    "alarm.radio_link": Text("radio bridge {bridge}: {text}", "电台网关 {bridge}：{text}"),
     # -- the duty officer's console -------------------------------------------------------
     "console.station": Text("station {station}  {state}", "站点 {station}  {state}"),
     "console.devices": Text("devices: {summary}", "设备：{summary}"),

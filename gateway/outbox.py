@@ -153,6 +153,7 @@ class Outbox:
         self.saved_state: dict[str, Any] = {}  # the alarm state stored at start
         self.storage_error: str | None = None  # why the disk refuses writes; None while it takes them
         self.on_storage: Callable[[str | None], None] = lambda error: None
+        self.on_delivered: Callable[[Message], None] = lambda message: None  # the broker has it
 
     # -- life cycle -------------------------------------------------------------
     async def open(self) -> None:
@@ -334,6 +335,7 @@ class Outbox:
     def done(self, queued: Queued) -> None:
         """The broker has it: forget it for good (the delete joins the next commit)."""
         self._in_flight.discard(queued.id)
+        self.on_delivered(queued.message)
         if queued.id in self._queued:
             self._forget(queued.id)
             self._db.submit(Write(deletes=[queued.id]))

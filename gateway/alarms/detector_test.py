@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from gateway.i18n import Translator
+
 
 class TestStep(Enum):
     STARTED = "started"
@@ -83,14 +85,12 @@ class DetectorTest:
             return self.held[name]
         return bool(values.get(name))
 
-    def verdict(self) -> str:
-        """One line on the test that just ended."""
+    def verdict(self, t: Translator) -> str:
+        """One line on the test that just ended, in the station's language."""
         if not self.alarm_bits:
-            return "detector test done (the detector has no alarm bit to check)"
+            return t("alarm.test_no_bit")
         if self.answered_after is None:
-            return "detector test failed: no alarm during the test"
+            return t("alarm.test_silent")
         if self.answered_after > self.alarm_within:
-            return (
-                f"detector test failed: alarm after {self.answered_after:g} s, limit {self.alarm_within:g} s"
-            )
-        return f"detector test passed: alarm after {self.answered_after:g} s"
+            return t("alarm.test_late", seconds=f"{self.answered_after:g}", limit=f"{self.alarm_within:g}")
+        return t("alarm.test_passed", seconds=f"{self.answered_after:g}")

@@ -81,6 +81,7 @@ from gateway.contract.events import (
     Transition,
 )
 from gateway.contract.levels import Grade
+from gateway.i18n import Translator
 
 C = TypeVar("C", bound=Condition)
 
@@ -114,7 +115,9 @@ class AlarmEngine:
         self._config = config
         self._policy = config.station.alarm_policy
         self._stamp = stamp
-        self._events = EventMaker(self._policy, stamp)
+        # Every event message in the station's language; device names, keys and values as written.
+        self.t = Translator(config.station.station.locale)
+        self._events = EventMaker(self._policy, stamp, self.t)
         self._clock = clock
         self._changed: set[str] = set()  # state entries changed since the last take_state
         self._flood_version = 0  # the flood gate's version last taken
@@ -148,7 +151,7 @@ class AlarmEngine:
                 )
             )
             checks = {
-                rule.point: PlausibilityCheck(rule.point, rule.plausible)
+                rule.point: PlausibilityCheck(rule.point, rule.plausible, self.t)
                 for rule in config.rules[name].values()
                 if rule.point and rule.plausible
             }
@@ -429,17 +432,17 @@ class AlarmEngine:
         if step is None:
             if device.readings.testing or target.alarm is None or not target.alarm.active:
                 return []
-            text = f"{device.name}: detector test ended while the gateway was restarting"
+            text = self.t("alarm.test_interrupted", device=device.name)
             return self._update(
                 target, grade=None, condition=TEST_CONDITION, observed_at=when, now=now, text=text
             )
         if step is TestStep.STARTED:
-            text = f"{device.name}: detector test started"
+            text = self.t("alarm.test_started", device=device.name)
             return self._update(
                 target, grade=Grade.FAULT, condition=TEST_CONDITION, observed_at=when, now=now, text=text
             )
         passed = step is TestStep.PASSED
-        verdict = test.verdict()
+        verdict = test.verdict(self.t)
         test.last = LastTest(when, passed)
         device.test_failure = None if passed else verdict
         self._changed.add(TESTS_ENTRY)
@@ -450,7 +453,7 @@ class AlarmEngine:
             condition=TEST_CONDITION,
             observed_at=when,
             now=now,
-            text=f"{device.name}: {verdict}",
+            text=self.t("alarm.test_verdict", device=device.name, verdict=verdict),
             measurement=measurement,
         )
 
@@ -499,7 +502,9 @@ class AlarmEngine:
                 condition=condition,
                 observed_at=when,
                 now=now,
-                text=f"{device.name}: back to normal" if ok else f"{device.name}: {reason}",
+                text=self.t("alarm.device_normal", device=device.name)
+                if ok
+                else self.t("alarm.device_fault", device=device.name, reason=reason),
             )
         )
         return events
@@ -516,16 +521,19 @@ class AlarmEngine:
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
         grade, condition, threshold = target.judge(judged, now)
         unit = self._config.profile_of(device.name).units().get(rule.point or "")
-        described = f"{value:g} {unit or ''}".strip() if value is not None else "device alarm"
+        described = f"{value:g} {unit or ''}".strip() if value is not None else self.t("alarm.device_alarm")
         if condition == RATE_CONDITION and target.rate is not None:
-            described += f", rising {target.rate.rise():g} {unit or ''} within {target.rate.spec.window:g} s"
+            rise = f"{target.rate.rise():g} {unit or ''}".strip()
+            described = self.t(
+                "alarm.rising", reading=described, rise=rise, window=f"{target.rate.spec.window:g}"
+            )
         return self._update(
             target,
             grade=grade,
             condition=condition,
             observed_at=outcome.observed_at,
             now=now,
-            text=f"{device.name} {target.name}: {described}",
+            text=self.t("alarm.reading", device=device.name, alarm=target.name, reading=described),
             measurement=Measurement(raw, unit, threshold),
         )
 
@@ -541,9 +549,9 @@ class AlarmEngine:
             agreeing = confirming_devices(target.zone, alarmed)
             is_confirmed = confirmed(target.zone, alarmed)
             text = (
-                f"{target.device}: confirmed by {', '.join(agreeing)}"
+                self.t("alarm.zone_confirmed", zone=target.device, devices=", ".join(agreeing))
                 if is_confirmed
-                else f"{target.device}: no longer confirmed"
+                else self.t("alarm.zone_unconfirmed", zone=target.device)
             )
             events.extend(
                 self._update(
@@ -568,9 +576,11 @@ class AlarmEngine:
         if flooding and (summary.alarm is None or not summary.alarm.active):
             flood.held = 0
             policy = self._policy.flood
-            text = (
-                f"alarm flood: more than {policy.count} alarms within {policy.window / 60:g} min; "
-                f"{policy.summarise_up_to} and below summarised"
+            text = self.t(
+                "alarm.flood",
+                count=policy.count,
+                minutes=f"{policy.window / 60:g}",
+                grade=self.t.word("grade", policy.summarise_up_to.value),
             )
             passed += self._update(
                 summary,
@@ -591,7 +601,7 @@ class AlarmEngine:
                 passed.append(event)
         if not flooding and summary.alarm is not None and summary.alarm.active:
             passed += [self._events.late(e) for e in flood.release(self._still_active)]
-            text = f"alarm flood over: {flood.held} lower-grade event(s) were summarised"
+            text = self.t("alarm.flood_over", held=flood.held)
             passed += self._update(
                 summary, grade=None, condition=FLOOD_CONDITION, observed_at=observed_at, now=now, text=text
             )
@@ -743,39 +753,40 @@ class AlarmEngine:
         target, alarm = self._target(key)
         if alarm.acknowledge(by) is None:
             raise CommandRefused(f"{key} is already acknowledged by {alarm.acknowledged_by}")
-        return [self._again(target, Transition.ACKNOWLEDGED, f"{key} acknowledged by {by}")]
+        return [self._again(target, Transition.ACKNOWLEDGED, self.t("alarm.acknowledged", key=key, by=by))]
 
     def shelve(self, key: str, seconds: float, by: str) -> list[Envelope]:
         target, alarm = self._target(key)
         transition = alarm.shelve(self._clock.now() + timedelta(seconds=seconds))
-        text = f"{key} shelved by {by} for {seconds / 60:g} min"
+        text = self.t("alarm.shelved", key=key, by=by, minutes=f"{seconds / 60:g}")
         return [self._again(target, transition, text)]
 
     def unshelve(self, key: str, by: str) -> list[Envelope]:
         target, alarm = self._target(key)
         if alarm.unshelve() is None:
             raise CommandRefused(f"{key} is not shelved")
-        return [self._again(target, Transition.UNSHELVED, f"{key} unshelved by {by}")]
+        return [self._again(target, Transition.UNSHELVED, self.t("alarm.unshelved", key=key, by=by))]
 
     def reset(self, key: str, by: str) -> list[Envelope]:
         """Release a latched alarm; it clears if its condition is gone, else stays active."""
         target, alarm = self._target(key)
         if alarm.reset(still_present=target.still_present()) is None:
             raise CommandRefused(f"{key} is not a latched alarm")
-        return [self._again(target, Transition.RESET, f"{key} reset by {by}")]
+        return [self._again(target, Transition.RESET, self.t("alarm.reset", key=key, by=by))]
 
     def suppress(self, device: str, reason: str, seconds: float, by: str) -> list[Envelope]:
         """Suppress a device's alarms (maintenance, out of service) for a while: still reported, marked."""
         if device not in self._devices:
             raise CommandRefused(f"no device {device!r} at this station")
         self._suppressions[device] = Suppression(reason, self._clock.now() + timedelta(seconds=seconds), by)
-        text = f"{device} suppressed ({reason}) by {by} for {seconds / 60:g} min"
+        text = self.t("alarm.suppressed", device=device, reason=reason, by=by, minutes=f"{seconds / 60:g}")
         return self._suppression_changed(device, Transition.SUPPRESSED, text)
 
     def unsuppress(self, device: str, by: str) -> list[Envelope]:
         if self._suppressions.pop(device, None) is None:
             raise CommandRefused(f"{device} is not suppressed by a command")
-        return self._suppression_changed(device, Transition.UNSUPPRESSED, f"{device} unsuppressed by {by}")
+        text = self.t("alarm.unsuppressed", device=device, by=by)
+        return self._suppression_changed(device, Transition.UNSUPPRESSED, text)
 
     def _mark_suppressed(self, device: str) -> list[Condition]:
         """Mark the device's conditions as its suppression now says; the ones with an alarm."""
@@ -819,14 +830,15 @@ class AlarmEngine:
         for device, suppression in list(self._suppressions.items()):
             if suppression.until <= now:
                 del self._suppressions[device]
-                text = f"{device}: suppression ({suppression.reason}) expired"
+                text = self.t("alarm.suppression_expired", device=device, reason=suppression.reason)
                 events += self._suppression_changed(device, Transition.UNSUPPRESSED, text)
         for target in self._by_key.values():
             alarm = target.alarm
             if alarm is None:
                 continue
             if alarm.expire_shelving(now):
-                events.append(self._again(target, Transition.UNSHELVED, f"{target.key} shelving expired"))
+                text = self.t("alarm.shelving_expired", key=target.key)
+                events.append(self._again(target, Transition.UNSHELVED, text))
             if alarm.realarm_due(now, self._policy.realarm_after, self._policy.realarm_from):
                 events.append(self._realarmed(target))
         return self._through_flood_gate(events, now, monotonic)

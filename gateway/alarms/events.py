@@ -19,6 +19,7 @@ from gateway.alarms.conditions import Condition
 from gateway.alarms.lifecycle import Alarm
 from gateway.config.alarm_policy import AlarmPolicy
 from gateway.contract.events import AlarmEvent, EventStatus, Transition
+from gateway.i18n import Translator
 
 Stamp = Callable[[], dict[str, Any]]
 
@@ -40,9 +41,10 @@ NO_MEASUREMENT = Measurement()  # a change no single reading explains (a zone, a
 class EventMaker:
     """Makes the events of alarm transitions, each with a fresh stamp (id, seq, created_at)."""
 
-    def __init__(self, policy: AlarmPolicy, stamp: Stamp) -> None:
+    def __init__(self, policy: AlarmPolicy, stamp: Stamp, t: Translator) -> None:
         self._policy = policy
         self._stamp = stamp
+        self._t = t  # the station's language, for the re-alarm's words
 
     def changed(
         self,
@@ -104,7 +106,7 @@ class EventMaker:
         """
         alarm = _alarm(target)
         seen = target.seen
-        suffix = f" - still unacknowledged (re-alarm {alarm.realarms})"
+        suffix = self._t("alarm.realarm", count=alarm.realarms)
         base = seen.text if seen else target.key  # restored, and nothing read since the restart
         text = base[: MESSAGE_LIMIT - len(suffix)] + suffix
         event = self.again(target, Transition.REALARMED, text, status)

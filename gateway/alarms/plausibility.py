@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.config.profiles import Plausibility
+from gateway.i18n import Translator
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +22,10 @@ class Verdict:
 
 
 class PlausibilityCheck:
-    def __init__(self, point: str, spec: Plausibility) -> None:
+    def __init__(self, point: str, spec: Plausibility, t: Translator) -> None:
         self._point = point
         self._spec = spec
+        self._t = t  # a fault's reason is read by people, in the station's language
         self._accepted: float | None = None
         self._pending: float | None = None
         self._unchanged_since: float | None = None
@@ -31,7 +33,7 @@ class PlausibilityCheck:
     def check(self, value: float, now: float) -> Verdict:
         spec = self._spec
         if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-            return Verdict(False, f"{self._point} out of range: {value:g}")
+            return Verdict(False, self._t("alarm.out_of_range", point=self._point, value=f"{value:g}"))
         stuck = self._stuck(value, now)
         if spec.max_step is not None and self._accepted is not None:
             jump = abs(value - self._accepted) > spec.max_step
@@ -51,5 +53,5 @@ class PlausibilityCheck:
             self._unchanged_since = now
             return None
         if now - self._unchanged_since >= after:
-            return f"{self._point} stuck at {value:g}"
+            return self._t("alarm.stuck", point=self._point, value=f"{value:g}")
         return None

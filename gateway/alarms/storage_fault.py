@@ -21,11 +21,7 @@ STORAGE_ALARM = "storage"
 
 def storage_fault(engine: AlarmEngine, location: str, error: str | None) -> list[Envelope]:
     """The events of the storage alarm now that the disk refuses writes (``error``) or takes them (None)."""
-    text = (
-        f"gateway storage fault: {error}; events held in memory until the disk takes writes again"
-        if error
-        else "gateway storage takes writes again: events held in memory are stored"
-    )
+    text = engine.t("alarm.storage_fault", error=error) if error else engine.t("alarm.storage_ok")
     return engine.external(
         GATEWAY_DEVICE,
         STORAGE_ALARM,

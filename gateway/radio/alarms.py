@@ -145,7 +145,7 @@ class RadioAlarms:
             self.counts[(event.bridge, "merged")] += 1
             self._engine.note_repeat(device, name, details)  # announced with the alarm's next event
             return []
-        who = details.member or f"unknown radio {event.radio}"
+        who = details.member or self._engine.t("alarm.radio_unknown", radio=event.radio)
         grade = self._level(event)
         source = self._source(event, details)
         if (
@@ -156,9 +156,9 @@ class RadioAlarms:
             and (event.text, event.code) != (previous.text, previous.code)
             and grade.rank <= alarm.grade.rank
         ):
-            text = f"UPDATE from {who} ({event.radio}) via {event.bridge}: {event.text}".strip()
+            text = self._say("alarm.radio_update", event, who)
             return self._engine.external_update(device, name, text=text, source=source, radio=details)
-        text = f"EMERGENCY from {who} ({event.radio}) via {event.bridge}: {event.text}".strip()
+        text = self._say("alarm.radio_emergency", event, who)
         return self._engine.external(
             device,
             name,
@@ -174,6 +174,10 @@ class RadioAlarms:
             repeat=True,
         )
 
+    def _say(self, key: str, event: RadioEvent, who: str) -> str:
+        """A press's message in the station's language; the radio's own text as it was sent."""
+        return self._engine.t(key, who=who, radio=event.radio, bridge=event.bridge, text=event.text).strip()
+
     def _restore(self, event: RadioEvent) -> list[Envelope]:
         """The radio (receiver) says it is over: the latched alarm is marked restored, awaiting a reset."""
         device, name = radio_device(event.radio), sos_alarm(event)
@@ -188,7 +192,7 @@ class RadioAlarms:
         return self._engine.external_update(
             device,
             name,
-            text=f"RESTORE from {event.radio} via {event.bridge}: latched until reset",
+            text=self._engine.t("alarm.radio_restore", radio=event.radio, bridge=event.bridge),
             source=self._source(event, details),
             radio=details,
         )
@@ -202,7 +206,7 @@ class RadioAlarms:
             kind="device_fault",
             grade=None if event.link_ok else Grade.FAULT,
             condition=NORMAL_CONDITION if event.link_ok else COMM_CONDITION,
-            text=f"radio bridge {event.bridge}: {event.text}",
+            text=self._engine.t("alarm.radio_link", bridge=event.bridge, text=event.text),
             source=source,
             observed_at=event.received_at,
             now=event.received_monotonic,

@@ -49,6 +49,7 @@ from gateway.uplink.topics import command_topics
 if TYPE_CHECKING:
     from gateway.station_page.actions import Operator
     from gateway.station_page.trend import Trends
+    from gateway.station_page.walk import WalkMode
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,14 @@ class Gateway:
         self._counts = CountBook()
         self.uplink = self._make_uplink(config)
         self.trends: Trends | None = None
+        self.walk: WalkMode | None = None
         if station.service.metrics_listen:  # the station page is served: keep its trends
             from gateway.station_page.trend import Trends  # only then: a station without it pays nothing
+            from gateway.station_page.walk import WalkMode
 
             self.trends = Trends(station.service.page.trend_hours)
+            self.walk = WalkMode(lambda: self.config)
+            self.outbox.on_delivered = self.walk.delivered
         self._configure(config)
         self._group: asyncio.TaskGroup | None = None
         self._field_tasks: list[asyncio.Task] = []
@@ -186,11 +191,13 @@ class Gateway:
         from gateway.station_page.server import StationPage
 
         assert self.trends is not None
+        assert self.walk is not None
         page = StationPage(
             lambda: self,
             self.trends,
             self._current_operator,
             lambda name, payload: self.downlink.from_station(name, payload),  # noqa: PLW0108 (late-bound)
+            self.walk,
         )
         return page.respond
 

@@ -6,6 +6,8 @@ the page signs the command with the station's command key and hands it to the
 same command path the platform's commands take (:meth:`Downlink.from_station`):
 the same signature, freshness and replay checks, the same handlers, and the
 answer published on the result topic, so the platform sees who did what.
+Starting and ending the walk-test mode needs the operator key too; it is the
+page's own (no command reaches the engine), so it needs no command key.
 Without an operator key the page is read-only; wrong keys are counted and,
 after a few in a row, refused for a while without being compared.
 """
@@ -21,8 +23,10 @@ from urllib.parse import parse_qs
 from gateway.commands.auth import sign
 from gateway.commands.processor import Outcome
 from gateway.i18n import Translator
+from gateway.station_page.walk import WalkMode
 
 VERBS = {"ack": "page.ack", "shelve": "page.shelve", "reset": "page.reset"}
+WALK = "walktest"  # the page's own action: ``walktest|on`` or ``walktest|off``
 SHELVE_MINUTES = 30
 MAX_WRONG = 5  # wrong keys in a row before the page stops comparing for a while
 LOCKED_FOR = 60.0  # seconds
@@ -53,16 +57,20 @@ class Operator:
         """An operator key is configured: the page shows its actions (they still need the command key)."""
         return self._operator_key is not None
 
-    async def act(self, body: bytes, submit: Submit, t: Translator) -> str:
+    async def act(self, body: bytes, submit: Submit, walk: WalkMode, t: Translator) -> str:
         """Carry out one posted form; a line for the person who posted it, whatever happened."""
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=8).items()}
         verb, _, alarm_key = form.get("action", "").partition("|")
-        if verb not in VERBS or not alarm_key:
+        walking = verb == WALK and alarm_key in ("on", "off")
+        if not walking and (verb not in VERBS or not alarm_key):
             return self._refuse(t, "malformed form", "malformed form")
         if self._operator_key is None:
             return self._refuse(t, "read-only", t("page.read_only"))
         if time.monotonic() < self._locked_until or not self._key_matches(form.get("key", "")):
             return self._refuse(t, "wrong operator key", t("page.bad_key"))
+        if walking:
+            walk.switch(alarm_key == "on")
+            return t("page.walk_started" if alarm_key == "on" else "page.walk_ended")
         if self._command_key is None:
             return self._refuse(t, "no command key", t("page.no_command_key"))
         operator = " ".join(form.get("operator", "").split())[:40]

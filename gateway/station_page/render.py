@@ -15,7 +15,7 @@ from importlib import resources
 
 from gateway.i18n import Translator
 from gateway.station_page.chart import trend_svg
-from gateway.station_page.state import AlarmView, DeviceView, PageState, PointView
+from gateway.station_page.state import AlarmView, DeviceView, PageState, PointView, WalkRow
 
 REFRESH_SECONDS = 15  # without scripts, the whole page reloads this often
 
@@ -70,6 +70,7 @@ def live(state: PageState, t: Translator, *, operate: bool) -> str:
     return (
         f'<p class="updated">{t("page.updated", time=state.now.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>'
         + _status(state, t)
+        + _walk(state, t, operate=operate)
         + _alarms(state, t, operate=operate)
         + _devices(state, t)
     )
@@ -98,6 +99,44 @@ def _status(state: PageState, t: Translator) -> str:
         )
     exercise = f'<p class="exercise">{t("page.exercise")}</p>' if state.exercise else ""
     return f'<section id="status"><ul>{"".join(items)}</ul>{exercise}</section>'
+
+
+def _walk(state: PageState, t: Translator, *, operate: bool) -> str:
+    """Walk-test mode: every device, waiting or tested; the operator's button to start or end it."""
+    on = state.walk is not None
+    button = (
+        f'<button form="act" name="action" value="walktest|{"off" if on else "on"}">'
+        f"{t('page.walk_stop' if on else 'page.walk_start')}</button>"
+        if operate
+        else ""
+    )
+    if state.walk is None:
+        return f'<section id="walktest" class="off">{button}</section>' if operate else ""
+    tested = sum(1 for row in state.walk if row.reached_at is not None)
+    head = "".join(
+        f"<th>{t(k)}</th>"
+        for k in ("page.device", "page.walk_result", "page.walk_at", "page.value", "page.walk_latency")
+    )
+    rows = "".join(_walk_row(row, t) for row in state.walk)
+    return (
+        f'<section id="walktest" class="on"><h2>{t("page.walktest")}: '
+        f"{t('page.walk_progress', count=tested, total=len(state.walk))}</h2>"
+        f'<p class="hint">{t("page.walk_hint")}</p>{button}'
+        f'<table id="walk"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>'
+    )
+
+
+def _walk_row(row: WalkRow, t: Translator) -> str:
+    tested = row.reached_at is not None
+    latency = t("walk.seconds", seconds=f"{row.latency:.1f}") if row.latency is not None else "–"
+    return (
+        f'<tr data-device="{escape(row.device)}" data-walk="{"tested" if tested else "waiting"}" '
+        f'class="{"ok" if tested else "waiting"}">'
+        f'<td><b>{escape(row.device)}</b><br><span class="where">{escape(row.location)}</span></td>'
+        f'<td class="result">{t("page.walk_tested" if tested else "page.walk_waiting")}</td>'
+        f"<td>{row.reached_at.strftime('%H:%M:%S') if row.reached_at else '–'}</td>"
+        f"<td>{_value(row.value, row.unit)}</td><td>{latency}</td></tr>"
+    )
 
 
 def _alarms(state: PageState, t: Translator, *, operate: bool) -> str:

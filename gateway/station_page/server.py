@@ -18,6 +18,7 @@ from gateway.station_page.actions import Operator, Submit
 from gateway.station_page.render import live, page
 from gateway.station_page.state import StationParts, read_state
 from gateway.station_page.trend import Trends
+from gateway.station_page.walk import WalkMode
 
 HTML = "text/html; charset=utf-8"
 NOTICES = 5  # the latest action outcomes the page shows
@@ -33,11 +34,13 @@ class StationPage:
         trends: Trends,
         operator: Callable[[], Operator],
         submit: Submit,
+        walk: WalkMode,
     ) -> None:
         self._parts = parts
         self._trends = trends
         self._operator = operator
         self._submit = submit
+        self._walk = walk
         self._notices: deque[tuple[float, str]] = deque(maxlen=NOTICES)
 
     async def respond(self, request: HttpRequest) -> Response | None:
@@ -48,12 +51,12 @@ class StationPage:
         if url.path == "/action":
             if request.method != "POST":
                 return Response("405 Method Not Allowed", "text/plain", b"POST only\n", (("Allow", "POST"),))
-            notice = await self._operator().act(request.body, self._submit, t)
+            notice = await self._operator().act(request.body, self._submit, self._walk, t)
             self._notices.append((time.monotonic(), notice))
             return Response("303 See Other", HTML, b"", (("Location", f"/?lang={t.locale}"),))
         if url.path != "/":
             return None
-        state = read_state(self._parts(), self._trends)
+        state = read_state(self._parts(), self._trends, self._walk.test)
         operate = self._operator().enabled
         if query.get("part") == "live":
             body = live(state, t, operate=operate)

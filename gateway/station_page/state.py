@@ -18,6 +18,7 @@ from gateway.config import LoadedConfig
 from gateway.contract.events import ActiveAlarm, AlarmState, BusReport, DeviceReport
 from gateway.contract.time_quality import time_quality
 from gateway.i18n import station_zone
+from gateway.operator.walktest.tracker import WalkTest
 from gateway.outbox import Outbox
 from gateway.radio.hub import RadioHub
 from gateway.station_page.trend import Trends
@@ -74,6 +75,18 @@ class AlarmView:
 
 
 @dataclass(frozen=True, slots=True)
+class WalkRow:
+    """One device in walk-test mode: tested once its alarm reached the broker, with when and how fast."""
+
+    device: str
+    location: str
+    reached_at: datetime | None  # in the station's time zone
+    latency: float | None  # seconds from the reading to the broker's acknowledgement
+    value: float | bool | None
+    unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PageState:
     station_id: str
     station_name: str
@@ -89,9 +102,10 @@ class PageState:
     backlog: int
     time_quality: str
     exercise: bool
+    walk: tuple[WalkRow, ...] | None  # None: walk-test mode is off
 
 
-def read_state(parts: StationParts, trends: Trends) -> PageState:
+def read_state(parts: StationParts, trends: Trends, walk: WalkTest | None = None) -> PageState:
     config = parts.config
     now = time.time()
     health = parts.engine.device_health()
@@ -131,7 +145,22 @@ def read_state(parts: StationParts, trends: Trends) -> PageState:
         backlog=parts.outbox.stats().backlog,
         time_quality=time_quality().value,
         exercise=parts.engine.exercise,
+        walk=None if walk is None else tuple(_walk_rows(walk, zone)),
     )
+
+
+def _walk_rows(walk: WalkTest, zone: tzinfo) -> list[WalkRow]:
+    return [
+        WalkRow(
+            device=check.device,
+            location=check.location,
+            reached_at=check.reached_at.astimezone(zone) if check.reached_at else None,
+            latency=check.latency,
+            value=check.event.value if check.event else None,
+            unit=check.event.unit if check.event else None,
+        )
+        for check in walk.devices.values()
+    ]
 
 
 def _thresholds(config: LoadedConfig, device: str, point: str) -> tuple[Threshold, ...]:

@@ -1,6 +1,7 @@
 """The station page of ``outpost run`` in a real headless Chromium, against ``outpost sim``, the
 gateway and Mosquitto: a set gas value on its trend, the raised alarm, an ack from the page reaching
-the platform, the page in Chinese, and the page with scripts turned off."""
+the platform, a walk test marking a detector tested, the page in Chinese, and the page with scripts
+turned off."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.support.sim_process import sim, start_sim
 OPERATOR_KEY = "kitchen-duty-4471"
 GAS_ALARM = '#alarms-active tr[data-alarm-key$=".kitchen-gas.gas"]'
 GAS_POINT = 'tr[data-device="kitchen-gas"] div[data-point="gas"]'
+BOILER_WALK = '#walk tr[data-device="boiler-gas"]'
 
 
 def _with_page(written: Path, tmp_path: Path) -> str:
@@ -63,14 +65,49 @@ def _see_the_gas_alarm_and_acknowledge_it(page: str, profile: Path, shots: Path)
         assert sorted(float(line.get_attribute("data-at") or "") for line in lines) == [20.0, 50.0]
         full_page_screenshot(browser, shots / "station-page-en.png")
 
-        browser.find_element(By.NAME, "operator").send_keys("Wang")
-        browser.find_element(By.NAME, "key").send_keys(OPERATOR_KEY)
-        browser.find_element(By.CSS_SELECTOR, f"{GAS_ALARM} button[value^='ack|']").click()
+        _operate(browser, f"ack|{row.get_attribute('data-alarm-key')}")
         wait.until(
             shown.text_to_be_present_in_element((By.ID, "notices"), "Acknowledge"),
             "the page does not say what became of the acknowledgement",
         )
         assert "done" in browser.find_element(By.ID, "notices").text
+
+
+def _operate(browser, action: str) -> None:
+    """Type the operator's name and key into the page's form, then press the button ``action``."""
+    browser.find_element(By.NAME, "operator").send_keys("Wang")
+    browser.find_element(By.NAME, "key").send_keys(OPERATOR_KEY)
+    browser.find_element(By.CSS_SELECTOR, f"button[value='{action}']").click()
+
+
+def _start_the_walk_test(page: str, profile: Path) -> None:
+    with chromium(profile) as browser:
+        browser.get(page + "?lang=en")
+        _operate(browser, "walktest|on")
+        wait = WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException])
+        row = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, BOILER_WALK)))
+        assert row.get_attribute("data-walk") == "waiting"
+        assert "Walk test started" in browser.find_element(By.ID, "notices").text
+
+
+def _see_the_boiler_detector_tested_then_end_the_walk_test(page: str, profile: Path, shots: Path) -> None:
+    with chromium(profile) as browser:
+        browser.get(page + "?lang=en")
+        wait = WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException])
+        wait.until(  # the live part updates itself: no reload
+            lambda b: b.find_element(By.CSS_SELECTOR, BOILER_WALK).get_attribute("data-walk") == "tested",
+            "the boiler's gas detector is not marked tested after its alarm left the station",
+        )
+        row = browser.find_element(By.CSS_SELECTOR, BOILER_WALK)
+        assert "tested" in row.text
+        assert "20" in row.text  # the value its alarm carried
+        waiting = browser.find_elements(By.CSS_SELECTOR, '#walk tr[data-walk="waiting"]')
+        assert "boiler-gas" not in [w.get_attribute("data-device") for w in waiting]
+        assert "kitchen-gas" in [w.get_attribute("data-device") for w in waiting]  # alarmed before the test
+        full_page_screenshot(browser, shots / "station-page-walktest-en.png")
+        _operate(browser, "walktest|off")
+        wait.until(shown.text_to_be_present_in_element((By.ID, "notices"), "Walk test ended"))
+        assert not browser.find_elements(By.ID, "walk")
 
 
 def _the_page_in_chinese(page: str, profile: Path, shots: Path) -> None:
@@ -135,6 +172,12 @@ async def test_the_station_page_shows_values_and_alarms_and_acknowledges_through
         await asyncio.to_thread(_the_page_in_chinese, page, tmp_path / "zh", shots)
         devices = list(yaml.safe_load(out.read_text())["devices"])
         await asyncio.to_thread(_the_page_without_scripts, page, tmp_path / "plain", devices)
+        await asyncio.to_thread(_start_the_walk_test, page, tmp_path / "walk")
+        assert (await sim("set", "boiler-gas", "gas", "20", *control)).returncode == 0
+        await platform.wait_for(alarm(".boiler-gas.gas", "raised"), timeout=15)
+        await asyncio.to_thread(
+            _see_the_boiler_detector_tested_then_end_the_walk_test, page, tmp_path / "walk", shots
+        )
         await asyncio.to_thread(_see_the_gas_alarm_and_acknowledge_it, page, tmp_path / "en", shots)
 
         acknowledged = await platform.wait_for(alarm(".kitchen-gas.gas", "acknowledged"), timeout=15)

@@ -27,6 +27,7 @@ GROUPS = (
     "link.",
     "value.",
     "event.",
+    "alarm.",
     "console.",
     "walk.",
     "help.",

@@ -16,7 +16,9 @@ from gateway.station_page.actions import MAX_WRONG, Operator
 from gateway.station_page.render import page
 from gateway.station_page.state import read_state
 from gateway.station_page.trend import SAMPLES, Trends
-from tests.support.engine_harness import EPOCH, Harness, harness
+from gateway.station_page.walk import WalkMode
+from gateway.uplink.topics import message_for
+from tests.support.engine_harness import EPOCH, Harness, alarms, harness
 
 COMMAND_KEY = b"\x5f" * 32
 OPERATOR_KEY = b"duty-4471"
@@ -91,14 +93,17 @@ def test_a_trend_stays_bounded_however_long_the_station_runs():
     assert len(trends.series[("river", "level")].samples) <= SAMPLES
 
 
-async def _acted(desk: Operator, **form: str) -> tuple[str, list[tuple[str, dict]]]:
+async def _acted(
+    desk: Operator, walk: WalkMode | None = None, **form: str
+) -> tuple[str, list[tuple[str, dict]]]:
     submitted: list[tuple[str, dict]] = []
 
     async def submit(name: str, payload: bytes):
         submitted.append((name, json.loads(payload)))
         return True, {}
 
-    notice = await desk.act(urlencode(form).encode(), submit, Translator("en"))
+    walk = walk or WalkMode(lambda: None)  # no config needed: these forms never start a walk test
+    notice = await desk.act(urlencode(form).encode(), submit, walk, Translator("en"))
     return notice, submitted
 
 
@@ -128,3 +133,38 @@ async def test_without_the_right_operator_key_nothing_is_sent_and_guessing_is_st
     notice, submitted = await _acted(operator, action="ack|a.b.c", key="duty-4471")
     assert notice == "Refused: wrong operator key"
     assert not submitted
+
+
+async def test_walk_test_mode_marks_a_device_tested_once_the_broker_has_its_alarm(tmp_path):
+    station = harness(tmp_path)
+    walk = WalkMode(lambda: station.config)
+    refused, _ = await _acted(_operator(), walk, action="walktest|on", key="guess")
+    assert refused == "Refused: wrong operator key"
+    assert walk.test is None
+    started, submitted = await _acted(_operator(), walk, action="walktest|on", key="duty-4471")
+    assert started.startswith("Walk test started")
+    assert not submitted  # the page's own mode: no command reaches the engine
+    station.poll("kitchen-gas", 0)
+    raised = alarms(station.poll("kitchen-gas", 1, gas=60.0))
+    station.lost("hall-smoke", 2)
+    faults = alarms([e for t in (3, 4, 5, 6) for e in station.lost("hall-smoke", t)])
+    assert raised
+    assert faults
+    html = _html_walking(station, walk)
+    assert re.findall(r'data-device="kitchen-gas" data-walk="(\w+)"', html) == ["waiting"]  # queued only
+    for event in raised + faults:
+        walk.delivered(message_for(event, "outpost/v1/cs-0001"))
+    html = _html_walking(station, walk)
+    assert re.findall(r'data-device="kitchen-gas" data-walk="(\w+)"', html) == ["tested"]
+    assert re.findall(r'data-device="hall-smoke" data-walk="(\w+)"', html) == [
+        "waiting"
+    ]  # a fault is no test
+    assert "1 of 5 devices tested" in html
+    ended, _ = await _acted(_operator(), walk, action="walktest|off", key="duty-4471")
+    assert ended == "Walk test ended"
+    assert 'data-walk="' not in _html_walking(station, walk)
+
+
+def _html_walking(station: Harness, walk: WalkMode) -> str:
+    state = read_state(_parts(station), Trends(hours=6), walk.test)
+    return page(state, Translator("en"), operate=True, notices=[])
