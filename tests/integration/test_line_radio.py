@@ -18,8 +18,9 @@ from gateway.config.radios import LineRadioProtocolConfig
 from gateway.radio.hub import line_protocol
 from simulators.devices.null_modem import NullModem
 from simulators.radios.line_radio import LineRadioPeer, contact_id, sia_block
+from tests.support.health import until_health
 from tests.support.peers import PROFILES
-from tests.support.radio_station import PREFIX, command, radio_alarm, radio_gateway, scrape
+from tests.support.radio_station import PREFIX, command, health_url, radio_alarm, radio_gateway, scrape
 
 CONTACT_ID = line_protocol(
     LineRadioProtocolConfig.model_validate(yaml.safe_load((PROFILES / "surgard-contact-id.yaml").read_text()))
@@ -256,3 +257,36 @@ async def test_the_manuals_records_over_tcp_through_the_gateway_zones_restores_a
             assert 'outpost_radio_presses_total{bridge="receiver"} 3.0' in metrics
             assert 'outpost_radio_merged_copies_total{bridge="receiver"} 1.0' in metrics
             assert 'outpost_radio_acks_sent_total{bridge="receiver"} 4.0' in metrics
+
+
+@pytest.mark.slow
+async def test_a_press_the_outbox_cannot_store_is_not_acknowledged_until_it_can(
+    tmp_path, mosquitto, platform
+):
+    """The alarm hard cap reached with the platform away: no ACK, a storage fault, the press
+    repeated by the control station until the backlog drains, then stored, acknowledged, delivered."""
+    async with LineRadioPeer(end=b"\r\n", ack=b"ACK,") as peer:
+        port = await peer.serve_tcp()
+        radios = {
+            "bridges": {"control": {"type": "line-radio", "tcp": {"host": "127.0.0.1", "port": port},
+                                    "protocol": CONTROL_STATION}},
+        }  # fmt: skip
+        # One radio alarm (about 1.2 KB) fits under the cap; a second does not.
+        extra = {"outbox": {"max_bytes": 1000, "alarm_hard_cap_bytes": 2000}}
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform, extra) as gateway:
+            await peer.connected()
+            mosquitto.stop()  # the platform is away: alarms pile up in the outbox
+            await peer.send_until_acked("EMG,2041,-87")
+            with pytest.raises(TimeoutError):
+                await peer.send_until_acked("EMG,2042,-90", resend_after=1.0, attempts=3)
+            assert b"ACK,2042" not in peer.received
+            health = await until_health(health_url(gateway.config), lambda h: not h["healthy"])
+            assert "hard cap" in health["outbox"]["storage_error"]
+            log = await asyncio.to_thread(gateway.output)
+            assert "'2042' not acknowledged: not stored: outbox hard cap" in log
+            assert "Traceback" not in log
+
+            mosquitto.start()  # the backlog drains; the control station keeps repeating
+            await peer.send_until_acked("EMG,2042,-90", resend_after=2.0, attempts=15)
+            await platform.wait_for(radio_alarm("2042"), 20)
+            await until_health(health_url(gateway.config), lambda h: h["healthy"])
