@@ -46,13 +46,18 @@ async def radio_gateway(
     gateway = GatewayProcess(path, directory / "gateway.log")
     gateway.start()
     try:
-        await platform.wait_for(
-            lambda m: m.topic == f"{PREFIX}/status" and m.payload.get("state") == "online", 30
-        )
-        await bridges_connected(listen)
+        await online(gateway, platform)
         yield gateway
     finally:
         gateway.stop()
+
+
+async def online(gateway: GatewayProcess, platform: Platform, after: int = 0) -> None:
+    """Until the gateway is online at the platform (since message ``after``) and its bridges are up."""
+    await platform.wait_for(
+        lambda m: m.topic == f"{PREFIX}/status" and m.payload.get("state") == "online", 30, after=after
+    )
+    await bridges_connected(yaml.safe_load(gateway.config.read_text())["service"]["metrics_listen"])
 
 
 async def command(config: Path, name: str, *args: str) -> dict:
