@@ -335,3 +335,46 @@ async def test_a_copy_heard_after_a_restart_is_merged_not_announced_again(tmp_pa
             assert again == []  # the copy was merged: events follow ``seq``, so none came before the fire
             metrics = await asyncio.to_thread(scrape, gateway.config)
             assert 'outpost_radio_merged_copies_total{bridge="receiver"} 1.0' in metrics
+
+
+@pytest.mark.slow
+async def test_an_escalation_and_a_press_after_a_restore_reach_the_platform_at_once(
+    tmp_path, mosquitto, platform
+):
+    """Contact ID over TCP: an auxiliary alarm, then a fire on the same zone; duress acknowledged
+    by the platform, restored, and pressed again."""
+    async with LineRadioPeer(end=b"\x14", ack=ACK) as peer:
+        port = await peer.serve_tcp()
+        radios = {
+            "bridges": {"receiver": {"type": "line-radio", "tcp": {"host": "127.0.0.1", "port": port},
+                                     "profile": "surgard-contact-id"}},
+        }  # fmt: skip
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+            await peer.connected()
+            await peer.send_until_acked(contact_id("1234", "E", 150, zone=3))  # 24-hour auxiliary
+            auxiliary = await platform.wait_for(radio_alarm("1234", "raised"))
+            assert auxiliary.payload["grade"] == "first-stage"
+            await peer.send_until_acked(contact_id("1234", "E", 110, zone=3))  # fire, 3 s later at most
+            fire = await platform.wait_for(radio_alarm("1234", "level_changed"))
+            assert fire.payload["alarm_key"] == auxiliary.payload["alarm_key"]
+            assert (fire.payload["grade"], fire.payload["radio"]["code"]) == ("life-safety", "110")
+
+            duress = contact_id("1234", "E", 121, zone=1)
+            await peer.send_until_acked(duress)
+            raised = await platform.wait_for(
+                lambda m: radio_alarm("1234", "raised")(m) and m.payload["radio"]["zone"] == "001"
+            )
+            key = raised.payload["alarm_key"]
+            answer = await command(gateway.config, "ack", f"alarm_key={key}")
+            assert answer["ok"], answer
+            await peer.send_until_acked(contact_id("1234", "R", 121, zone=1))  # the receiver's restore
+            restored = await platform.wait_for(
+                lambda m: radio_alarm("1234", "updated")(m) and m.payload["alarm_key"] == key
+            )
+            assert (restored.payload["state"], restored.payload["radio"]["restored"]) == ("active_ack", True)
+            await peer.send_until_acked(duress)  # pressed again: the same record, a new fact
+            again = await platform.wait_for(
+                lambda m: radio_alarm("1234", "realarmed")(m) and m.payload["alarm_key"] == key
+            )
+            assert again.payload["state"] == "active_unack"  # a fresh acknowledgement is needed
+            assert again.payload["radio"]["restored"] is False
