@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
+import sys
 
 import pytest
 import yaml
@@ -378,3 +380,33 @@ async def test_an_escalation_and_a_press_after_a_restore_reach_the_platform_at_o
             )
             assert again.payload["state"] == "active_unack"  # a fresh acknowledgement is needed
             assert again.payload["radio"]["restored"] is False
+
+
+@pytest.mark.slow
+async def test_a_broker_drop_while_cmd_follows_a_broadcast_is_one_line_not_a_traceback(
+    tmp_path, mosquitto, platform
+):
+    """``outpost cmd broadcast --follow`` waits for radios that never acknowledge (a silent TNC);
+    the broker goes away meanwhile: one line on stderr, exit 3."""
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)  # swallows frames
+    tnc = silent.sockets[0].getsockname()[1]
+    radios = {
+        "callsign": "BH4XYZ-10",
+        "retry": {"initial": "30s", "maximum": "1m", "attempts": 3},
+        "bridges": {"vhf": {"type": "kiss-tcp", "host": "127.0.0.1", "port": tnc}},
+        "registry": {"BH4ABC-7": {"name": "Li Wei"}},
+    }  # fmt: skip
+    async with silent, radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+        cmd = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli", "cmd", "--config", str(gateway.config),
+            "broadcast", "text=evacuate", "group=all", "--follow",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert cmd.stdout is not None
+        answer = json.loads(await asyncio.wait_for(cmd.stdout.readline(), 30))
+        assert answer["result"]["broadcast_id"]  # accepted; the radio does not acknowledge
+        mosquitto.stop()
+        _, stderr = await asyncio.wait_for(cmd.communicate(), 30)
+    assert cmd.returncode == 3
+    assert stderr.decode().count("\n") == 1, stderr
+    assert stderr.decode().startswith(f"outpost cmd: broker {mosquitto.url}")
