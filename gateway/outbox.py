@@ -18,8 +18,11 @@ acknowledged, and go back to the front when the connection drops).
 Disk budget: when ``max_bytes`` of payload is reached, telemetry is evicted
 first, then reports, then status; alarms and faults never. If alarms alone
 exceed the budget, a loud fault is logged and alarms are still accepted up
-to ``alarm_hard_cap_bytes``. The backlog's payloads are also kept in memory
-(within the same budget), so taking a batch never waits for the disk.
+to ``alarm_hard_cap_bytes``. Beyond it an alarm is refused: its step's
+future says False (a radio press is then not acknowledged, and the radio
+sends it again) and the refusal is a storage error until alarms fit again.
+The backlog's payloads are also kept in memory (within the same budget), so
+taking a batch never waits for the disk.
 
 If the disk refuses writes, everything is held in memory in order and still
 delivered; :attr:`Outbox.storage_error` says why and ``on_storage`` is told
@@ -143,6 +146,7 @@ class Outbox:
         self._in_flight: set[int] = set()
         self._memory_only: set[int] = set()  # held in memory: the disk refused them so far
         self._waiting: dict[Write, asyncio.Future[bool]] = {}
+        self._lost_alarms: set[Write] = set()  # writes whose step lost an alarm at the hard cap
         self._next_id = 1
         self._bytes = 0
         self._changed = asyncio.Event()
@@ -151,9 +155,25 @@ class Outbox:
         self.refused_alarms = 0
         self._over_budget_logged = False
         self.saved_state: dict[str, Any] = {}  # the alarm state stored at start
-        self.storage_error: str | None = None  # why the disk refuses writes; None while it takes them
+        self._disk_error: str | None = None  # why the disk refuses writes; None while it takes them
+        self._cap_error: str | None = None  # alarms refused at the hard cap; None once they fit again
+        self._reported_error: str | None = None  # what ``on_storage`` was last told
         self.on_storage: Callable[[str | None], None] = lambda error: None
         self.on_delivered: Callable[[Message], None] = lambda message: None  # the broker has it
+
+    @property
+    def storage_error(self) -> str | None:
+        """Why events are not stored (the disk refuses writes, alarms hit the hard cap); None if they are."""
+        return self._disk_error or self._cap_error
+
+    def _report_storage(self) -> None:
+        """Tell ``on_storage`` when :attr:`storage_error` comes or goes."""
+        error = self.storage_error
+        if (error is None) != (self._reported_error is None):
+            if error is None:
+                log.warning("storage takes writes again: everything held in memory is now stored")
+            self.on_storage(error)
+        self._reported_error = error
 
     # -- life cycle -------------------------------------------------------------
     async def open(self) -> None:
@@ -162,7 +182,7 @@ class Outbox:
         loaded: Loaded = await asyncio.to_thread(self._db.open, self._from_writer, self._from_late_open)
         self.saved_state = loaded.state
         self._next_id = loaded.next_id
-        self.storage_error = loaded.error
+        self._disk_error = self._reported_error = loaded.error
         self._adopt(loaded.rows)
         if loaded.rows:
             log.info("outbox holds %d message(s) from before; they go out first", len(loaded.rows))
@@ -188,20 +208,33 @@ class Outbox:
         Returns at once: the event loop never waits for the disk. The future
         says True once they are committed, False if the disk refused them and
         they are held in memory (still delivered, stored once the disk takes
-        writes again). Commits happen in submission order.
+        writes again), or if an alarm among them was refused at the hard cap
+        (the rest is committed). Commits happen in submission order.
         """
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         now = time.time()
+        refused = self.refused_alarms
         rows = [row for message in messages if (row := self._admit(message, now)) is not None]
+        lost = self.refused_alarms > refused
+        if lost != (self._cap_error is not None) and any(m.priority.protected for m in messages):
+            self._cap_error = (
+                f"outbox hard cap of {self.alarm_hard_cap_bytes} bytes reached by undelivered alarms"
+                if lost
+                else None
+            )
+            loop.call_soon(self._report_storage)  # after this step is queued: the fault's step follows it
         entries = {
             name: None if value is None else json.dumps(value) for name, value in (state or {}).items()
         }
         if not rows and not entries:
-            future.set_result(True)
+            future.set_result(not lost)
             return future
         durable = bool(entries) or any(OutboxPriority(row[1]).protected for row in rows)
         write = Write(inserts=rows, state=entries, durable=durable)
         self._waiting[write] = future
+        if lost:
+            self._lost_alarms.add(write)
         self._db.submit(write)
         return future
 
@@ -305,15 +338,13 @@ class Outbox:
                     self._memory_only.add(row_id)
                 heapq.heappush(self._heap, (priority, row_id))
             future = self._waiting.pop(write, None)
+            lost = write in self._lost_alarms
+            self._lost_alarms.discard(write)
             if future is not None and not future.done():
-                future.set_result(error is None)
+                future.set_result(error is None and not lost)
         self._changed.set()
-        if (error is None) != (self.storage_error is None):
-            if error is None:
-                log.warning("storage takes writes again: everything held in memory is now stored")
-            self.storage_error = error
-            self.on_storage(error)
-        self.storage_error = error
+        self._disk_error = error
+        self._report_storage()
 
     # -- taking -------------------------------------------------------------------
     async def take(self, limit: int) -> list[Queued]:
@@ -333,12 +364,19 @@ class Outbox:
         return batch
 
     def done(self, queued: Queued) -> None:
-        """The broker has it: forget it for good (the delete joins the next commit)."""
+        """The broker has it: forget it for good (the delete joins the next commit).
+
+        Once the backlog is back within the budget, alarms fit again: a hard-cap
+        storage error ends.
+        """
         self._in_flight.discard(queued.id)
         self.on_delivered(queued.message)
         if queued.id in self._queued:
             self._forget(queued.id)
             self._db.submit(Write(deletes=[queued.id]))
+        if self._cap_error is not None and self._bytes <= self.max_bytes:
+            self._cap_error = None
+            self._report_storage()
 
     def _forget(self, row_id: int) -> None:
         self._bytes -= len(self._queued.pop(row_id).message.payload)

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from drivers.observation import PollOutcome
-from drivers.radio.events import RadioEvent
+from drivers.radio.events import NotKept, RadioEvent
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.storage_fault import storage_fault
@@ -49,8 +49,8 @@ from gateway.uplink.topics import message_for
 log = logging.getLogger(__name__)
 
 
-class NotStored(RuntimeError):
-    """What a radio press caused is held in memory only: the press must not be acknowledged."""
+class NotStored(NotKept):
+    """What a radio press caused is not stored (held in memory, or refused): it must not be acknowledged."""
 
 
 class Publisher:
@@ -111,10 +111,17 @@ class Publisher:
         The bridge acknowledges a press to the radio only after this returns, so an
         acknowledged press is on disk, and a press the disk refused is not
         acknowledged (the radio repeats it; the alarm, held in memory, still goes out).
+        An alarm the outbox refused outright (its hard cap reached) is not held:
+        the press is forgotten as a copy, so its repeat is announced once it fits.
         """
         assert self._radio_alarms is not None
-        if not await self.publish(self._radio_alarms.handle(event)):
-            raise NotStored(f"storage refuses writes ({self._outbox.storage_error})")
+        refused = self._outbox.refused_alarms
+        committed = self.publish(self._radio_alarms.handle(event))
+        if self._outbox.refused_alarms > refused:
+            self._radio_alarms.forget(event)
+            self.publish([])  # the forgetting, stored right behind the step
+        if not await committed:
+            raise NotStored(f"not stored: {self._outbox.storage_error or 'refused'}")
 
     def storage_changed(self, error: str | None) -> None:
         """The disk refuses writes (``error``) or takes them again (None): the storage fault alarm."""

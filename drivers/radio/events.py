@@ -59,14 +59,28 @@ RadioEmit = Callable[[RadioEvent], Awaitable[None]]
 """The gateway's side: returns once the event is durably queued, raises if it could not be."""
 
 
+class NotKept(RuntimeError):
+    """The gateway could not keep an event (its storage refused it); the message says why."""
+
+
 async def kept(emit: RadioEmit, event: RadioEvent, log: logging.Logger) -> bool:
     """Hand ``event`` to the gateway; whether it was kept (only then may the radio be acknowledged).
 
     A failure is logged and reported, never fatal to the bridge: the radio, not
-    acknowledged, sends the press again.
+    acknowledged, sends the press again. A refusal the gateway explains
+    (:class:`NotKept`) is one line; anything else is a bug, logged with its traceback.
     """
     try:
         await emit(event)
+    except NotKept as exc:
+        log.warning(
+            "%s: %s from %s not acknowledged: %s",
+            event.bridge,
+            event.kind,
+            shown(event.radio),
+            exc,
+        )
+        return False
     except Exception:
         log.exception(
             "%s: the gateway could not keep %s from %s; not acknowledged",

@@ -91,6 +91,8 @@ FLOOD_ENTRY = "flood"
 TESTS_ENTRY = "tests"  # detectors' last tests
 CHATTER_ENTRY = "chatter"  # activation windows, on the wall clock
 SUPPRESSIONS_ENTRY = "suppressions"
+OWN_ENTRIES = (EXERCISE_ENTRY, FLOOD_ENTRY, TESTS_ENTRY, CHATTER_ENTRY, SUPPRESSIONS_ENTRY)
+# Any other entry belongs to a part that keeps its memory with the alarms (``radio/dedupe``, ...).
 
 
 class CommandRefused(Exception):
@@ -129,6 +131,7 @@ class AlarmEngine:
         self._by_key: dict[str, Condition] = {}
         self._flood = FloodGate(self._policy.flood)
         self._suppressions: dict[str, Suppression] = {}  # by device: suppressed by a command
+        self._kept: dict[str, Any] = {}  # other parts' entries (see :meth:`keep`), as JSON values
         self.counts: Counter[str] = Counter()  # every transition since start, for the reports
         for name in config.station.devices:
             profile = config.profile_of(name)
@@ -263,10 +266,16 @@ class AlarmEngine:
         return self._clock.monotonic() - (self._clock.now().timestamp() - unix)
 
     # The state is a flat mapping of entries (one per alarm occurrence, the exercise
-    # marks, the flood gate, detector tests, chatter windows, suppressions), so a step
-    # that changes one alarm stores one entry. A state saved before has only some.
+    # marks, the flood gate, detector tests, chatter windows, suppressions, other parts'
+    # memory), so a step that changes one alarm stores one entry. A state saved before
+    # has only some.
     def restore(self, saved: Mapping[str, Any]) -> None:
         """Take back the state :meth:`state` gave (at start, or in a reload's new engine)."""
+        self._kept |= {
+            name: value
+            for name, value in saved.items()
+            if not name.startswith(ALARM_ENTRY) and name not in OWN_ENTRIES
+        }
         for device, kept in saved.get(SUPPRESSIONS_ENTRY, {}).items():
             if device in self._devices:
                 until = datetime.fromisoformat(kept["until"])
@@ -341,7 +350,7 @@ class AlarmEngine:
 
     def _entry_names(self) -> list[str]:
         alarms = [ALARM_ENTRY + key for key, c in self._by_key.items() if c.alarm is not None]
-        return [*alarms, EXERCISE_ENTRY, FLOOD_ENTRY, TESTS_ENTRY, CHATTER_ENTRY, SUPPRESSIONS_ENTRY]
+        return [*alarms, *OWN_ENTRIES, *self._kept]
 
     def _entry(self, name: str) -> Any:
         if name == EXERCISE_ENTRY:
@@ -369,6 +378,8 @@ class AlarmEngine:
                 device: {"reason": s.reason, "until": s.until.isoformat(), "by": s.by}
                 for device, s in self._suppressions.items()
             }
+        if not name.startswith(ALARM_ENTRY):
+            return self._kept.get(name)
         target = self._by_key.get(name.removeprefix(ALARM_ENTRY))
         if target is None or target.alarm is None:
             return None
@@ -739,6 +750,20 @@ class AlarmEngine:
         """An external alarm's occurrence, and the radio details merged into it so far."""
         target = self._by_key.get(self._key(device, name))
         return (target.alarm, target.radio) if target is not None else (None, None)
+
+    def keep(self, name: str, value: Any, *, store: bool = True) -> None:
+        """Another part's memory (a JSON value) kept as state entry ``name``, restored with the alarms.
+
+        ``store`` commits it with this step's events; False leaves it to the
+        next step that stores it (memory worth a write only with something else).
+        """
+        self._kept[name] = value
+        if store:
+            self._changed.add(name)
+
+    def kept(self, name: str) -> Any:
+        """What :meth:`keep` was given for ``name`` (before a restart too), or None."""
+        return self._kept.get(name)
 
     # -- operators' requests --------------------------------------------------------
     def _target(self, key: str) -> tuple[Condition, Alarm]:

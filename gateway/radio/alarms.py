@@ -16,13 +16,19 @@ or the same text under a new message number asks for attention again
 alarm ``restored`` (an ``updated`` event); with no alarm to restore it is a
 ``restore`` message on ``{p}/radio``. A radio nobody registered still raises
 its alarm, marked unknown.
+
+What was last heard for each alarm and where each radio was are kept with the
+alarm state (:mod:`gateway.radio.memory`): a copy heard after a restart is still
+merged. A press whose alarm could not be stored is forgotten there, so the
+radio's repeat (it got no acknowledgement) is announced, not merged. A
+registered radio's position is stored as it comes; another radio's goes with
+its next press.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 
 from drivers.radio.events import RadioEvent, RadioEventKind
 from gateway.alarms.conditions import COMM_CONDITION, NORMAL_CONDITION, RADIO_CONDITION
@@ -30,6 +36,7 @@ from gateway.alarms.engine import AlarmEngine
 from gateway.config.radios import RadiosConfig
 from gateway.contract.events import AlarmSource, Envelope, RadioDetails, RadioTraffic
 from gateway.contract.levels import Grade
+from gateway.radio.memory import RadioMemory
 from gateway.radio.registry import RadioRegistry
 
 SOS_KIND = "radio_sos"
@@ -41,14 +48,6 @@ RADIO_PROFILE = "radio"
 def radio_device(radio: str) -> str:
     """The alarm key's device part for a radio: ``radio-bh4abc-7`` (key-safe)."""
     return "radio-" + (re.sub(r"[^a-z0-9_-]", "_", radio.lower()) or "unknown")
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """The last frame heard for one alarm: copies of it within the window are merged."""
-
-    fingerprint: str
-    at: float  # monotonic
 
 
 def sos_alarm(event: RadioEvent) -> str:
@@ -65,14 +64,18 @@ class RadioAlarms:
         self._engine = engine
         self._registry = registry
         self._stamp = stamp
-        self._heard: dict[tuple[str, str], Heard] = {}  # (device, alarm) -> its last frame
+        self._memory = RadioMemory(engine, config.dedupe_window)
         self.counts: Counter[tuple[str, str]] = Counter()  # (bridge, "presses" | "merged") -> count
 
     def handle(self, event: RadioEvent) -> list[Envelope]:
         if event.kind is RadioEventKind.LINK:
             return self._link(event)
         if event.radio:
-            self._registry.heard(event.radio, event.bridge, event.position, event.received_at)
+            self._registry.heard(event.radio, event.bridge)
+        if event.position is not None:
+            known = self._registry.member(event.radio) is not None
+            store = known or event.kind is not RadioEventKind.POSITION
+            self._memory.fixed(event.radio, event.position, event.received_at, store=store)
         match event.kind:
             case RadioEventKind.EMERGENCY:
                 return self._press(event)
@@ -96,7 +99,7 @@ class RadioAlarms:
             channel=event.channel,
             text=event.text,
             code=event.code,
-            position=self._registry.position(event.radio, event.received_at),
+            position=self._memory.position(event.radio, event.received_at),
             signal=event.signal,
             via=list(event.via),
             raw_hex=event.raw.hex(),
@@ -108,13 +111,19 @@ class RadioAlarms:
             restored=restored,
         )
 
-    def _copy(self, event: RadioEvent, alarm: tuple[str, str]) -> tuple[bool, bool]:
+    def _copy(self, event: RadioEvent, device: str, name: str) -> tuple[bool, bool]:
         """Is ``event`` a copy of the alarm's last frame, and did it come within the window?"""
-        last = self._heard.get(alarm)
-        heard = Heard(f"{event.kind} {event.fingerprint or event.text}", event.received_monotonic)
-        self._heard[alarm] = heard
-        within = last is not None and heard.at - last.at <= self._config.dedupe_window
-        return within and last is not None and last.fingerprint == heard.fingerprint, within
+        alarm = f"{device}.{name}"
+        last = self._memory.last(alarm)
+        fingerprint = f"{event.kind} {event.fingerprint or event.text}"
+        self._memory.heard(alarm, fingerprint, event.received_at)
+        within = last is not None and last.within(event.received_at, self._config.dedupe_window)
+        return within and last is not None and last.fingerprint == fingerprint, within
+
+    def forget(self, event: RadioEvent) -> None:
+        """``event``'s press could not be stored: its repeat is a new press, not a copy."""
+        if event.kind in (RadioEventKind.EMERGENCY, RadioEventKind.RESTORE):
+            self._memory.forget(f"{radio_device(event.radio)}.{sos_alarm(event)}")
 
     def _source(self, event: RadioEvent, details: RadioDetails) -> AlarmSource:
         who = details.member or f"unknown radio {event.radio}"
@@ -136,7 +145,8 @@ class RadioAlarms:
     def _press(self, event: RadioEvent) -> list[Envelope]:
         device, name = radio_device(event.radio), sos_alarm(event)
         alarm, previous = self._engine.alarm_of(device, name)
-        copy, within = self._copy(event, (device, name))
+        copy, within = self._copy(event, device, name)
+        self._memory.store_positions()
         if alarm is None or not alarm.active:
             previous = None  # a new occurrence
         details = self.details(event, previous.presses + 1 if previous else 1)
@@ -182,7 +192,7 @@ class RadioAlarms:
         """The radio (receiver) says it is over: the latched alarm is marked restored, awaiting a reset."""
         device, name = radio_device(event.radio), sos_alarm(event)
         alarm, previous = self._engine.alarm_of(device, name)
-        copy, _ = self._copy(event, (device, name))
+        copy, _ = self._copy(event, device, name)
         if copy:
             return []  # the receiver sent the same restore again
         if alarm is None or not alarm.active or previous is None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import signal
+import sys
 
 import pytest
 import yaml
@@ -18,8 +21,17 @@ from gateway.config.radios import LineRadioProtocolConfig
 from gateway.radio.hub import line_protocol
 from simulators.devices.null_modem import NullModem
 from simulators.radios.line_radio import LineRadioPeer, contact_id, sia_block
+from tests.support.health import until_health
 from tests.support.peers import PROFILES
-from tests.support.radio_station import PREFIX, command, radio_alarm, radio_gateway, scrape
+from tests.support.radio_station import (
+    PREFIX,
+    command,
+    health_url,
+    online,
+    radio_alarm,
+    radio_gateway,
+    scrape,
+)
 
 CONTACT_ID = line_protocol(
     LineRadioProtocolConfig.model_validate(yaml.safe_load((PROFILES / "surgard-contact-id.yaml").read_text()))
@@ -256,3 +268,145 @@ async def test_the_manuals_records_over_tcp_through_the_gateway_zones_restores_a
             assert 'outpost_radio_presses_total{bridge="receiver"} 3.0' in metrics
             assert 'outpost_radio_merged_copies_total{bridge="receiver"} 1.0' in metrics
             assert 'outpost_radio_acks_sent_total{bridge="receiver"} 4.0' in metrics
+
+
+@pytest.mark.slow
+async def test_a_press_the_outbox_cannot_store_is_not_acknowledged_until_it_can(
+    tmp_path, mosquitto, platform
+):
+    """The alarm hard cap reached with the platform away: no ACK, a storage fault, the press
+    repeated by the control station until the backlog drains, then stored, acknowledged, delivered."""
+    async with LineRadioPeer(end=b"\r\n", ack=b"ACK,") as peer:
+        port = await peer.serve_tcp()
+        radios = {
+            "bridges": {"control": {"type": "line-radio", "tcp": {"host": "127.0.0.1", "port": port},
+                                    "protocol": CONTROL_STATION}},
+        }  # fmt: skip
+        # One radio alarm (about 1.2 KB) fits under the cap; a second does not.
+        extra = {"outbox": {"max_bytes": 1000, "alarm_hard_cap_bytes": 2000}}
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform, extra) as gateway:
+            await peer.connected()
+            mosquitto.stop()  # the platform is away: alarms pile up in the outbox
+            await peer.send_until_acked("EMG,2041,-87")
+            with pytest.raises(TimeoutError):
+                await peer.send_until_acked("EMG,2042,-90", resend_after=1.0, attempts=3)
+            assert b"ACK,2042" not in peer.received
+            health = await until_health(health_url(gateway.config), lambda h: not h["healthy"])
+            assert "hard cap" in health["outbox"]["storage_error"]
+            log = await asyncio.to_thread(gateway.output)
+            assert "'2042' not acknowledged: not stored: outbox hard cap" in log
+            assert "Traceback" not in log
+
+            mosquitto.start()  # the backlog drains; the control station keeps repeating
+            await peer.send_until_acked("EMG,2042,-90", resend_after=2.0, attempts=15)
+            await platform.wait_for(radio_alarm("2042"), 20)
+            await until_health(health_url(gateway.config), lambda h: h["healthy"])
+
+
+@pytest.mark.slow
+async def test_a_copy_heard_after_a_restart_is_merged_not_announced_again(tmp_path, mosquitto, platform):
+    """The gateway killed right after a press (a power cut): the receiver's resend of the record,
+    heard by the restarted gateway within the window, is a copy of the stored press."""
+    async with LineRadioPeer(end=b"\x14", ack=ACK) as peer:
+        port = await peer.serve_tcp()
+        radios = {
+            "bridges": {"receiver": {"type": "line-radio", "tcp": {"host": "127.0.0.1", "port": port},
+                                     "profile": "surgard-contact-id"}},
+        }  # fmt: skip
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+            await peer.connected()
+            await peer.send_until_acked(MANUAL_CONTACT_ID)
+            raised = await platform.wait_for(radio_alarm("1234", "raised"))
+            assert raised.payload["radio"]["zone"] == "001"
+
+            gateway.stop(signal.SIGKILL)
+            restarted = len(platform.messages)
+            gateway.start()
+            await online(gateway, platform, after=restarted)
+            await peer.send_until_acked(MANUAL_CONTACT_ID)  # the receiver resends the record
+            await peer.send_until_acked(contact_id("1234", "E", 110, zone=2))  # then a fire on zone 2
+            fire = await platform.wait_for(
+                lambda m: radio_alarm("1234")(m) and m.payload["radio"]["zone"] == "002", after=restarted
+            )
+            assert fire.payload["transition"] == "raised"
+            again = [
+                m for m in platform.messages[restarted:]
+                if radio_alarm("1234")(m) and m.payload["alarm_key"] == raised.payload["alarm_key"]
+                and m.payload["id"] != raised.payload["id"]  # not a redelivery (at least once)
+            ]  # fmt: skip
+            assert again == []  # the copy was merged: events follow ``seq``, so none came before the fire
+            metrics = await asyncio.to_thread(scrape, gateway.config)
+            assert 'outpost_radio_merged_copies_total{bridge="receiver"} 1.0' in metrics
+
+
+@pytest.mark.slow
+async def test_an_escalation_and_a_press_after_a_restore_reach_the_platform_at_once(
+    tmp_path, mosquitto, platform
+):
+    """Contact ID over TCP: an auxiliary alarm, then a fire on the same zone; duress acknowledged
+    by the platform, restored, and pressed again."""
+    async with LineRadioPeer(end=b"\x14", ack=ACK) as peer:
+        port = await peer.serve_tcp()
+        radios = {
+            "bridges": {"receiver": {"type": "line-radio", "tcp": {"host": "127.0.0.1", "port": port},
+                                     "profile": "surgard-contact-id"}},
+        }  # fmt: skip
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+            await peer.connected()
+            await peer.send_until_acked(contact_id("1234", "E", 150, zone=3))  # 24-hour auxiliary
+            auxiliary = await platform.wait_for(radio_alarm("1234", "raised"))
+            assert auxiliary.payload["grade"] == "first-stage"
+            await peer.send_until_acked(contact_id("1234", "E", 110, zone=3))  # fire, 3 s later at most
+            fire = await platform.wait_for(radio_alarm("1234", "level_changed"))
+            assert fire.payload["alarm_key"] == auxiliary.payload["alarm_key"]
+            assert (fire.payload["grade"], fire.payload["radio"]["code"]) == ("life-safety", "110")
+
+            duress = contact_id("1234", "E", 121, zone=1)
+            await peer.send_until_acked(duress)
+            raised = await platform.wait_for(
+                lambda m: radio_alarm("1234", "raised")(m) and m.payload["radio"]["zone"] == "001"
+            )
+            key = raised.payload["alarm_key"]
+            answer = await command(gateway.config, "ack", f"alarm_key={key}")
+            assert answer["ok"], answer
+            await peer.send_until_acked(contact_id("1234", "R", 121, zone=1))  # the receiver's restore
+            restored = await platform.wait_for(
+                lambda m: radio_alarm("1234", "updated")(m) and m.payload["alarm_key"] == key
+            )
+            assert (restored.payload["state"], restored.payload["radio"]["restored"]) == ("active_ack", True)
+            await peer.send_until_acked(duress)  # pressed again: the same record, a new fact
+            again = await platform.wait_for(
+                lambda m: radio_alarm("1234", "realarmed")(m) and m.payload["alarm_key"] == key
+            )
+            assert again.payload["state"] == "active_unack"  # a fresh acknowledgement is needed
+            assert again.payload["radio"]["restored"] is False
+
+
+@pytest.mark.slow
+async def test_a_broker_drop_while_cmd_follows_a_broadcast_is_one_line_not_a_traceback(
+    tmp_path, mosquitto, platform
+):
+    """``outpost cmd broadcast --follow`` waits for radios that never acknowledge (a silent TNC);
+    the broker goes away meanwhile: one line on stderr, exit 3."""
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)  # swallows frames
+    tnc = silent.sockets[0].getsockname()[1]
+    radios = {
+        "callsign": "BH4XYZ-10",
+        "retry": {"initial": "30s", "maximum": "1m", "attempts": 3},
+        "bridges": {"vhf": {"type": "kiss-tcp", "host": "127.0.0.1", "port": tnc}},
+        "registry": {"BH4ABC-7": {"name": "Li Wei"}},
+    }  # fmt: skip
+    async with silent, radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+        cmd = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli", "cmd", "--config", str(gateway.config),
+            "broadcast", "text=evacuate", "group=all", "--follow",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert cmd.stdout is not None
+        answer = json.loads(await asyncio.wait_for(cmd.stdout.readline(), 30))
+        assert answer["result"]["broadcast_id"]  # accepted; the radio does not acknowledge
+        mosquitto.stop()
+        _, stderr = await asyncio.wait_for(cmd.communicate(), 30)
+    assert cmd.returncode == 3
+    assert stderr.decode().count("\n") == 1, stderr
+    assert stderr.decode().startswith(f"outpost cmd: broker {mosquitto.url}")

@@ -17,7 +17,9 @@ KEY = "6f7574706f73742d746573742d6b6579"
 PREFIX = "outpost/v1/cs-test"
 
 
-def write_radio_station(directory: Path, broker_url: str, radios: dict, listen: str) -> Path:
+def write_radio_station(
+    directory: Path, broker_url: str, radios: dict, listen: str, extra: dict | None = None
+) -> Path:
     key_file = directory / "command.key"
     key_file.write_text(KEY + "\n")
     config = {
@@ -27,6 +29,7 @@ def write_radio_station(directory: Path, broker_url: str, radios: dict, listen: 
         "service": {"metrics_listen": listen, "stall_after": "10s"},
         "commands": {"key_file": str(key_file)},
         "radios": radios,
+        **(extra or {}),
     }
     path = directory / "station.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
@@ -34,20 +37,27 @@ def write_radio_station(directory: Path, broker_url: str, radios: dict, listen: 
 
 
 @contextlib.asynccontextmanager
-async def radio_gateway(directory: Path, broker_url: str, radios: dict, platform: Platform):
-    """``outpost run`` with ``radios``; yields once it is online at the platform."""
+async def radio_gateway(
+    directory: Path, broker_url: str, radios: dict, platform: Platform, extra: dict | None = None
+):
+    """``outpost run`` with ``radios`` (and ``extra`` top-level sections); yields once it is online."""
     listen = f"127.0.0.1:{free_port()}"
-    path = write_radio_station(directory, broker_url, radios, listen)
+    path = write_radio_station(directory, broker_url, radios, listen, extra)
     gateway = GatewayProcess(path, directory / "gateway.log")
     gateway.start()
     try:
-        await platform.wait_for(
-            lambda m: m.topic == f"{PREFIX}/status" and m.payload.get("state") == "online", 30
-        )
-        await bridges_connected(listen)
+        await online(gateway, platform)
         yield gateway
     finally:
         gateway.stop()
+
+
+async def online(gateway: GatewayProcess, platform: Platform, after: int = 0) -> None:
+    """Until the gateway is online at the platform (since message ``after``) and its bridges are up."""
+    await platform.wait_for(
+        lambda m: m.topic == f"{PREFIX}/status" and m.payload.get("state") == "online", 30, after=after
+    )
+    await bridges_connected(yaml.safe_load(gateway.config.read_text())["service"]["metrics_listen"])
 
 
 async def command(config: Path, name: str, *args: str) -> dict:
@@ -67,6 +77,11 @@ def radio_alarm(radio: str, transition: str | None = None):
         )
 
     return predicate
+
+
+def health_url(config: Path) -> str:
+    """The gateway's ``/healthz``, at the address its station file gives."""
+    return f"http://{yaml.safe_load(config.read_text())['service']['metrics_listen']}/healthz"
 
 
 def scrape(config: Path) -> str:

@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from simulators.radios.line_radio import LineRadioPeer
 from tests.support.health import until_health
 from tests.support.peers import Platform, StationUnderTest, alarm, gas_detectors, running_station
+from tests.support.radio_station import radio_alarm, radio_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +137,32 @@ async def test_a_gateway_started_on_a_full_disk_runs_and_says_so(tmp_path, mosqu
     ) as station:
         await polling(station, platform)
         await rides_out_the_full_disk(station, platform, filler, filled_at=0)  # full from the start
+
+
+async def test_a_press_on_a_full_disk_is_delivered_but_acknowledged_only_once_stored(
+    tmp_path, mosquitto, platform, state_disk
+):
+    """A control station's press while the disk is full: the alarm goes out from memory, the
+    station gets no ACK and repeats it; once the disk takes writes, the repeat is acknowledged."""
+    async with LineRadioPeer(end=b"\r\n", ack=b"ACK,") as peer:
+        port = await peer.serve_tcp()
+        protocol = {"end": "\r\n", "rules": [{"event": "emergency", "match": r"^EMG,(?P<radio>\d+)$"}],
+                    "ack": "ACK,{radio}\r\n"}  # fmt: skip
+        radios = {"bridges": {"control": {"type": "line-radio", "protocol": protocol,
+                                          "tcp": {"host": "127.0.0.1", "port": port}}}}  # fmt: skip
+        async with radio_gateway(tmp_path, mosquitto.url, radios, platform) as gateway:
+            await peer.connected()
+            filled_at = len(platform.messages)
+            filler = fill(state_disk)
+            with pytest.raises(TimeoutError):
+                await peer.send_until_acked("EMG,2041", resend_after=1.0, attempts=3)
+            await platform.wait_for(radio_alarm("2041", "raised"), timeout=10, after=filled_at)
+            await platform.wait_for(storage_alarm("raised"), timeout=10, after=filled_at)
+            assert b"ACK,2041" not in peer.received
+
+            await asyncio.to_thread(filler.unlink)
+            await peer.send_until_acked("EMG,2041", resend_after=2.0, attempts=10)
+            await platform.wait_for(storage_alarm("cleared"), timeout=15, after=filled_at)
+            log = gateway.output()
+            assert "'2041' not acknowledged: not stored" in log
+            assert "Traceback" not in log

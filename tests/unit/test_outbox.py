@@ -184,3 +184,24 @@ async def test_a_disk_that_refuses_holds_messages_in_memory_still_delivers_them_
     assert reopened.saved_state == {"alarm/a": {"grade": "fault"}}
     assert numbers(await reopened.take(10)) == [2]  # the delivered one is gone
     await reopened.close()
+
+
+async def test_an_alarm_refused_at_the_hard_cap_is_not_stored_and_a_storage_error_until_alarms_fit(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1000, alarm_hard_cap_bytes=1500)
+    await box.open()
+    told: list[str | None] = []
+    box.on_storage = told.append
+    stored = [await box.put(message(OutboxPriority.ALARM, n)) for n in range(12)]
+    assert stored == [True] * 12  # up to the cap
+    assert not await box.submit([message(OutboxPriority.ALARM, 99)], {"alarm/x": {"n": 99}})
+    assert box.stats().refused_alarms == 1
+    await asyncio.sleep(0)  # the storage report follows the step
+    assert box.storage_error is not None
+    assert "hard cap" in box.storage_error
+    assert told == [box.storage_error]
+    for queued in await box.take(100):  # the platform takes the backlog
+        box.done(queued)
+    assert box.storage_error is None
+    assert told[-1] is None
+    assert await box.put(message(OutboxPriority.ALARM, 100))
+    await box.close()

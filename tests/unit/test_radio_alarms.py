@@ -272,3 +272,51 @@ def test_a_restore_with_no_alarm_to_restore_is_still_published(tmp_path):
     [restore] = contact_id(radios, 0, "130", "004", RadioEventKind.RESTORE)
     assert isinstance(restore, RadioTraffic)
     assert (restore.event, restore.radio.account, restore.radio.zone) == ("restore", "1234", "004")
+
+
+def test_after_a_restart_a_copy_is_merged_and_the_radio_still_has_its_position(tmp_path):
+    radios = Radios(tmp_path, store=StateStore())
+    radios.hear(RadioEventKind.POSITION, 0, position=Position(31.18, 121.43))
+    radios.commit()  # a registered radio's position is stored as it comes
+    radios.hear(RadioEventKind.EMERGENCY, 10, text="SOS", fingerprint="SOS{7")
+    radios.commit()
+    after = Radios(tmp_path, store=radios.store)
+    assert after.hear(RadioEventKind.EMERGENCY, 40, text="SOS", fingerprint="SOS{7") == []
+    [acked] = alarms(after.engine.acknowledge(KEY, "duty"))
+    assert acked.radio.presses == 2
+    [again] = alarms(after.hear(RadioEventKind.EMERGENCY, 50, text="SOS", fingerprint="SOS{8"))
+    assert again.transition.value == "realarmed"
+    assert (again.radio.position.lat, again.radio.position.age_s) == (31.18, 50.0)
+
+
+def test_a_copy_beyond_the_window_or_from_before_a_clock_step_back_is_announced(tmp_path):
+    radios = Radios(tmp_path)
+    radios.hear(RadioEventKind.EMERGENCY, 100, text="SOS", fingerprint="SOS{7")
+    [late] = alarms(radios.hear(RadioEventKind.EMERGENCY, 161, text="SOS", fingerprint="SOS{7"))
+    assert late.transition.value == "realarmed"
+    [stepped] = alarms(radios.hear(RadioEventKind.EMERGENCY, 90, text="SOS", fingerprint="SOS{7"))
+    assert stepped.transition.value == "realarmed"  # the wall clock went back: never merged
+
+
+def test_a_press_that_was_not_stored_is_forgotten_so_its_repeat_is_announced(tmp_path):
+    radios = Radios(tmp_path)
+    press = {"text": "SOS", "fingerprint": "SOS{7"}
+    radios.hear(RadioEventKind.EMERGENCY, 0, **press)
+    radios.alarms.forget(RadioEvent(RadioEventKind.EMERGENCY, "vhf", "BH4ABC-7", "vhf:0", **press))
+    [repeat] = alarms(radios.hear(RadioEventKind.EMERGENCY, 5, **press))
+    assert repeat.transition.value == "realarmed"
+
+
+def test_an_unknown_radios_position_waits_for_its_press_to_be_stored(tmp_path):
+    radios = Radios(tmp_path, store=StateStore())
+    radios.hear(RadioEventKind.POSITION, 0, radio="BG9ZZZ", position=Position(30.0, 120.0))
+    assert radios.engine.take_state() is None  # no write for a stranger's beacon
+    radios.hear(RadioEventKind.EMERGENCY, 5, radio="BG9ZZZ", text="SOS")
+    radios.commit()
+    after = Radios(tmp_path, store=radios.store)
+    assert (
+        after.alarms.details(
+            RadioEvent(RadioEventKind.TEXT, "vhf", "BG9ZZZ", "vhf:0", received_at=EPOCH)
+        ).position.lat
+        == 30.0
+    )
