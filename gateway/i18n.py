@@ -375,6 +375,11 @@ CATALOGUE: dict[str, Text] = {
     "help.actuate": Text(
         "switches a declared actuator to one of its declared values", "将已声明的执行器切换到其声明的某个值"
     ),
+    "help.config_push": Text(
+        "replaces the station file (outpost config push sends one); rolled back if the broker "
+        "is not reached with it",
+        "替换站点配置文件（由 outpost config push 发送）；若用新配置连不上消息服务器则自动回退",
+    ),
 }
 
 

@@ -11,6 +11,7 @@ topics.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from gateway.commands.handlers import COMMANDS
@@ -22,6 +23,14 @@ from gateway.uplink.mqtt import Incoming, MqttUplink
 from gateway.uplink.topics import result_topic
 
 MAX_RESPONSE_TOPIC = 1024  # characters; MQTT allows 65535 bytes, no answer needs that
+
+# The jobs the command being processed in this task wants started once its answer is sent.
+_after_answer: ContextVar[list[Coroutine[Any, Any, None]]] = ContextVar("after_answer")
+
+
+def after_answer(job: Coroutine[Any, Any, None]) -> None:
+    """Start ``job`` once the answer to the command being processed is sent (``CommandContext``)."""
+    _after_answer.get().append(job)
 
 
 class Downlink:
@@ -64,6 +73,18 @@ class Downlink:
         return await self._process(name, payload, None, None)
 
     async def _process(
+        self, name: str, payload: bytes, asked: str | None, correlation_data: bytes | None
+    ) -> Outcome:
+        jobs: list[Coroutine[Any, Any, None]] = []
+        token = _after_answer.set(jobs)
+        try:
+            return await self._answered(name, payload, asked, correlation_data)
+        finally:
+            _after_answer.reset(token)
+            for job in jobs:
+                self._in_background(job)
+
+    async def _answered(
         self, name: str, payload: bytes, asked: str | None, correlation_data: bytes | None
     ) -> Outcome:
         command_id, outcome = await self._processor.process(name, payload)

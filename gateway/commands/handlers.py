@@ -262,3 +262,32 @@ class Actuated(TypedDict):
 async def actuate(context: CommandContext, args: ActuateArgs) -> Actuated:
     await context.actuators.set(args.actuator, args.value)
     return {"actuator": args.actuator, "value": args.value}
+
+
+# -- config_push ------------------------------------------------------------------------
+class ConfigPushArgs(Arguments):
+    yaml: str = Field(min_length=1)  # the station file's text; the command as a whole is bounded
+
+
+class ConfigPushed(TypedDict):
+    """The file is written and about to be applied; whether it stays shows in the station status."""
+
+    sha256: str
+    previous_sha256: str
+    confirm_within_s: float
+
+
+@COMMANDS.add(
+    "config_push",
+    ConfigPushArgs,
+    "replaces the station file (yaml=TEXT) and applies it like a reload; rolled back by the station "
+    "if it does not reach the broker in time (outpost config push sends a file)",
+)
+async def config_push(context: CommandContext, args: ConfigPushArgs) -> ConfigPushed:
+    pushed = await context.config_push.push(args.yaml)
+    context.after_answer(pushed.apply)
+    return {
+        "sha256": pushed.sha256,
+        "previous_sha256": pushed.previous_sha256,
+        "confirm_within_s": pushed.confirm_within,
+    }

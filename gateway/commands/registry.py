@@ -64,6 +64,24 @@ class Actuators(Protocol):
 
 
 @dataclass(frozen=True)
+class Pushed:
+    """A pushed station file, checked and written: the job that applies it, to run after the answer."""
+
+    sha256: str
+    previous_sha256: str
+    confirm_within: float
+    apply: Coroutine[Any, Any, None]
+
+
+class ConfigPusher(Protocol):
+    """What takes a station file pushed by the platform (:mod:`gateway.service.config_push`)."""
+
+    async def push(self, text: str) -> Pushed:
+        """Check and write it; raise :class:`CommandFailed` saying why the file is refused."""
+        ...
+
+
+@dataclass(frozen=True)
 class CommandContext:
     """The gateway's parts a handler may use; the wiring builds one per configuration."""
 
@@ -76,6 +94,9 @@ class CommandContext:
     radio_hub: RadioHub | None
     actuators: Actuators
     in_background: Callable[[Coroutine[Any, Any, None]], None]
+    config_push: ConfigPusher
+    # Work to start once the command's answer is sent (applying new MQTT settings ends the session).
+    after_answer: Callable[[Coroutine[Any, Any, None]], None]
 
 
 A = TypeVar("A", bound=Arguments)

@@ -220,6 +220,8 @@ class CommandsConfig(Strict):
     key_file: Path | None = None
     allow_unsigned: bool = False
     max_clock_skew: Seconds = 60.0
+    # A pushed station file that has not reconnected to the broker within this is rolled back.
+    config_confirm_within: Seconds = 60.0
 
 
 class ActuatorConfig(Strict):

@@ -209,6 +209,29 @@ class DeviceSummary(BaseModel):
     location: str
 
 
+class ConfigPushOutcome(BaseModel):
+    """What became of the last station file pushed to the station (``outpost config push``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str = Field(description="of the pushed file")
+    outcome: Literal["confirming", "applied", "rolled back"] = Field(
+        description="confirming: applied, waiting for the broker; applied: the station reconnected "
+        "with it; rolled back: it did not, and the previous file is in force again"
+    )
+    reason: str | None = None
+    at: Timestamp = Field(description="when the outcome was reached")
+
+
+class RunningConfig(BaseModel):
+    """Which station file is in force, so a district sees which stations run which configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str = Field(description="SHA-256 of the station file in force, as hex")
+    push: ConfigPushOutcome | None = None
+
+
 class StationStatusEvent(Envelope):
     """Birth (``online``, retained) and Last Will (``offline``); ``offline`` with the reason
     ``stopped`` when the gateway was stopped cleanly (the Will has none: the link died)."""
@@ -223,6 +246,7 @@ class StationStatusEvent(Envelope):
     name: str = ""
     district: str = ""
     devices: list[DeviceSummary] = Field(default_factory=list)
+    config: RunningConfig | None = None  # in the birth (``online``); absent from the Will
 
 
 class Reading(BaseModel):

@@ -38,11 +38,7 @@ def _target(args: argparse.Namespace, tool: str) -> OperatorTarget | None:
 
 
 def _cmd_command(args: argparse.Namespace) -> int:
-    import aiomqtt
-
-    from gateway.commands.auth import read_key
-    from gateway.contract.events import CommandResult, RadioTraffic
-    from gateway.operator.cmd import parse_arguments, send_command
+    from gateway.operator.cmd import parse_arguments
 
     target = _target(args, "cmd")
     if target is None:
@@ -55,6 +51,42 @@ def _cmd_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"outpost cmd: {exc}", file=sys.stderr)
         return 2
+    return _send(target, "cmd", args.name, arguments, timeout=args.timeout, follow=args.follow)
+
+
+def _cmd_config_push(args: argparse.Namespace) -> int:
+    from gateway.config.files import MAX_CONFIG_BYTES, UnreadableFile, read_bounded
+
+    try:
+        text = read_bounded(args.file, MAX_CONFIG_BYTES).decode("utf-8")
+    except UnreadableFile as exc:
+        print(f"outpost config push: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"outpost config push: {args.file}: is not UTF-8 text; save it as UTF-8", file=sys.stderr)
+        return 2
+    if args.config is None and args.broker is None:
+        args.config = args.file  # the station and its broker as the pushed file names them
+    target = _target(args, "config push")
+    if target is None:
+        return 2
+    if target.station is None:
+        print("outpost config push: give --broker and --station with --key-file", file=sys.stderr)
+        return 2
+    return _send(target, "config push", "config_push", {"yaml": text}, timeout=args.timeout, follow=False)
+
+
+def _send(
+    target: OperatorTarget, tool: str, name: str, arguments: dict, *, timeout: float, follow: bool
+) -> int:
+    """Sign and send one command, print its answer: exit 0 done, 1 refused, 2 too large, 3 no answer."""
+    import aiomqtt
+
+    from gateway.commands.auth import read_key
+    from gateway.contract.events import CommandResult, RadioTraffic
+    from gateway.operator.cmd import send_command
+
+    assert target.station is not None
 
     def show(item: CommandResult | RadioTraffic) -> None:
         """The answer, then each step of what it started: one JSON document per line."""
@@ -66,24 +98,27 @@ def _cmd_command(args: argparse.Namespace) -> int:
                 target.mqtt,
                 prefix=target.prefix(),
                 station=target.station,
-                name=args.name,
+                name=name,
                 args=arguments,
                 key=read_key(target.key_file) if target.key_file else None,
-                timeout=args.timeout,
-                follow=show if args.follow else None,
+                timeout=timeout,
+                follow=show if follow else None,
             )
         )
+    except ValueError as exc:  # larger than a station takes
+        print(f"outpost {tool}: {exc}", file=sys.stderr)
+        return 2
     except TimeoutError:
         print(
-            f"outpost cmd: no answer from station {target.station} within {args.timeout:g} s", file=sys.stderr
+            f"outpost {tool}: no answer from station {target.station} within {timeout:g} s", file=sys.stderr
         )
         return 3
     except aiomqtt.MqttError as exc:
-        print(f"outpost cmd: broker {target.broker}: {exc}", file=sys.stderr)
+        print(f"outpost {tool}: broker {target.broker}: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:  # Ctrl-C while following: the broadcast goes on at the station
         return 130
-    if not args.follow:
+    if not follow:
         print(result.model_dump_json(by_alias=True, indent=2))
     return 0 if result.ok else 1
 
@@ -191,6 +226,21 @@ def add_operator_commands(commands: argparse._SubParsersAction) -> None:
         "(one JSON document per line)",
     )
     command.set_defaults(handler=_cmd_command)
+
+    config = commands.add_parser("config", help="fleet configuration: push a station file to a station")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    push = config_commands.add_parser(
+        "push",
+        help="send a station file as a signed command; the station checks it, applies it like a reload "
+        "and rolls it back if it cannot reach the broker with it",
+        description="Prints the station's answer (the file's sha256) and exits 0 if it took the file, "
+        "1 with the reason if it refused it. Whether the file stays shows in the station's status "
+        "(config.sha256, config.push) and /healthz.",
+    )
+    push.add_argument("file", type=Path, help="the new station file (YAML, UTF-8)")
+    _station_options(push)
+    push.set_defaults(handler=_cmd_config_push)
+    push.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
 
     console = commands.add_parser(
         "console", help="watch a station (or all) live: status, active alarms, events; ack and more"

@@ -13,6 +13,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.commands.auth import sign
+from gateway.commands.processor import MAX_COMMAND_BYTES
 from gateway.config.models import MqttConfig
 from gateway.contract.decode import decode
 from gateway.contract.events import CommandResult, RadioTraffic
@@ -53,6 +54,7 @@ async def send_command(
     In MQTT 3.1.1 (``protocol: mqtt311``, a broker that speaks nothing newer, as the
     embedded one of ``outpost sim``) the command goes without MQTT 5 properties: the
     gateway answers on the result topic all the same, and the answer is found by its id.
+    A command larger than a station takes is a ValueError, before anything is sent.
 
     With ``follow``, the answer is handed to it and then, when the answer names a
     broadcast, each of that broadcast's steps on ``{p}/radio`` until the ``finished``
@@ -62,6 +64,9 @@ async def send_command(
     v5 = mqtt.protocol == "mqtt5"
     command_id = secrets.token_hex(8)
     body = sign(key, station, name, args, command_id) if key else {"id": command_id, "args": args}
+    payload = json.dumps(body, ensure_ascii=False).encode()  # Chinese text: 3 bytes a character, not 6
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise ValueError(f"the command is {len(payload)} bytes; a station takes at most {MAX_COMMAND_BYTES}")
     answers = result_topic(prefix)
     properties = Properties(PacketTypes.PUBLISH)
     properties.ResponseTopic = answers
@@ -70,9 +75,7 @@ async def send_command(
         await client.subscribe(answers, qos=1)
         if follow is not None:  # before the command: the first steps may come before its answer
             await client.subscribe(f"{prefix}/radio", qos=1)
-        await client.publish(
-            f"{prefix}/cmd/{name}", json.dumps(body), qos=1, properties=properties if v5 else None
-        )
+        await client.publish(f"{prefix}/cmd/{name}", payload, qos=1, properties=properties if v5 else None)
         steps: list[RadioTraffic] = []
         incoming = aiter(_payloads(client))
         async with asyncio.timeout(timeout):

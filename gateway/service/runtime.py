@@ -23,7 +23,7 @@ from gateway.alarms.store import read_legacy_state
 from gateway.buses import build_poller
 from gateway.commands.actuators import ModbusActuators
 from gateway.commands.auth import Verifier, read_key
-from gateway.commands.downlink import Downlink
+from gateway.commands.downlink import Downlink, after_answer
 from gateway.commands.handlers import COMMANDS
 from gateway.commands.processor import CommandProcessor
 from gateway.commands.registry import CommandContext, Executor, RadioBroadcaster
@@ -38,12 +38,13 @@ from gateway.radio.hub import RadioHub
 from gateway.radio.registry import RadioRegistry
 from gateway.response.responder import Responder
 from gateway.service.boot import Boot
+from gateway.service.config_push import ConfigPush, needs_restart
 from gateway.service.health import Health
 from gateway.service.metrics import Metrics, PageHandler, serve
 from gateway.service.supervisor import TaskFaults, supervise
 from gateway.service.systemd import Notifier, Progress, feed_watchdog
 from gateway.uplink.freshness import Freshness
-from gateway.uplink.mqtt import SIGN_OFF_TIMEOUT, MqttUplink
+from gateway.uplink.mqtt import SIGN_OFF_TIMEOUT, Message, MqttUplink
 from gateway.uplink.topics import command_topics
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class Gateway:
         self.progress = Progress()
         self.notifier = Notifier()
         self._counts = CountBook()
+        self.reloading = asyncio.Lock()  # one reload (SIGHUP or a pushed file) at a time
+        self.config_push = ConfigPush(config.path, self)
         self.uplink = self._make_uplink(config)
         self.trends: Trends | None = None
         self.walk: WalkMode | None = None
@@ -162,6 +165,8 @@ class Gateway:
             radio_hub=self.radio_hub,
             actuators=actuators,
             in_background=self._in_background,
+            config_push=self.config_push,
+            after_answer=after_answer,
         )
         self.downlink = Downlink(
             self._command_processor(config),
@@ -279,12 +284,35 @@ class Gateway:
             station=station.station.id,
             outbox=self.outbox,
             freshness=self.freshness,
-            retained_state=lambda: [self.publisher.station_status("online"), self.publisher.snapshot()],
+            retained_state=self._birth,
             will=lambda: self.publisher.station_status("offline"),
             command_topic=command_topics(self.prefix),
             on_command=lambda incoming: self.downlink.on_command(incoming),  # noqa: PLW0108 (late-bound)
             window=station.outbox.window,
         )
+
+    def _birth(self) -> list[Message]:
+        """What a new session publishes first; that it started confirms a pushed station file."""
+        self.config_push.connected()
+        return [self.status("online"), self.publisher.snapshot()]
+
+    def status(self, state: str) -> Message:
+        """The station status (birth or Will); the birth names the station file in force."""
+        message = self.publisher.station_status(state)
+        if state != "online":
+            return message
+        event = StationStatusEvent.model_validate_json(message.payload)
+        online = event.model_copy(update={"config": self.config_push.state()})
+        return dataclasses.replace(message, payload=online.to_json())
+
+    async def announce(self) -> None:
+        """The status again, retained, on the session there is: the station file in force changed."""
+        if self.uplink.connected:
+            await self.uplink.publish_now(self.status("online"))
+
+    def healthz(self) -> dict[str, Any]:
+        """``/healthz``: the health of the running configuration's parts, and which station file it is."""
+        return self.health.snapshot() | {"config": self.config_push.state().model_dump(mode="json")}
 
     def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
         """Work that outlives the command that started it (answers to radios wait for their acks)."""
@@ -326,28 +354,30 @@ class Gateway:
                 )
 
     async def reload(self) -> None:
-        """Re-read the configuration; apply it if valid, keep the running one if not.
+        """Re-read the configuration (SIGHUP); apply it if valid, keep the running one if not.
 
         Queued messages stay in the outbox; the MQTT session is kept unless the
         ``mqtt`` section changed. Alarm states are the engine's to restore.
         """
-        try:
-            new = load_config(self.config.path)
-        except ConfigError as exc:
-            log.error("reload refused, the running configuration stays:\n%s", exc)
-            return
+        async with self.reloading:
+            try:
+                new = load_config(self.config.path)
+            except ConfigError as exc:
+                log.error("reload refused, the running configuration stays:\n%s", exc)
+                return
+            fixed = needs_restart(self.config.station, new.station)
+            if fixed:
+                log.error(
+                    "reload refused: %s cannot change while running; restart the service", ", ".join(fixed)
+                )
+                return
+            await self.apply(new)
+            self.config_push.reloaded()
+        await self.announce()
+
+    async def apply(self, new: LoadedConfig) -> None:
+        """Apply a valid configuration that needs no restart; the caller holds :attr:`reloading`."""
         old = self.config.station
-        needs_restart = [
-            key
-            for key in ("station", "state_dir", "outbox", "service")
-            if getattr(new.station, key) != getattr(old, key)
-        ]
-        if needs_restart:
-            log.error(
-                "reload refused: %s cannot change while running; restart the service",
-                ", ".join(needs_restart),
-            )
-            return
         group = self._group
         assert group is not None
         for task in self._field_tasks:
@@ -437,7 +467,7 @@ class Gateway:
                             lambda: serve(
                                 listen,
                                 self.metrics,
-                                lambda: self.health.snapshot(),  # noqa: PLW0108 (late-bound)
+                                self.healthz,
                                 lambda: self.health.update_gauges(),  # noqa: PLW0108 (late-bound)
                                 lambda: self.health.values(),  # noqa: PLW0108 (late-bound)
                                 self._station_page(),

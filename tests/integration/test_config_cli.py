@@ -1,11 +1,38 @@
-"""``outpost check`` as a technician runs it on a hostile or mis-saved file: one line, exit 1."""
+"""``outpost check`` and ``outpost run`` on a hostile or mis-saved file: one line, exit 1, at once."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.support.abuse_files import billion_laughs, gbk
+from tests.support.abuse_files import (
+    billion_laughs,
+    binary,
+    deep_block_nesting,
+    deep_flow_nesting,
+    dev_zero,
+    directory,
+    fifo,
+    fifty_megabytes,
+    gbk,
+    recursive_alias,
+)
 from tests.support.peers import outpost
+
+ABUSES = {
+    "bomb": billion_laughs,
+    "recursive alias": recursive_alias,
+    "deep flow nesting": deep_flow_nesting,
+    "deep block nesting": deep_block_nesting,
+    "binary": binary,
+    "gbk": gbk,
+    "fifo": fifo,
+    "/dev/zero": dev_zero,
+    "50 MB": fifty_megabytes,
+    "directory": directory,
+}
+SECONDS = 5.0  # the interpreter's start and imports included; the file itself is refused in milliseconds
 
 
 @pytest.mark.parametrize("make", [billion_laughs, gbk], ids=["bomb", "gbk"])
@@ -17,3 +44,16 @@ def test_check_prints_one_line_and_exits_1(tmp_path, make):
     [line] = result.stderr.splitlines()
     assert line.startswith("station.yaml:")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("abuse", ABUSES)
+def test_run_ends_with_one_clean_line_and_exit_1(tmp_path, abuse):
+    path = ABUSES[abuse](tmp_path / "station.yaml")
+    started = time.monotonic()
+    result = outpost("run", str(path), timeout=30)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"{path.name}:")
+    assert elapsed < SECONDS

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import signal
 import socket
+import time
 import urllib.request
 
 import pytest
 import yaml
 
-from tests.support.peers import mqtt_connected, outpost, running_station, wait_for_log
+from tests.support.abuse_files import billion_laughs, gbk
+from tests.support.peers import alarm, mqtt_connected, outpost, running_station, wait_for_log
 
 pytestmark = pytest.mark.slow
 
@@ -136,8 +140,6 @@ async def test_logs_fit_journald_and_json_and_never_carry_secrets(tmp_path, mosq
 async def test_sighup_applies_a_valid_config_and_keeps_the_session_and_refuses_a_broken_one(
     tmp_path, mosquitto, platform
 ):
-    import signal
-
     async with running_station(tmp_path, mosquitto.url, poll_interval=0.2) as station:
         await station.health_where(mqtt_connected)
         config = yaml.safe_load(station.config_path.read_text())
@@ -158,7 +160,30 @@ async def test_sighup_applies_a_valid_config_and_keeps_the_session_and_refuses_a
             lambda m: m.topic.endswith("/alarm") and m.payload.get("transition") == "raised", timeout=10
         )
         assert raised.payload["threshold"] == 5.0
-        births = platform.matching(
-            lambda m: m.topic == "outpost/v1/cs-test/status" and m.payload["state"] == "online"
+        # The status says so again (retained) on the same session: the district sees the new file.
+        new = hashlib.sha256(station.config_path.read_bytes()).hexdigest()
+        await platform.wait_for(
+            lambda m: m.topic == "outpost/v1/cs-test/status" and m.payload["config"]["sha256"] == new
         )
-        assert len(births) == 1  # the session was not dropped: no second birth
+        assert station.gateway.output().count("MQTT connected") == 1  # the session was not dropped
+
+
+@pytest.mark.parametrize("make", [billion_laughs, gbk], ids=["bomb", "gbk"])
+async def test_sighup_with_a_hostile_file_is_refused_at_once_and_alarms_still_arrive(
+    tmp_path, mosquitto, platform, make
+):
+    async with running_station(tmp_path, mosquitto.url, poll_interval=0.2) as station:
+        await platform.wait_for(lambda m: m.topic.endswith("/device/kitchen-gas/status"), 15)
+        make(station.config_path.with_name("hostile.yaml")).replace(station.config_path)
+
+        started = time.monotonic()
+        station.gateway.process.send_signal(signal.SIGHUP)
+        log = await wait_for_log(station.gateway.output, "reload refused")
+        assert time.monotonic() - started < 1.0
+        assert "station.yaml:" in log
+        assert "Traceback" not in log
+
+        station.units["kitchen-gas"].set("gas", 30.0)
+        raised = await platform.wait_for(alarm(".kitchen-gas.gas", "raised"), timeout=5)
+        assert raised.payload["historical"] is False
+        assert station.gateway.process.poll() is None  # still running

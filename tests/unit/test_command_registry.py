@@ -102,7 +102,10 @@ def outcome(gateway: Gateway, device: str, at: float, **values: float | bool) ->
 @pytest.fixture
 async def gateway(tmp_path):
     """The real gateway's parts, never connected: a gas alarm and a latched fire alarm active."""
-    config = load_config(write(tmp_path, STATION + f"state_dir: {tmp_path / 'state'}\n"))
+    key = tmp_path / "command.key"
+    key.write_text("c0ffee\n")
+    extra = f"state_dir: {tmp_path / 'state'}\ncommands:\n  key_file: {key}\n"
+    config = load_config(write(tmp_path, STATION + extra))
     gateway = Gateway(config)
     await gateway.outbox.open()
     for device, values in (("kitchen-gas", {"gas": 30.0}), ("kitchen-smoke", {"fire_alarm": True})):
@@ -127,6 +130,8 @@ HANDLERS = [
     ("report", {}, None, {"report_id", "all_clear"}),
     ("broadcast", {"text": "Flood warning"}, None, {"accepted", "broadcast_id", "recipients"}),
     ("actuate", {"actuator": "siren", "value": "on"}, None, {"actuator", "value"}),
+    # The station's own file pushed again (the test gives its text).
+    ("config_push", {"yaml": ...}, None, {"sha256", "previous_sha256", "confirm_within_s"}),
 ]
 
 
@@ -137,13 +142,20 @@ def test_the_table_covers_every_command():
 @pytest.mark.parametrize(("name", "args", "first", "keys"), HANDLERS, ids=[h[0] for h in HANDLERS])
 async def test_each_handler_answers_with_its_own_result(gateway, name, args, first, keys):
     switches = Switches()
-    context = dataclasses.replace(gateway.command_context, radio=Radios(), actuators=switches)
+    later: list[Coroutine[Any, Any, None]] = []
+    context = dataclasses.replace(
+        gateway.command_context, radio=Radios(), actuators=switches, after_answer=later.append
+    )
     commands = Executor(COMMANDS, context)
     if first is not None:
         await commands.execute(first[0], COMMANDS[first[0]].arguments.model_validate(first[1]))
     backlog = len(gateway.outbox)
+    if name == "config_push":
+        args = {"yaml": gateway.config.path.read_text()}
 
     result = await commands.execute(name, COMMANDS[name].arguments.model_validate(args))
+    for job in later:  # applying a pushed file needs the running gateway: not here
+        job.close()
 
     assert set(result) == keys
     json.dumps(result)  # it goes back to the platform as JSON
