@@ -227,7 +227,8 @@ class Database:
         db.execute("BEGIN IMMEDIATE")
         # Every insert before every delete: a message evicted before its commit is deleted after it.
         db.executemany(
-            "INSERT INTO outbox (id, priority, topic, payload, qos, retain, queued_at) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO outbox (id, priority, topic, payload, qos, retain, queued_at)"
+            " VALUES (?,?,?,?,?,?,?)",
             [row for write in writes for row in write.inserts],
         )
         db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for write in writes for i in write.deletes])
