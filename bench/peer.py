@@ -156,9 +156,8 @@ async def measure(devices: int, seconds: float, poll: float) -> dict:
         stack.push_async_callback(platform.stop)
 
         floor_process: list[subprocess.Popen] = []
-        floor_command = [
-            sys.executable, "-m", "bench.peer", "--floor", broker.url, str(server.port), str(devices), str(poll)
-        ]  # fmt: skip
+        floor_args = [broker.url, str(server.port), str(devices), str(poll)]
+        floor_command = [sys.executable, "-m", "bench.peer", "--floor", *floor_args]
 
         def stop_floor() -> None:
             process = floor_process.pop()
