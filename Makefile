@@ -35,9 +35,12 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format .
 
 bench: $(BIN)/.installed peers
+	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.durability
 	$(BIN)/python -m bench.serial_bus
+	$(BIN)/python -m bench.rtu_hostile
 	$(BIN)/python -m bench.fleet
 
 clean:

@@ -169,6 +169,11 @@ def print_table(result: dict) -> None:
             f"{delivery['ratio'] * 100:>10.2f}%{alarms:>12}{delivery['latency']['p99_ms']:>9}"
             f"{usage['fleet_cpu_percent']:>9}%{usage['fleet_rss_mib']:>5.0f}M{usage['mosquitto_cpu_percent']:>10}%"
         )
+    floor = max(base["per_second"] for base in result["baseline_single_client"].values())
+    best = max(run["published"]["per_second"] for run in result["runs"])
+    print(
+        f"vs floor (same run): the busiest fleet publishes {best / max(floor, 1):.2f}x one bare client's rate"
+    )
 
 
 def main() -> None:

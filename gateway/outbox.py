@@ -144,6 +144,7 @@ class Outbox:
         self._queued: dict[int, Queued] = {}  # every message not yet delivered, by id
         self._heap: list[tuple[int, int]] = []  # (priority, id) ready to go: committed, or held
         self._in_flight: set[int] = set()
+        self._acked: list[int] = []  # delivered, its delete not yet handed to the writer
         self._memory_only: set[int] = set()  # held in memory: the disk refused them so far
         self._waiting: dict[Write, asyncio.Future[bool]] = {}
         self._lost_alarms: set[Write] = set()  # writes whose step lost an alarm at the hard cap
@@ -188,6 +189,7 @@ class Outbox:
             log.info("outbox holds %d message(s) from before; they go out first", len(loaded.rows))
 
     async def close(self) -> None:
+        self._flush_acked()
         await asyncio.to_thread(self._db.stop)
 
     def _adopt(self, rows: list[Row]) -> None:
@@ -337,12 +339,15 @@ class Outbox:
                 if error is not None:
                     self._memory_only.add(row_id)
                 heapq.heappush(self._heap, (priority, row_id))
+        # The drain wakes first: the messages just committed are handed to the client before
+        # anything a commit's callbacks publish directly (the retained snapshot after an alarm).
+        self._changed.set()
+        for write in writes:
             future = self._waiting.pop(write, None)
             lost = write in self._lost_alarms
             self._lost_alarms.discard(write)
             if future is not None and not future.done():
                 future.set_result(error is None and not lost)
-        self._changed.set()
         self._disk_error = error
         self._report_storage()
 
@@ -364,8 +369,10 @@ class Outbox:
         return batch
 
     def done(self, queued: Queued) -> None:
-        """The broker has it: forget it for good (the delete joins the next commit).
+        """The broker has it: forget it for good.
 
+        The delete joins those of every PUBACK handled in the same pass of the
+        event loop (one socket read brings many), handed to the writer as one write.
         Once the backlog is back within the budget, alarms fit again: a hard-cap
         storage error ends.
         """
@@ -373,10 +380,17 @@ class Outbox:
         self.on_delivered(queued.message)
         if queued.id in self._queued:
             self._forget(queued.id)
-            self._db.submit(Write(deletes=[queued.id]))
+            if not self._acked:
+                asyncio.get_running_loop().call_soon(self._flush_acked)
+            self._acked.append(queued.id)
         if self._cap_error is not None and self._bytes <= self.max_bytes:
             self._cap_error = None
             self._report_storage()
+
+    def _flush_acked(self) -> None:
+        if self._acked:
+            self._db.submit(Write(deletes=self._acked))
+            self._acked = []
 
     def _forget(self, row_id: int) -> None:
         self._bytes -= len(self._queued.pop(row_id).message.payload)

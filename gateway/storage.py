@@ -225,13 +225,13 @@ class Database:
         durable = bool(changes) or self._rewrite_state or any(w.durable for w in writes)
         db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         db.execute("BEGIN IMMEDIATE")
-        for write in writes:
-            db.executemany(
-                "INSERT INTO outbox (id, priority, topic, payload, qos, retain, queued_at)"
-                " VALUES (?,?,?,?,?,?,?)",
-                write.inserts,
-            )
-            db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in write.deletes])
+        # Every insert before every delete: a message evicted before its commit is deleted after it.
+        db.executemany(
+            "INSERT INTO outbox (id, priority, topic, payload, qos, retain, queued_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [row for write in writes for row in write.inserts],
+        )
+        db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for write in writes for i in write.deletes])
         merged = {**self._mirror, **changes}
         mirror = {name: value for name, value in merged.items() if value is not None}
         if self._rewrite_state:

@@ -130,7 +130,7 @@ class Gateway:
             committed=lambda events: self.responder.committed(events),  # noqa: PLW0108 (late-bound)
         )
         actuators = ModbusActuators(config, self.pollers)
-        self.responder = Responder(
+        self.responder: Responder = Responder(
             station,
             engine=self.engine,
             actuators=actuators,

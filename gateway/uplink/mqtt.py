@@ -218,7 +218,7 @@ class MqttUplink:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = SESSION_EXPIRY
         login = credentials(config, broker)
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             broker.host,
             broker.port,
             identifier=self._client_id,
@@ -238,16 +238,54 @@ class MqttUplink:
             # behind the PUBACK of the one before (about 40 ms with delayed ACKs).
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
+        # A full window is how the drain works, not a warning worth a log line per publish.
+        client.pending_calls_threshold = self._window
+        return client
 
     async def _drain(self, client: aiomqtt.Client) -> None:
-        while True:
-            batch = await self._outbox.take(self._window)
-            self.waiting_since = time.monotonic()
-            try:
-                # paho sends in call order, so the window keeps the outbox order on the wire.
-                await asyncio.gather(*(self._publish(client, queued) for queued in batch))
-            finally:
-                self.waiting_since = None
+        """Keep up to ``window`` publishes in flight, each taken the moment a slot is free.
+
+        A message committed while others wait for their PUBACK goes out at once
+        (an alarm never waits for a batch of telemetry to be acknowledged), and
+        paho sends in call order, so the wire keeps the outbox's order.
+        """
+        pending: set[asyncio.Task[None]] = set()
+        failure: list[BaseException] = []
+        drain = asyncio.current_task()
+        assert drain is not None
+
+        def settled(task: asyncio.Task[None]) -> None:
+            pending.discard(task)
+            self.waiting_since = time.monotonic() if pending else None  # from the last PUBACK
+            if not task.cancelled() and (exc := task.exception()) is not None and not failure:
+                failure.append(exc)
+                drain.cancel()  # a failed publish ends the session, even while waiting to take
+
+        try:
+            while True:
+                if len(pending) >= self._window:
+                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                # Awaited here, not in a task of its own: when a commit wakes the outbox, this
+                # resumes (and hands the messages to paho) before anything the commit's callbacks
+                # publish directly, such as the retained snapshot after an alarm.
+                batch = await self._outbox.take(self._window - len(pending))
+                if not pending:
+                    self.waiting_since = time.monotonic()
+                for queued in batch:
+                    task = asyncio.ensure_future(self._publish(client, queued))
+                    pending.add(task)
+                    task.add_done_callback(settled)
+        except asyncio.CancelledError:
+            if failure:
+                raise failure[0] from None
+            raise
+        finally:
+            self.waiting_since = None
+            for task in pending:
+                task.remove_done_callback(settled)
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _publish(self, client: aiomqtt.Client, queued: Queued) -> None:
         message = queued.message
