@@ -25,6 +25,7 @@ RawCommand = Callable[[list[str]], int]
 PLUGIN_GROUP = "outpost.commands"
 
 DEFAULT_CONFIG = Path("/etc/outpost/station.yaml")
+EX_CONFIG = 78  # sysexits.h: a configuration error (systemd does not restart on it)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -48,7 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 1
+        # The unit's RestartPreventExitStatus: restarting cannot mend a file a person must fix.
+        return EX_CONFIG
     for warning in config.warnings:  # what ``check`` warns about, in the service's log
         logging.getLogger("gateway.config").warning("%s", warning)
     from gateway.service.runtime import STOP_GRACE, run_gateway

@@ -1,4 +1,7 @@
-"""``outpost check`` and ``outpost run`` on a hostile or mis-saved file: one line, exit 1, at once."""
+"""``outpost check`` and ``outpost run`` on a hostile or mis-saved file: one line, at once.
+
+``check`` exits 1; ``run`` exits 78 (EX_CONFIG), which the unit does not restart.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from tests.support.abuse_files import (
     gbk,
     recursive_alias,
 )
-from tests.support.peers import outpost
+from tests.support.peers import REPO, outpost
 
 ABUSES = {
     "bomb": billion_laughs,
@@ -47,13 +50,18 @@ def test_check_prints_one_line_and_exits_1(tmp_path, make):
 
 
 @pytest.mark.parametrize("abuse", ABUSES)
-def test_run_ends_with_one_clean_line_and_exit_1(tmp_path, abuse):
+def test_run_ends_with_one_clean_line_and_exit_78(tmp_path, abuse):
     path = ABUSES[abuse](tmp_path / "station.yaml")
     started = time.monotonic()
     result = outpost("run", str(path), timeout=30)
     elapsed = time.monotonic() - started
-    assert result.returncode == 1
+    assert result.returncode == 78  # EX_CONFIG: the unit's RestartPreventExitStatus
     assert "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith(f"{path.name}:")
     assert elapsed < SECONDS
+
+
+def test_the_unit_does_not_restart_on_the_configuration_exit_status():
+    unit = (REPO / "systemd" / "outpost.service").read_text()
+    assert "RestartPreventExitStatus=78" in unit.splitlines()
