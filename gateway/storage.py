@@ -11,6 +11,7 @@ a fault or alarm state). While the disk refuses (full, failing, read-only,
 or the file cannot even be opened), requests pile up in memory in order and
 are reported as held; the writer tries again every ``retry_after`` seconds
 and, once a commit succeeds, everything held is stored in that one commit.
+The file's schema, and how it crosses upgrades and downgrades: :mod:`gateway.schema`.
 """
 
 from __future__ import annotations
@@ -26,26 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway import schema
+
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    priority  INTEGER NOT NULL,
-    topic     TEXT    NOT NULL,
-    payload   BLOB    NOT NULL,
-    qos       INTEGER NOT NULL,
-    retain    INTEGER NOT NULL,
-    queued_at REAL    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_by_priority ON outbox (priority, id);
-CREATE TABLE IF NOT EXISTS state (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-
 Row = tuple[int, int, str, bytes, int, int, float]  # id, priority, topic, payload, qos, retain, queued_at
+_ROW = ", ".join(schema.KNOWN["outbox"])  # a Row's columns, in its order
 
 
 @dataclass(eq=False)
@@ -135,10 +122,8 @@ class Database:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            rows = db.execute(
-                "SELECT id, priority, topic, payload, qos, retain, queued_at FROM outbox ORDER BY id"
-            ).fetchall()
+            schema.prepare(db)
+            rows = db.execute(f"SELECT {_ROW} FROM outbox ORDER BY id").fetchall()
             stored = dict(db.execute("SELECT name, value FROM state").fetchall())
             (top,) = db.execute("SELECT max(id) FROM outbox").fetchone()
         except BaseException:
@@ -227,16 +212,15 @@ class Database:
         db.execute("BEGIN IMMEDIATE")
         # Every insert before every delete: a message evicted before its commit is deleted after it.
         db.executemany(
-            "INSERT INTO outbox (id, priority, topic, payload, qos, retain, queued_at)"
-            " VALUES (?,?,?,?,?,?,?)",
+            f"INSERT INTO outbox ({_ROW}) VALUES (?,?,?,?,?,?,?)",
             [row for write in writes for row in write.inserts],
         )
         db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for write in writes for i in write.deletes])
         merged = {**self._mirror, **changes}
         mirror = {name: value for name, value in merged.items() if value is not None}
-        if self._rewrite_state:
-            db.execute("DELETE FROM state")
-            changes = dict(mirror)
+        if self._rewrite_state:  # every entry set as in the mirror, the others deleted
+            stored = {name for (name,) in db.execute("SELECT name FROM state")}
+            changes = {**dict.fromkeys(stored - mirror.keys()), **mirror}
         db.executemany(
             "INSERT INTO state (name, value) VALUES (?, ?)"
             " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
