@@ -103,6 +103,16 @@ def radio_problem(config: LoadedConfig, radio: str, *, text: bool = False) -> st
     return None
 
 
+def actuator_problem(config: LoadedConfig, actuator: str, value: str) -> str | None:
+    """Why ``actuator`` cannot be expected at ``value``, or None."""
+    declared = config.station.actuators
+    if actuator not in declared:
+        return f"no actuator {actuator!r} (declared: {', '.join(declared) or 'none'})"
+    if value not in declared[actuator].values:
+        return f"{actuator} has no value {value!r} (values: {', '.join(declared[actuator].values)})"
+    return None
+
+
 def _point_names(config: LoadedConfig, device: str) -> set[str]:
     names = config.profile_of(device).point_names()
     return names | {name for name, a in config.station.actuators.items() if a.device == device}
