@@ -37,6 +37,7 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed peers
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.alarm_latency
+	$(BIN)/python -m bench.response
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.durability
 	$(BIN)/python -m bench.serial_bus

@@ -6,8 +6,10 @@ the responder carries out. A chain starts when a matching alarm is raised (or
 escalates into the rule's grade, or is realarmed) and runs its steps, each
 ``after`` seconds from its start, until the alarm is acknowledged, reset,
 shelved or suppressed. An actuator switched on is switched back after its
-maximum on-time whatever happens to the chain. The same action of a rule
-never repeats within ``min_interval``: it is reported as skipped instead.
+maximum on-time whatever happens to the chain, or to the configuration: a
+reload (:meth:`Chains.reconfigure`) keeps the running chains and the pending
+switch-backs. The same action of a rule never repeats within ``min_interval``:
+it is reported as skipped instead.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ENDS = {
     Transition.SUPPRESSED: "suppressed",
 }
 EXERCISE_SILENT = "a drill: real sirens sound only for a rule with exercise: true"
+RULE_REMOVED = "the rule is gone from the reloaded configuration"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,25 @@ class Chains:
         self._last_done: dict[tuple, float] = {}  # (rule, what) -> when it was last done
         self._resets: dict[str, tuple[float, Planned]] = {}  # actuator -> (when, its switch back)
         self._radio_acks: dict[str, str] = {}  # alarm_key -> the radio whose reply acknowledged it
+
+    def reconfigure(self, station: StationConfig) -> list[Planned]:
+        """A reloaded configuration: what is running goes on under the new rules.
+
+        A chain carries on at its next step under its rule's new steps (ended if
+        the rule is gone); a switch-back keeps the time it was promised for, so
+        a reload never leaves a siren sounding.
+        """
+        self._station = station
+        self._config = station.response
+        planned = []
+        for key, chain in list(self._chains.items()):
+            rule = self._config.rules.get(chain.rule)
+            if rule is None:
+                del self._chains[key]
+                planned.append(Planned("ended", chain.rule, chain.alarm, reason=RULE_REMOVED))
+            else:
+                chain.config = rule
+        return planned
 
     # -- what comes in ----------------------------------------------------------------
     def observe(self, events: Iterable[Envelope]) -> list[Planned]:

@@ -7,6 +7,10 @@ end. Actuators are switched through the same code as the platform's
 ``broadcast``. Every action becomes an ``outpost.response/1`` event through the
 outbox. An actuator that refuses a write is a fault alarm of the gateway
 (``<station>.gateway.actuator-<name>``), cleared by its next good write.
+
+One responder lives as long as the gateway: a reload gives it the new rules
+and the new configuration's parts (:meth:`Responder.reconfigure`), so running
+chains, pending switch-backs and actions under way carry on.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from drivers.radio.delivery import Delivery
@@ -35,32 +40,43 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Sequence[Envelope]], "asyncio.Future[bool]"]
 
 
+@dataclass(frozen=True)
+class ResponseParts:
+    """What one configuration gives the responder to act with; a reload hands over new ones."""
+
+    engine: AlarmEngine
+    actuators: Actuators
+    radio: RadioBroadcaster | None
+    publish: Publish
+
+
 class Responder:
-    """One configuration's local response; :meth:`run` is its long-running job."""
+    """The station's local response; :meth:`run` is its long-running job."""
 
     def __init__(
         self,
         station: StationConfig,
+        parts: ResponseParts,
         *,
-        engine: AlarmEngine,
-        actuators: Actuators,
-        radio: RadioBroadcaster | None,
-        publish: Publish,
         stamp: Stamper,
         clock: Clock,
         uplink_up: Callable[[], bool],
     ) -> None:
         self._station = station
-        self._engine = engine
-        self._actuators = actuators
-        self._radio = radio
-        self._publish = publish
+        self._parts = parts
         self._stamp = stamp
         self._clock = clock
         self.chains = Chains(station, clock, uplink_up)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._failing: set[str] = set()  # actuators whose last write failed
+
+    def reconfigure(self, station: StationConfig, parts: ResponseParts) -> None:
+        """A reload: new rules and parts; running chains and pending switch-backs carry on."""
+        self._station = station
+        self._parts = parts
+        self._carry_out(self.chains.reconfigure(station))
+        self._wake.set()  # the rules' steps may have moved the next deadline
 
     def committed(self, events: Sequence[Envelope]) -> None:
         """The publisher's hook: events of one step, committed (or held in memory by a refusing disk)."""
@@ -76,10 +92,10 @@ class Responder:
     def _acknowledge_by_radio(self, key: str, reply: RadioTraffic) -> None:
         assert reply.radio is not None
         try:
-            events = self._engine.acknowledge(key, f"{reply.radio.radio} by radio")
+            events = self._parts.engine.acknowledge(key, f"{reply.radio.radio} by radio")
         except CommandRefused:
             return  # acknowledged meanwhile, or back to normal: the chain has ended already
-        self._publish(events)
+        self._parts.publish(events)
 
     async def run(self) -> None:
         """Wait for the next step's time (or a new chain), then carry out what is due."""
@@ -110,7 +126,7 @@ class Responder:
         assert action.actuate is not None
         name, value = action.actuate.actuator, action.actuate.value
         try:
-            await self._actuators.set(name, value)
+            await self._parts.actuators.set(name, value)
         except CommandFailed as exc:
             log.error("response %s: actuator %s not switched to %s: %s", action.rule, shown(name), value, exc)
             self._report(action, outcome="failed", reason=str(exc))
@@ -122,7 +138,8 @@ class Responder:
 
     async def _call(self, action: Planned) -> None:
         assert action.call is not None
-        if self._radio is None:  # the loader insists on a radios section for a call
+        radio = self._parts.radio
+        if radio is None:  # the loader insists on a radios section for a call
             self._report(action, outcome="failed", reason="no radio bridge")
             return
         call = action.call
@@ -132,7 +149,7 @@ class Responder:
             pass  # the call's event carries every outcome once all have settled
 
         try:
-            deliveries = await self._radio.broadcast(call.text, call.group, settled)
+            deliveries = await radio.broadcast(call.text, call.group, settled)
         except CommandFailed as exc:
             self._report(action, outcome="failed", reason=str(exc))
             return
@@ -140,7 +157,10 @@ class Responder:
 
     def _fault(self, actuator: str, error: str | None) -> None:
         """The actuator's fault alarm: raised by a failed write, cleared by a good one."""
-        device = self._station.actuators[actuator].device
+        declared = self._station.actuators.get(actuator)
+        if declared is None:  # a reload removed it before its switch-back: only the event tells
+            return
+        device = declared.device
         location = self._station.devices[device].location
         text = (
             f"actuator {actuator} does not switch: {error}"
@@ -148,8 +168,8 @@ class Responder:
             else f"actuator {actuator} switches again"
         )
         (self._failing.add if error else self._failing.discard)(actuator)
-        self._publish(
-            self._engine.external(
+        self._parts.publish(
+            self._parts.engine.external(
                 GATEWAY_DEVICE,
                 f"actuator-{actuator}",
                 kind="device_fault",
@@ -184,4 +204,4 @@ class Responder:
             **extra,
             **self._stamp(),
         )
-        self._publish([event])
+        self._parts.publish([event])

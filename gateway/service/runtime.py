@@ -36,7 +36,7 @@ from gateway.publisher import Publisher
 from gateway.radio.alarms import RadioAlarms
 from gateway.radio.hub import RadioHub
 from gateway.radio.registry import RadioRegistry
-from gateway.response.responder import Responder
+from gateway.response.responder import Responder, ResponseParts
 from gateway.service.boot import Boot
 from gateway.service.config_push import ConfigPush, needs_restart
 from gateway.service.health import Health
@@ -108,7 +108,8 @@ class Gateway:
         """Build the parts a reload replaces: alarm engine, buses, radios, data path, health, commands.
 
         A reload's engine takes over the running engine's state (``saved``), so
-        it neither forgets an active alarm nor raises it again.
+        it neither forgets an active alarm nor raises it again; the responder is
+        kept and given the new rules (``saved`` is None only for the first one).
         """
         station = config.station
         self.config = config
@@ -130,16 +131,13 @@ class Gateway:
             committed=lambda events: self.responder.committed(events),  # noqa: PLW0108 (late-bound)
         )
         actuators = ModbusActuators(config, self.pollers)
-        self.responder: Responder = Responder(
-            station,
-            engine=self.engine,
-            actuators=actuators,
-            radio=self.radio,
-            publish=self.publisher.publish,
-            stamp=self.stamp,
-            clock=SystemClock(),
-            uplink_up=lambda: self.uplink.connected,
-        )
+        parts = ResponseParts(self.engine, actuators, self.radio, self.publisher.publish)
+        if saved is None:
+            self.responder: Responder = Responder(
+                station, parts, stamp=self.stamp, clock=SystemClock(), uplink_up=lambda: self.uplink.connected
+            )
+        else:  # a reload: running chains and a siren's pending switch-back carry on under the new rules
+            self.responder.reconfigure(station, parts)
         self.health = Health(
             config,
             boot=self.boot,
@@ -335,7 +333,7 @@ class Gateway:
             self.publisher.publish(self.health.due_reports(utc_now()))
 
     def _start_field(self, group: asyncio.TaskGroup) -> None:
-        """One task per bus (the InfluxDB writer, the local response): what a reload restarts."""
+        """One task per bus (and the InfluxDB writer): what a reload restarts."""
         self._field_tasks = []
         for name, poller in self.pollers.items():
             self.progress.watch(f"bus {name}")
@@ -344,9 +342,6 @@ class Gateway:
         influx = self.publisher.influx
         if influx is not None:
             self._field_tasks.append(group.create_task(supervise("influxdb", influx.run, faults=self.faults)))
-        if self.config.station.response.rules:
-            respond = self.responder.run
-            self._field_tasks.append(group.create_task(supervise("response", respond, faults=self.faults)))
         if self.radio_hub is not None:
             for name, job in self.radio_hub.jobs(self.publisher.on_radio).items():
                 self._field_tasks.append(
@@ -458,6 +453,8 @@ class Gateway:
                     supervise("mqtt uplink", self.uplink.run, faults=self.faults)
                 )
                 group.create_task(supervise("timers", self._every_second, faults=self.faults))
+                # Not restarted by a reload: a chain running or a siren on outlives the configuration.
+                group.create_task(supervise("response", self.responder.run, faults=self.faults))
                 self._start_field(group)
                 if service.metrics_listen:
                     listen = service.metrics_listen

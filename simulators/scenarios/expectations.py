@@ -6,17 +6,22 @@ fails when it takes longer than ``within``. Delivery is at least once, so the
 same event (same ``id``) may arrive twice; that is not a second alarm. A
 ``never`` entry fails on any matching event after its step that no ``expect``
 entry claimed: a false alarm, or a duplicate raise with an id of its own.
+What a handheld hears and what an actuator is switched to are judged on the
+simulators themselves, so they hold while the district's broker is down.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from simulators.scenarios.platform import Platform, Received
 from simulators.scenarios.player import Player
-from simulators.scenarios.scenario import AlarmMatch, Expect, Heard
+from simulators.scenarios.scenario import AlarmMatch, Expect, Heard, Switched
+
+SWITCH_LOOKS_EVERY = 0.05  # seconds: a simulated unit's coil has no push; its value is looked at
 
 
 @dataclass
@@ -82,6 +87,21 @@ async def judge_heard(expect: Heard, player: Player) -> Verdict:
     verdict.latency_s = round(heard.at - since_monotonic, 3)
     verdict.ok = verdict.latency_s <= expect.within
     verdict.detail = f"heard {heard.frame.tnc2()}"
+    return verdict
+
+
+async def judge_switched(expect: Switched, player: Player) -> Verdict:
+    """An actuator's value on its simulated unit, looked at until it is the expected one or too late."""
+    since = await player.when(expect.after)
+    verdict = Verdict("switch", expect.describe(), expect.after, False, "", within_s=expect.within)
+    while (state := player.controls.actuators()[expect.actuator]) != expect.value:
+        if time.time() > since + expect.within:
+            verdict.detail = f"still {state} after {expect.within:g}s"
+            return verdict
+        await asyncio.sleep(SWITCH_LOOKS_EVERY)
+    verdict.latency_s = round(max(0.0, time.time() - since), 3)
+    verdict.ok = verdict.latency_s <= expect.within
+    verdict.detail = f"the simulated unit holds {state}"
     return verdict
 
 

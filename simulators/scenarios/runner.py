@@ -30,6 +30,7 @@ from simulators.scenarios.expectations import (
     judge_expected,
     judge_heard,
     judge_never,
+    judge_switched,
     note_late_arrivals,
 )
 from simulators.scenarios.gateway_process import GatewayProcess
@@ -196,12 +197,13 @@ async def _play_and_judge(player: Player, platform: Platform, report: Report) ->
         group.create_task(player.play())
         judged = [group.create_task(judge_expected(e, platform, player)) for e in scenario.expect]
         heard = [group.create_task(judge_heard(h, player)) for h in scenario.hear]
+        switched = [group.create_task(judge_switched(a, player)) for a in scenario.actuators]
     expected = [task.result() for task in judged]
     await asyncio.sleep(scenario.hold)  # a false alarm or a duplicate may still be on its way
     note_late_arrivals(expected, scenario.expect, platform, player)
     claimed = {v.claimed_id for v in expected if v.claimed_id}
     never = judge_never(scenario.never, platform, player, claimed)
-    report.verdicts = expected + [task.result() for task in heard] + never
+    report.verdicts = expected + [task.result() for task in heard + switched] + never
 
 
 def _show(message: Received, prefix: str, announce: Callable[[str], None]) -> None:

@@ -20,7 +20,10 @@ never:
 With radios: steps ``press: BH4ABC-7``, ``message: {radio, text}`` and
 ``ack: {alarm: radio-bh4abc-7.sos}`` (the platform's ack command), and a
 ``hear:`` list of what a simulated handheld must hear (``{radio, text, after,
-within}``), judged on the handheld rather than at the platform.
+within}``), judged on the handheld rather than at the platform. What the
+station does by itself (a response rule's siren) is an ``actuators:`` list
+(``{actuator, value, after, within}``), judged on the simulated unit the
+actuator's coil or register is on: it holds for a broker that is down.
 
 Validated like the station file: every problem names the file, line and key.
 Device, point, bus, fault and radio names are checked against the station (with
@@ -45,7 +48,14 @@ from gateway.config.yaml_source import LineMap, load_yaml
 from gateway.contract.events import Transition
 from gateway.contract.levels import Grade
 from gateway.radio.alarms import radio_device
-from simulators.station.controls import Fault, bus_problem, device_problem, fault_problem, radio_problem
+from simulators.station.controls import (
+    Fault,
+    actuator_problem,
+    bus_problem,
+    device_problem,
+    fault_problem,
+    radio_problem,
+)
 from simulators.station.gateway_config import merged, relocatable, write_yaml
 
 Positive = Annotated[Seconds, Field(gt=0)]
@@ -204,6 +214,18 @@ class Heard(Strict):
         return f"{self.radio} hears {self.text!r}"
 
 
+class Switched(Strict):
+    """The gateway must switch ``actuator`` to ``value`` within ``within`` of ``after``."""
+
+    actuator: Identifier
+    value: Identifier
+    after: Identifier | None = None
+    within: Positive
+
+    def describe(self) -> str:
+        return f"{self.actuator} is {self.value}"
+
+
 class Scenario(Strict):
     """A whole scenario file; see the module docstring for an example."""
 
@@ -216,6 +238,7 @@ class Scenario(Strict):
     steps: list[Step] = Field(min_length=1)
     expect: list[Expect] = Field(min_length=1)
     hear: list[Heard] = Field(default_factory=list)  # what simulated handhelds must hear
+    actuators: list[Switched] = Field(default_factory=list)  # what the simulated units must be switched to
     never: list[AlarmMatch] = Field(default_factory=list)
     hold: Seconds = 1.0  # how long to keep listening after the last step and expectation
 
@@ -320,6 +343,11 @@ def _check_names(scenario: Scenario, config: LoadedConfig, lines: LineMap, issue
             issue(
                 ("hear", index, "after"), f"no step named {heard.after!r} (steps named: {', '.join(names)})"
             )
+    for index, switched in enumerate(scenario.actuators):
+        issue(("actuators", index), actuator_problem(config, switched.actuator, switched.value))
+        if switched.after is not None and switched.after not in names:
+            known = ", ".join(names) or "none"
+            issue(("actuators", index, "after"), f"no step named {switched.after!r} (steps named: {known})")
     for section, entries in (("expect", scenario.expect), ("never", scenario.never)):
         for index, entry in enumerate(entries):
             source_issue((section, index, "alarm"), entry.alarm)

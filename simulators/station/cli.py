@@ -73,7 +73,9 @@ def _action_parser() -> argparse.ArgumentParser:
     fault.add_argument("fault", choices=[str(f) for f in Fault])
     for name, text in (("unplug", "pull a serial bus's adapter"), ("replug", "plug it back in")):
         actions.add_parser(name, help=text).add_argument("bus")
-    actions.add_parser("status", help="what is simulated, where, and how each device answers")
+    actions.add_parser(
+        "status", help="what is simulated, where, how each device answers, actuators, handhelds' messages"
+    )
     press = actions.add_parser("press", help="a simulated radio's emergency key")
     press.add_argument("radio", help="a callsign (handheld) or an account (pendant) of the registry")
     press.add_argument("--mic-e", action="store_true", help="a Mic-E Emergency report, not a message")

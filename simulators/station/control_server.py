@@ -108,6 +108,7 @@ async def start_control_server(
 
 
 def status(controls: StationControls) -> dict[str, Any]:
+    """``outpost sim status``: the simulators, and what the gateway did to them (actuators, handhelds)."""
     station = controls.station
     return {
         "station": controls.config.station.station.id,
@@ -116,6 +117,8 @@ def status(controls: StationControls) -> dict[str, Any]:
         "radios": {name: station.radios.describe(name) for name in station.radios.channels}
         if station.radios
         else {},
+        "actuators": controls.actuators(),
+        "handhelds": controls.handhelds(),
     }
 
 

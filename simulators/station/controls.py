@@ -5,16 +5,22 @@ scenario player both act through :class:`StationControls`, and a scenario is
 checked with the same :func:`problems` before anything starts, so a typo in a
 device or point name is an error at load time rather than a silent no-op in
 the middle of a run. Radios are pressed (``press``) and send texts
-(``message``) through the same object.
+(``message``) through the same object, which also says what the gateway did
+to the station: the actuators' coils and registers on the simulated units, and
+what the handhelds received.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from drivers.radio import aprs
 from gateway.config import LoadedConfig
 from gateway.config.models import ModbusRtuBus, SerialLineBus
 from simulators.devices.modbus_unit import SimulatedUnit
+from simulators.radios.aprs_radio import Heard
 from simulators.station.buses import SimulatedStation
 from simulators.station.radio_bridges import RadioError, accounts, handheld_calls
 
@@ -97,6 +103,16 @@ def radio_problem(config: LoadedConfig, radio: str, *, text: bool = False) -> st
     return None
 
 
+def actuator_problem(config: LoadedConfig, actuator: str, value: str) -> str | None:
+    """Why ``actuator`` cannot be expected at ``value``, or None."""
+    declared = config.station.actuators
+    if actuator not in declared:
+        return f"no actuator {actuator!r} (declared: {', '.join(declared) or 'none'})"
+    if value not in declared[actuator].values:
+        return f"{actuator} has no value {value!r} (values: {', '.join(declared[actuator].values)})"
+    return None
+
+
 def _point_names(config: LoadedConfig, device: str) -> set[str]:
     names = config.profile_of(device).point_names()
     return names | {name for name, a in config.station.actuators.items() if a.device == device}
@@ -160,6 +176,22 @@ class StationControls:
         assert self.station.radios is not None
         return await self.station.radios.message(radio, text)
 
+    def actuators(self) -> dict[str, str]:
+        """Each declared actuator as the gateway last wrote it on its simulated unit, by the value
+        the station file names (``on``), or the raw number when no declared value matches."""
+        states = {}
+        for name, actuator in self.config.station.actuators.items():
+            raw = self.station.unit(actuator.device).get(name)
+            states[name] = next((value for value, word in actuator.values.items() if word == raw), str(raw))
+        return states
+
+    def handhelds(self) -> dict[str, list[dict[str, str]]]:
+        """Each simulated handheld's received messages (to it, or bulletins), oldest first."""
+        radios = self.station.radios
+        if radios is None:
+            return {}
+        return {call: [_message(heard) for heard in radios.received(call)] for call in radios.handhelds()}
+
     def _serial(self, bus: str):
         self._check(bus_problem(self.config, bus))
         return self.station.servers[bus]
@@ -168,6 +200,17 @@ class StationControls:
     def _check(problem: str | None) -> None:
         if problem is not None:
             raise ControlError(problem)
+
+
+def _message(heard: Heard) -> dict[str, str]:
+    """A received message as a tester reads it: when (wall clock), from whom, the text."""
+    assert isinstance(heard.packet, aprs.AprsMessage)  # what SimulatedRadios.received keeps
+    at = datetime.fromtimestamp(time.time() - (time.monotonic() - heard.at), UTC)
+    return {
+        "at": at.isoformat(timespec="seconds"),
+        "from": str(heard.frame.source),
+        "text": heard.packet.text,
+    }
 
 
 def resting_values(config: LoadedConfig) -> dict[str, dict[str, float]]:

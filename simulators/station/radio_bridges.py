@@ -155,6 +155,22 @@ class SimulatedRadios:
             for heard in channel.handhelds[radio].heard
         ]
 
+    def handhelds(self) -> list[str]:
+        """The simulated APRS handhelds' callsigns, on whichever KISS bridges."""
+        return sorted(
+            {call for c in self.channels.values() if isinstance(c, KissChannel) for call in c.handhelds}
+        )
+
+    def received(self, radio: str) -> list[Heard]:
+        """The messages ``radio`` received, oldest first: addressed to it, or a bulletin to all."""
+        radio = radio.upper()
+        return [
+            heard
+            for heard in self.heard(radio)
+            if isinstance(heard.packet, aprs.AprsMessage)
+            and (heard.packet.bulletin or heard.packet.addressee.strip().upper() == radio)
+        ]
+
     async def wait_heard(self, radio: str, text: str, since: float, timeout: float) -> Heard:
         """The first message addressed to ``radio`` containing ``text`` heard after ``since``
         (monotonic); each handheld acknowledges it as a radio does."""

@@ -1,4 +1,5 @@
-"""The web page of a running ``outpost sim``: its devices, controls, and the alarms raised.
+"""The web page of a running ``outpost sim``: its devices, controls, what the gateway switched and
+called out (actuators, handhelds), and the alarms raised.
 
 A tester at a station bench wants to see at a glance what every simulated
 device reads and how it misbehaves, turn a knob, and see what the platform
@@ -70,7 +71,14 @@ def web_pages(controls: StationControls, platform: Platform | None) -> dict[str,
         return Response("200 OK", "text/html; charset=utf-8", html)
 
     async def devices() -> Response:
-        return _json({"station": controls.config.station.station.id, "devices": device_table(controls)})
+        return _json(
+            {
+                "station": controls.config.station.station.id,
+                "devices": device_table(controls),
+                "actuators": controls.actuators(),
+                "handhelds": controls.handhelds(),
+            }
+        )
 
     async def alarms() -> Response:
         return _json(alarm_list(platform))

@@ -7,7 +7,9 @@ simulated handhelds on its air. No broker listens at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sqlite3
 import time
 
@@ -17,7 +19,7 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from simulators.radios.aprs_radio import AprsRadio
 from simulators.radios.kiss_tnc import KissTnc
-from tests.support.peers import free_port, running_station
+from tests.support.peers import free_port, running_station, wait_for_log
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +30,7 @@ CALL = "Gas leak in the kitchen"
 WIDER = "Gas leak, duty silent"
 SIREN_COIL = 5
 ONE_MINUTE_WARNING = 10.0  # threshold crossing to siren and call-out, the stations' yardstick
+SIREN_MAX_ON = 8.0
 
 
 def response_station(tnc_port: int) -> dict:
@@ -53,7 +56,11 @@ def response_station(tnc_port: int) -> dict:
                     "match": {"kind": ["gas"], "grade": "second-stage"},
                     "steps": [
                         {
-                            "actuate": {"actuator": "yard-siren", "value": "on"},
+                            "actuate": {
+                                "actuator": "yard-siren",
+                                "value": "on",
+                                "max_on": f"{SIREN_MAX_ON}s",
+                            },
                             "call": {"group": "duty", "text": CALL},
                         },
                         {"after": f"{ESCALATE_AFTER}s", "call": {"group": "leaders", "text": WIDER}},
@@ -80,6 +87,17 @@ async def siren(port: int) -> bool:
         return bool(answer.bits[0])
     finally:
         client.close()
+
+
+async def siren_turns(port: int, on: bool, within: float) -> float:
+    """When (monotonic) the siren coil reads ``on``; a Modbus coil has no push, so it is read until then."""
+    deadline = time.monotonic() + within
+    while await siren(port) is not on:
+        assert time.monotonic() < deadline, (
+            f"the siren coil is not {'on' if on else 'off'} within {within:g}s"
+        )
+        await asyncio.sleep(0.1)
+    return time.monotonic()
 
 
 def responses(state_dir) -> list[dict]:
@@ -126,8 +144,7 @@ async def test_a_gas_leak_sounds_the_siren_and_calls_the_duty_team_then_escalate
     station.units["kitchen-gas"].set("gas", 60.0)
     heard = await duty.wait_for(message_to(DUTY, CALL), timeout=ONE_MINUTE_WARNING)
     assert heard.at - crossed < ONE_MINUTE_WARNING
-    assert await siren(port)
-    assert time.monotonic() - crossed < ONE_MINUTE_WARNING
+    assert await siren_turns(port, True, within=ONE_MINUTE_WARNING) - crossed < ONE_MINUTE_WARNING
 
     wider = await leader.wait_for(message_to(LEADER, WIDER), timeout=ESCALATE_AFTER + 10)
     assert wider.at - crossed >= ESCALATE_AFTER
@@ -157,6 +174,25 @@ async def test_a_handhelds_ack_stops_the_chain(station, air):
     station.gateway.stop()
     acknowledged = [r for r in responses(station.state_dir) if r["action"] == "acknowledged"]
     assert [(r["by"], r["via"]) for r in acknowledged] == [(DUTY, "radio")]
+
+
+async def test_a_reload_mid_chain_keeps_the_escalation_and_switches_the_siren_off_on_time(station, air):
+    _, duty, leader = air
+    port = modbus_port(station)
+    crossed = time.monotonic()
+    station.units["kitchen-gas"].set("gas", 60.0)
+    await duty.wait_for(message_to(DUTY, CALL), timeout=ONE_MINUTE_WARNING)
+    await siren_turns(port, True, within=ONE_MINUTE_WARNING)
+
+    louder = "GAS LEAK, answer now"
+    station.config_path.write_text(station.config_path.read_text().replace(WIDER, louder))
+    station.gateway.process.send_signal(signal.SIGHUP)
+    await wait_for_log(station.gateway.output, "configuration reloaded")
+
+    wider = await leader.wait_for(message_to(LEADER, louder), timeout=ESCALATE_AFTER + 10)
+    assert wider.at - crossed >= ESCALATE_AFTER  # the running chain went on, under the new text
+    off = await siren_turns(port, False, within=SIREN_MAX_ON + ONE_MINUTE_WARNING)  # despite the reload
+    assert off - crossed >= SIREN_MAX_ON - 1  # at its maximum on-time
 
 
 def _acknowledged(station) -> bool:

@@ -24,6 +24,7 @@ TINY = {
     "durability": ["--alarms", "20", "--slow-alarms", "4"],
     "fleet": ["--stations", "5", "--duration", "3"],
     "peer": ["--devices", "2", "--seconds", "2"],
+    "response": ["--rounds", "3", "--poll", "0.3"],
     "rtu_hostile": ["--requests", "30", "--window", "2"],
     "serial_bus": ["--window", "2", "--cycles", "2"],
 }

@@ -36,6 +36,7 @@ def test_every_bundled_scenario_is_here():
         "power-cut",
         "rs485-unplugged",
         "alarm-flood",
+        "uplink-down-kitchen-fire",
     }
 
 
@@ -195,4 +196,24 @@ hear:
         "radio-bh4abc-7, radio-bh4def-9, radio-bh4ghi-5, radio-bridge-handheld-tnc, "
         "radio-bridge-pendants, radio-bridge-vhf, station)",
         "radios.yaml:10: hear.0.after: no step named 'acked' (steps named: press)",
+    ]
+
+
+def test_actuator_expectations_are_checked_against_the_declared_actuators(tmp_path):
+    bundled = bundled_config_dir() / "scenarios" / "uplink-down-kitchen-fire.yaml"
+    text = bundled.read_text().replace("station: ../", f"station: {bundled_config_dir()}/")
+    scenario = tmp_path / "actuators.yaml"
+    scenario.write_text(
+        text.replace('  - {actuator: kitchen-siren, value: "on", after: fire, within: 10s}\n', "").replace(
+            "actuators:                             # judged on the simulated unit\n",
+            "actuators:\n"
+            '  - {actuator: kitchen-horn, value: "on", within: 10s}\n'
+            "  - {actuator: kitchen-siren, value: loud, after: blaze, within: 10s}\n",
+        )
+    )
+    problems = outpost("sim", "scenario", str(scenario)).stderr.splitlines()
+    assert [p.split(": ", 1)[1] for p in problems[:3]] == [
+        "actuators.0: no actuator 'kitchen-horn' (declared: kitchen-siren)",
+        "actuators.1: kitchen-siren has no value 'loud' (values: on, off)",
+        "actuators.1.after: no step named 'blaze' (steps named: link-down, fire, ack, link-up)",
     ]

@@ -6,16 +6,23 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import urllib.request
 from contextlib import AsyncExitStack
 
 import yaml
+from pymodbus.client import AsyncModbusTcpClient
 
 from gateway.config import load_config
 from gateway.config.paths import example_station
+from simulators.radios.aprs_radio import AprsRadio
 from simulators.scenarios.player import Player
 from simulators.scenarios.scenario import Scenario
 from simulators.station.buses import start_simulated_station, with_broker
+from simulators.station.control_server import start_control_server, write_state_file
 from simulators.station.controls import StationControls
+from simulators.station.gateway_config import merged, relocatable
+from simulators.station.radio_bridges import KissChannel
+from simulators.station.web import start_web
 from tests.support.peers import REPO, GatewayProcess, Platform, alarm, device_status
 from tests.support.sim_process import sim, start_sim
 
@@ -90,6 +97,66 @@ async def test_a_simulated_station_runs_the_gateway_unedited_and_obeys_the_contr
     gone = await sim("set", "kitchen-gas", "gas", "1", *control)
     assert gone.returncode == 3
     assert "no running simulation" in gone.stderr
+
+
+GATEWAY, HANDHELD = "BH4XYZ-10", "BH4ABC-7"
+WITH_SIREN_AND_RADIO = {
+    "actuators": {
+        "culvert-siren": {
+            "device": "culvert-level",
+            "register": "coil",
+            "address": 0,
+            "values": {"on": 1, "off": 0},
+        }
+    },
+    "radios": {
+        "callsign": GATEWAY,
+        "bridges": {"vhf": {"type": "kiss-tcp"}},
+        "registry": {HANDHELD: {"name": "Li Wei"}},
+    },
+}
+
+
+async def test_status_and_page_show_the_siren_coil_and_what_the_handhelds_received(tmp_path):
+    station_file = tmp_path / "station.yaml"
+    example = relocatable(yaml.safe_load(example_station().read_text()), example_station())
+    station_file.write_text(yaml.safe_dump(merged(example, WITH_SIREN_AND_RADIO)))
+    state_file = tmp_path / "sim.json"
+    async with AsyncExitStack() as stack:
+        station = await start_simulated_station(load_config(station_file), stack)
+        controls = StationControls(station)
+        server = await start_control_server(controls, pages=await start_web(stack, controls, broker=None))
+        stack.callback(server.close)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        write_state_file(state_file, url)
+        assert json.loads((await sim("status", "--state-file", str(state_file))).stdout)["actuators"] == {
+            "culvert-siren": "off"
+        }
+
+        # What the gateway does in a response: the siren coil written, a call-out on the air.
+        siren = AsyncModbusTcpClient("127.0.0.1", port=station.servers["plc-gateway"].port)
+        await siren.connect()
+        stack.callback(siren.close)
+        assert not (await siren.write_coil(0, True, device_id=5)).isError()
+        channel = station.radios.channels["vhf"] if station.radios else None
+        assert isinstance(channel, KissChannel)
+        gateway = await stack.enter_async_context(AprsRadio(GATEWAY, channel.tnc.host, channel.tnc.port))
+        await gateway.message(HANDHELD, "Fire in the kitchen", "1")
+        assert station.radios is not None
+        await station.radios.wait_heard(HANDHELD, "Fire in the kitchen", since=0, timeout=10)
+
+        status = json.loads((await sim("status", "--state-file", str(state_file))).stdout)
+        assert status["actuators"] == {"culvert-siren": "on"}
+        assert [(m["from"], m["text"]) for m in status["handhelds"][HANDHELD]] == [
+            (GATEWAY, "Fire in the kitchen")
+        ]
+        page = json.loads(await asyncio.to_thread(_read, f"{url}/devices"))
+        assert (page["actuators"], page["handhelds"]) == (status["actuators"], status["handhelds"])
+
+
+def _read(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
 
 
 class _Recorded(StationControls):

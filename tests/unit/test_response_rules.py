@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from gateway.config import load_config
 from gateway.contract.events import RadioDetails, RadioTraffic
-from gateway.response.chains import EXERCISE_SILENT, Chains
+from gateway.response.chains import EXERCISE_SILENT, RULE_REMOVED, Chains
 from tests.support.engine_harness import EPOCH, STATION, harness
 from tests.support.station_text import problems, write
 
@@ -153,6 +154,37 @@ def test_an_uplink_down_rule_acts_only_while_the_district_cannot_hear(tmp_path):
     up["value"] = False
     h.clock.set(62)
     assert what(chains.due()) == [("call", "leaders", "Gas leak, duty team silent", False)]
+
+
+def reloaded(tmp_path, text: str):
+    """The station file rewritten and loaded again, as a SIGHUP or a config push does."""
+    return load_config(write(tmp_path, STATION + text, "reloaded.yaml")).station
+
+
+def test_a_reload_mid_chain_keeps_the_sirens_switch_back_and_escalates_under_the_new_steps(tmp_path):
+    h, chains, _ = station(tmp_path)
+    chains.observe(h.poll("kitchen-gas", 2, gas=60))  # the siren goes on, off due at 122
+    h.clock.set(30)
+    louder = RESPONSE.replace("Gas leak, duty team silent", "GAS LEAK, answer now").replace("60s", "40s")
+    assert chains.reconfigure(reloaded(tmp_path, louder)) == []
+    assert chains.next_deadline() == 42  # the running chain's next step, on the new timing
+    h.clock.set(42)
+    assert what(chains.due()) == [("call", "leaders", "GAS LEAK, answer now", False)]
+    h.clock.set(122)
+    assert what(chains.due()) == [("reset", "yard-siren", "off", False)]
+
+
+def test_a_reload_removing_the_rule_ends_its_chain_but_the_siren_still_stops(tmp_path):
+    h, chains, _ = station(tmp_path)
+    chains.observe(h.poll("kitchen-gas", 2, gas=60))
+    h.clock.set(30)
+    renamed = RESPONSE.replace("    kitchen-gas:\n      match", "    any-gas:\n      match")
+    ended = chains.reconfigure(reloaded(tmp_path, renamed))
+    assert what(ended) == [("ended", None, None, RULE_REMOVED)]
+    h.clock.set(62)
+    assert chains.due() == []  # nobody is called by a rule that is gone
+    h.clock.set(122)
+    assert what(chains.due()) == [("reset", "yard-siren", "off", False)]
 
 
 def test_response_rules_naming_what_does_not_exist_are_errors_with_file_line_and_key(tmp_path):
