@@ -12,7 +12,10 @@ Figures, p50/p95/p99 over all changes:
   ``observed_at``) -> alarm received by the subscriber;
 - baseline, measured in the same run: a bare QoS 1 publish -> receive
   through the same broker, the floor under the gateway's share;
-- RSS and CPU time of the gateway process.
+- RSS and CPU time of the gateway process;
+- with ``--breakdown``, the gateway share split stage by stage (poll answer,
+  engine, outbox row, commit and fsync, drain, subscriber), from a gateway run
+  under ``bench.trace``.
 
 Run: ``make bench`` (or ``python -m bench.alarm_latency --changes 200``).
 """
@@ -31,6 +34,7 @@ from pathlib import Path
 import aiomqtt
 
 from bench.common import RESULTS, percentiles, process_usage, publish
+from bench.trace import TracedGateway
 from gateway.config import load_config
 from simulators.devices.modbus_server import ModbusTcpSimulator
 from simulators.devices.modbus_unit import SimulatedUnit
@@ -40,6 +44,20 @@ LEAK, CLEAR = 60.0, 2.0
 # Every detector is flipped again and again on purpose: chatter and flood control would
 # (rightly) hold those alarms back, and this measures the path, not the nuisance rules.
 NO_NUISANCE_CONTROL = {"chatter": {"count": 100}, "flood": {"count": 10_000}}
+# The stages an alarm passes inside the gateway, in order (see bench.trace), and their names here.
+STAGES = (
+    ("observed_at", "poll", "poll answer -> data path"),
+    ("poll", "engine", "alarm engine step"),
+    ("engine", "submit", "events, JSON, outbox row"),
+    ("submit", "commit_begin", "wait for the writer thread"),
+    ("commit_begin", "commit_end", "transaction incl. fsync"),
+    ("commit_end", "settled", "commit -> event loop"),
+    ("settled", "taken", "event loop -> drain takes it"),
+    ("taken", "handed", "drain -> publish task runs"),
+    ("handed", "written", "paho queue -> socket write"),
+    ("written", "received", "socket -> broker -> subscriber"),
+    ("taken", "puback", "(drain -> PUBACK)"),
+)
 
 
 async def broker_baseline(url: str, samples: int = 200) -> list[float]:
@@ -59,41 +77,66 @@ async def broker_baseline(url: str, samples: int = 200) -> list[float]:
     return latencies
 
 
-async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
+def breakdown(timeline: dict[str, dict], arrivals: dict[str, tuple[float, float]]) -> dict[str, dict]:
+    """Each stage's share of the gateway's own cost, over the alarms both sides saw."""
+    spans: dict[str, list[float]] = {label: [] for _, _, label in STAGES}
+    for event_id, (observed, received) in arrivals.items():
+        stages = timeline.get(event_id)
+        if stages is None or "poll" not in stages:
+            continue
+        stages = {**stages, "observed_at": observed, "received": received}
+        for start, end, label in STAGES:
+            if start in stages and end in stages:
+                spans[label].append(stages[end] - stages[start])
+    return {label: percentiles(values) for label, values in spans.items() if values}
+
+
+async def bench_station(
+    stack: AsyncExitStack, work: Path, devices: int, poll: float
+) -> tuple[Mosquitto, dict[str, SimulatedUnit], Path]:
+    """A broker, the simulated detectors (all clear) and the station file polling them."""
+    broker = Mosquitto(work / "mosquitto")
+    broker.start()
+    stack.callback(broker.stop)
+    names = [f"gas-{i:02d}" for i in range(devices)]
+    device_config = {
+        name: {
+            "unit": i + 1,
+            "profile": "gas-detector",
+            "location": f"room {i}",
+            "alarms": {"gas": {"off_delay": "0s"}},  # every change is an immediate transition
+        }
+        for i, name in enumerate(names)
+    }
+    config = load_config(write_station(work, broker_url=broker.url, modbus_port=1, devices=device_config))
+    units = {n: SimulatedUnit(config.station.devices[n].unit, config.simulated_points(n), n) for n in names}
+    for unit in units.values():
+        unit.set("gas", CLEAR)
+    server = await stack.enter_async_context(ModbusTcpSimulator(units.values()))
+    path = write_station(
+        work,
+        broker_url=broker.url,
+        modbus_port=server.port,
+        poll_interval=poll,
+        devices=device_config,
+        extra={"alarm_policy": NO_NUISANCE_CONTROL},
+    )
+    return broker, units, path
+
+
+async def measure(changes: int, devices: int, batch: int, poll: float, traced: bool = False) -> dict:
     async with AsyncExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-bench-")))
-        broker = Mosquitto(work / "mosquitto")
-        broker.start()
-        stack.callback(broker.stop)
-        names = [f"gas-{i:02d}" for i in range(devices)]
-        device_config = {
-            name: {
-                "unit": i + 1,
-                "profile": "gas-detector",
-                "location": f"room {i}",
-                "alarms": {"gas": {"off_delay": "0s"}},  # every change is an immediate transition
-            }
-            for i, name in enumerate(names)
-        }
-        config = load_config(write_station(work, broker_url=broker.url, modbus_port=1, devices=device_config))
-        units = {
-            n: SimulatedUnit(config.station.devices[n].unit, config.simulated_points(n), n) for n in names
-        }
-        for unit in units.values():
-            unit.set("gas", CLEAR)
-        server = await stack.enter_async_context(ModbusTcpSimulator(units.values()))
-        path = write_station(
-            work,
-            broker_url=broker.url,
-            modbus_port=server.port,
-            poll_interval=poll,
-            devices=device_config,
-            extra={"alarm_policy": NO_NUISANCE_CONTROL},
-        )
+        broker, units, path = await bench_station(stack, work, devices, poll)
+        names = list(units)
         platform = Platform(broker.url, "outpost/v1/cs-test/#")
         await platform.start()
         stack.push_async_callback(platform.stop)
-        gateway = GatewayProcess(path, work / "gateway.log")
+        gateway = (
+            TracedGateway(path, work / "gateway.log", work / "timeline.jsonl")
+            if traced
+            else GatewayProcess(path, work / "gateway.log")
+        )
         gateway.start()
         stack.callback(gateway.stop)
         for name in names:
@@ -103,6 +146,7 @@ async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
 
         end_to_end: list[float] = []
         gateway_share: list[float] = []
+        arrivals: dict[str, tuple[float, float]] = {}  # alarm id -> (observed_at, received)
         state = dict.fromkeys(names, CLEAR)
         jitter = random.Random(42)
         started = time.monotonic()
@@ -128,6 +172,7 @@ async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
             observed = datetime.fromisoformat(message.payload["observed_at"]).timestamp()
             end_to_end.append(message.at - written)
             gateway_share.append(message.at - observed)
+            arrivals[message.payload["id"]] = (observed, message.at)
 
         while done < changes:
             count = min(batch, changes - done)
@@ -139,6 +184,10 @@ async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
         elapsed = time.monotonic() - started
         usage_after = process_usage(gateway.process.pid)
         baseline = await broker_baseline(broker.url)
+        stages = {}
+        if isinstance(gateway, TracedGateway):
+            gateway.stop()  # the timeline is written at exit
+            stages = breakdown(gateway.timeline(), arrivals)
 
     return {
         "benchmark": "alarm_latency",
@@ -149,6 +198,7 @@ async def measure(changes: int, devices: int, batch: int, poll: float) -> dict:
         "end_to_end": percentiles(end_to_end),
         "gateway_share": percentiles(gateway_share),
         "baseline_broker_roundtrip": percentiles(baseline),
+        "gateway_share_by_stage": stages,
         "gateway_process": {
             "rss_mib": usage_after["rss_mib"],
             "cpu_seconds_during_run": round(usage_after["cpu_seconds"] - usage_before["cpu_seconds"], 2),
@@ -179,6 +229,10 @@ def print_table(result: dict) -> None:
         f"vs floor (same run): gateway share p50 {share['p50_ms']} ms = "
         f"{share['p50_ms'] / max(floor['p50_ms'], 0.001):.1f}x the bare publish's {floor['p50_ms']} ms"
     )
+    if result["gateway_share_by_stage"]:
+        print(f"gateway share by stage (bench.trace){'':<3}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+        for label, row in result["gateway_share_by_stage"].items():
+            print(f"  {label:<36}{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}")
     usage = result["gateway_process"]
     print(
         f"gateway process: RSS {usage['rss_mib']} MiB, CPU {usage['cpu_percent_during_run']} % "
@@ -194,9 +248,12 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=20)
     parser.add_argument("--batch", type=int, default=10, help="changes made at once per round")
     parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument(
+        "--breakdown", action="store_true", help="split the gateway share by stage (a traced gateway)"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS / "alarm_latency.json")
     args = parser.parse_args()
-    result = asyncio.run(measure(args.changes, args.devices, args.batch, args.poll))
+    result = asyncio.run(measure(args.changes, args.devices, args.batch, args.poll, args.breakdown))
     publish(result, args.json, print_table)
 
 

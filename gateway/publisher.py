@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from drivers.observation import PollOutcome
 from drivers.radio.events import NotKept, RadioEvent
@@ -37,14 +38,16 @@ from gateway.contract.events import (
 )
 from gateway.contract.stamp import Stamper
 from gateway.outbox import Message, Outbox
-from gateway.radio.alarms import RadioAlarms
 from gateway.service.boot import Boot
 from gateway.service.metrics import Metrics
 from gateway.service.systemd import Progress
-from gateway.uplink.influx import InfluxWriter
 from gateway.uplink.mqtt import MqttUplink
 from gateway.uplink.telemetry import Latest, ReportOnChange
 from gateway.uplink.topics import message_for
+
+if TYPE_CHECKING:
+    from gateway.radio.alarms import RadioAlarms
+    from gateway.uplink.influx import InfluxWriter
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,11 @@ class Publisher:
         self._progress = progress
         self._prefix = station.topic_prefix
         self._snapshots: set[asyncio.Future[bool]] = set()  # retained snapshots being published
-        self.influx = InfluxWriter(station.influx, station.station.id) if station.influx else None
+        self.influx: InfluxWriter | None = None
+        if station.influx:  # only then the InfluxDB client: a station without it never imports it
+            from gateway.uplink.influx import InfluxWriter
+
+            self.influx = InfluxWriter(station.influx, station.station.id)
         self._telemetry = ReportOnChange(
             {name: config.profile_of(name).deadbands() for name in station.devices},
             station.telemetry_interval,

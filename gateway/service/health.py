@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.observation import BusPoller
 from gateway import __version__
@@ -19,13 +19,15 @@ from gateway.config import LoadedConfig
 from gateway.contract.events import DeviceReport, StationReport, utc_now
 from gateway.contract.stamp import Stamper
 from gateway.outbox import Outbox
-from gateway.radio.hub import RadioHub
 from gateway.service.boot import Boot
 from gateway.service.metrics import Metrics
 from gateway.service.supervisor import TaskFaults
 from gateway.service.systemd import Progress
 from gateway.uplink.mqtt import MqttUplink
 from gateway.uplink.telemetry import Latest
+
+if TYPE_CHECKING:
+    from gateway.radio.hub import RadioHub
 
 
 class Health:

@@ -33,9 +33,6 @@ from gateway.contract.ids import SequenceStore
 from gateway.contract.stamp import Stamper
 from gateway.outbox import Outbox
 from gateway.publisher import Publisher
-from gateway.radio.alarms import RadioAlarms
-from gateway.radio.hub import RadioHub
-from gateway.radio.registry import RadioRegistry
 from gateway.response.responder import Responder, ResponseParts
 from gateway.service.boot import Boot
 from gateway.service.config_push import ConfigPush, needs_restart
@@ -48,6 +45,8 @@ from gateway.uplink.mqtt import SIGN_OFF_TIMEOUT, Message, MqttUplink
 from gateway.uplink.topics import command_topics
 
 if TYPE_CHECKING:
+    from gateway.radio.alarms import RadioAlarms
+    from gateway.radio.hub import RadioHub
     from gateway.station_page.actions import Operator
     from gateway.station_page.trend import Trends
     from gateway.station_page.walk import WalkMode
@@ -222,6 +221,11 @@ class Gateway:
         self.radio = self._radio_given
         if radios is None:
             return
+        # Only a station with radios imports their stacks (APRS, AX.25, KISS, line radios).
+        from gateway.radio.alarms import RadioAlarms
+        from gateway.radio.hub import RadioHub
+        from gateway.radio.registry import RadioRegistry
+
         registry = RadioRegistry(radios)
         self.radio_hub = RadioHub(radios, registry, config.radio_protocols)
         self.radio_alarms = RadioAlarms(radios, self.engine, registry, self.stamp)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.reports import bus_reports
@@ -20,9 +20,11 @@ from gateway.contract.time_quality import time_quality
 from gateway.i18n import station_zone
 from gateway.operator.walktest.tracker import WalkTest
 from gateway.outbox import Outbox
-from gateway.radio.hub import RadioHub
 from gateway.station_page.trend import Trends
 from gateway.uplink.mqtt import MqttUplink
+
+if TYPE_CHECKING:
+    from gateway.radio.hub import RadioHub
 
 
 class StationParts(Protocol):

@@ -46,6 +46,7 @@ from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox, Queued
 from gateway.uplink.broker import BrokerAddress, credentials
 from gateway.uplink.freshness import Freshness
+from gateway.uplink.prompt_write import write_promptly
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ class MqttUplink:
         )
         # A full window is how the drain works, not a warning worth a log line per publish.
         client.pending_calls_threshold = self._window
+        write_promptly(client)
         return client
 
     async def _drain(self, client: aiomqtt.Client) -> None:
