@@ -879,21 +879,15 @@ class AlarmEngine:
             last = alarm.last
             assert last is not None
             alarms.append(
-                ActiveAlarm(
+                ActiveAlarm.from_event(
+                    last,
                     alarm_key=target.key,
-                    first_id=last.first_id,
                     kind=target.kind,
                     level=self._policy.colour(alarm.grade),
                     grade=alarm.grade,
                     state=alarm.state,
-                    status=last.status,
                     shelved=alarm.shelved,
-                    suppressed=last.suppressed,
-                    chattering=last.chattering,
-                    raised_at=last.raised_at,
                     device=target.device,
-                    location=last.source.location,
-                    message=last.message,
                 )
             )
         return alarms

@@ -289,6 +289,27 @@ class ActiveAlarm(BaseModel):
     location: str
     message: str
 
+    @classmethod
+    def from_event(cls, event: AlarmEvent, **now: Any) -> ActiveAlarm:
+        """The alarm as its latest event tells it; ``now`` overrides what has moved on since."""
+        told: dict[str, Any] = {
+            "alarm_key": event.alarm_key,
+            "first_id": event.first_id,
+            "kind": event.kind,
+            "level": event.level,
+            "grade": event.grade,
+            "state": event.state,
+            "status": event.status,
+            "shelved": event.shelved,
+            "suppressed": event.suppressed,
+            "chattering": event.chattering,
+            "raised_at": event.raised_at,
+            "device": event.source.device,
+            "location": event.source.location,
+            "message": event.message,
+        }
+        return cls(**(told | now))
+
 
 class ActiveAlarmsSnapshot(Envelope):
     """Retained on ``{prefix}/alarms/active``: what a platform needs to resync."""

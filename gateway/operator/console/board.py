@@ -141,22 +141,7 @@ def _alarm_event(state: StationState, event: AlarmEvent) -> None:
         return
     if event.value is not None:
         state.values[event.alarm_key] = AlarmValue(event.value, event.unit, event.threshold)
-    state.alarms[event.alarm_key] = ActiveAlarm(
-        alarm_key=event.alarm_key,
-        first_id=event.first_id,
-        kind=event.kind,
-        level=event.level,
-        grade=event.grade,
-        state=event.state,
-        status=event.status,
-        shelved=event.shelved,
-        suppressed=event.suppressed,
-        chattering=event.chattering,
-        raised_at=event.raised_at,
-        device=event.source.device,
-        location=event.source.location,
-        message=event.message,
-    )
+    state.alarms[event.alarm_key] = ActiveAlarm.from_event(event)
 
 
 def _moment(payload: Payload | Unknown) -> datetime:
