@@ -205,10 +205,12 @@ class MqttUplink:
             self.last_error = None
             self._confirmed.add(broker)
             version = "3.1.1" if broker in self._v311 else "5"
-            log.info("MQTT connected to %s as %s (protocol %s)", broker, self._client_id, version)
             for message in self._retained_state():
                 await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
             await client.subscribe(self._command_topic, qos=1)
+            # Said once the birth is out and the command topic subscribed: from this line on,
+            # a command sent to the station is heard.
+            log.info("MQTT connected to %s as %s (protocol %s)", broker, self._client_id, version)
             await _first_failure(self._drain(client), self._listen(client))
 
     def _connect(self, broker: BrokerAddress, will: aiomqtt.Will) -> aiomqtt.Client:

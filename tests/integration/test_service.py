@@ -132,6 +132,7 @@ async def test_logs_fit_journald_and_json_and_never_carry_secrets(tmp_path, mosq
         json_dir, mosquitto.url, extra=extra, options=("--log-format", "json")
     ) as station:
         await station.health_where(mqtt_connected)
+        await wait_for_log(station.gateway.output, "MQTT connected")
         entries = [json.loads(line) for line in station.gateway.output().splitlines() if line.strip()]
     assert {"ts", "level", "logger", "message"} <= set(entries[0])
     assert any(e["logger"] == "gateway.uplink.mqtt" and "MQTT connected" in e["message"] for e in entries)

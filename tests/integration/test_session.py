@@ -158,11 +158,11 @@ async def test_falls_back_to_mqtt_311_for_a_broker_without_protocol_5(tmp_path):
         try:
             async with running_station(tmp_path, url) as station:
                 birth = await platform.wait_for(is_birth, timeout=30)
+                await wait_for_log(station.gateway.output, "(protocol 3.1.1)")
                 log = station.gateway.output()
         finally:
             await platform.stop()
     assert "trying 3.1.1" in log
-    assert "(protocol 3.1.1)" in log
     assert birth.payload["boot_count"] == 1
 
 
