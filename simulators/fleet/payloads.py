@@ -173,20 +173,7 @@ class StationPayloads:
         event = self._alarm(
             device, key, stamp["id"], Transition.RAISED, AlarmState.ACTIVE_UNACK, now, now, stamp
         )
-        self._active[key] = ActiveAlarm(
-            alarm_key=key,
-            first_id=event.first_id,
-            kind=event.kind,
-            level=event.level,
-            grade=event.grade,
-            state=event.state,
-            status=event.status,
-            shelved=False,
-            raised_at=now,
-            device=device.summary.id,
-            location=device.summary.location,
-            message=event.message,
-        )
+        self._active[key] = ActiveAlarm.from_event(event)
         return self._message(event)
 
     def clear_alarms(self) -> list[Outgoing]:
