@@ -42,6 +42,7 @@ from pymodbus.pdu import ModbusPDU
 from drivers.backoff import Backoff
 from drivers.modbus.plan import ReadRequest
 from drivers.modbus.registers import ReadPriority, RegisterType, decode
+from drivers.modbus.schedule import Schedule, Slot
 from drivers.observation import DeviceFault, Emit, FaultCategory, Observation, PollOutcome
 from drivers.rejections import RejectionLog
 from drivers.values import ImplausibleReading
@@ -125,13 +126,12 @@ class _Heard(Enum):
     BUS_DOWN = auto()  # the connection itself failed: says nothing about the unit
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(frozen=True, slots=True)
 class _Job:
+    """One separately scheduled group of a device's reads."""
+
     device: ModbusDevice
-    priority: ReadPriority
-    interval: float
     requests: tuple[ReadRequest, ...]
-    due: float
 
 
 @dataclass(slots=True)
@@ -139,7 +139,6 @@ class _Unit:
     """Backoff state of one unit; ``delays`` is set while it is silent."""
 
     delays: Iterator[float] | None = None
-    probe_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -204,11 +203,16 @@ class ModbusPoller:
     async def run(self, emit: Emit) -> None:
         """Poll until cancelled. Never raises for a device's or the line's failure."""
         loop = asyncio.get_running_loop()
-        jobs = [
-            _Job(device, priority, interval, requests, loop.time())
-            for device in self._devices
-            for priority, interval, requests in device.schedules()
-        ]
+        schedule: Schedule[_Job] = Schedule()
+        for device in self._devices:
+            for priority, interval, requests in device.schedules():
+                schedule.add(
+                    _Job(device, requests),
+                    priority=priority,
+                    interval=interval,
+                    due=loop.time(),
+                    group=device.unit,
+                )
         reconnect_delays = self._backoff.delays()
         try:
             while True:
@@ -220,12 +224,13 @@ class ModbusPoller:
                     log.info("connected to %s", self.endpoint)
                     self._bus_down = False
                     reconnect_delays = self._backoff.delays()
-                job = await _next_job(jobs)
+                slot = await schedule.next()
+                job = slot.job
                 async with self._line:
                     started = time.monotonic()
                     outcome, heard = await self._read_all(job.device, job.requests, self._attempts(job))
                 await emit(replace(outcome, busy_seconds=time.monotonic() - started))
-                self._reschedule(job, jobs, heard, loop.time())
+                self._reschedule(schedule, slot, heard, loop.time())
         finally:
             self._client.close()
 
@@ -254,10 +259,9 @@ class ModbusPoller:
         silent = self._units[job.device.unit].delays is not None
         return 1 if silent else 1 + self._policy.retries
 
-    def _reschedule(self, job: _Job, jobs: list[_Job], heard: _Heard, now: float) -> None:
-        # Keep the cadence, but never try to catch up on missed polls in a burst.
-        job.due = max(job.due + job.interval, now)
-        device, unit = job.device, self._units[job.device.unit]
+    def _reschedule(self, schedule: Schedule[_Job], slot: Slot[_Job], heard: _Heard, now: float) -> None:
+        schedule.done(slot, now)
+        device, unit = slot.job.device, self._units[slot.job.device.unit]
         if heard is _Heard.ANSWER and unit.delays is not None:
             log.info("%s: unit %d (%s) answers again", self.endpoint, device.unit, device.name)
             unit.delays = None
@@ -272,10 +276,7 @@ class ModbusPoller:
                     device.name,
                     maximum,
                 )
-            unit.probe_at = now + next(unit.delays)
-            for other in jobs:
-                if other.device.unit == device.unit:
-                    other.due = max(other.due, unit.probe_at)
+            schedule.hold(device.unit, now + next(unit.delays))
 
     async def _report_bus_fault(self, emit: Emit, reason: str) -> None:
         if not self._bus_down:
@@ -443,19 +444,6 @@ class ModbusPoller:
             RegisterType.INPUT: self._client.read_input_registers,
         }[request.register]
         return await read(request.address, count=request.count, device_id=unit)
-
-
-async def _next_job(jobs: list[_Job]) -> _Job:
-    """The job to run now: urgent before routine, then the longest overdue; waits if none is due."""
-    if not jobs:
-        await asyncio.Future()  # a bus without devices idles until cancelled
-    loop = asyncio.get_running_loop()
-    while True:
-        now = loop.time()
-        due = [job for job in jobs if job.due <= now]
-        if due:
-            return min(due, key=lambda job: (-job.priority, job.due))
-        await asyncio.sleep(min(job.due for job in jobs) - now)
 
 
 def _answer_length(request: ReadRequest) -> int:
