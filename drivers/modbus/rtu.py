@@ -55,18 +55,16 @@ def rtu_poller(
 ) -> ModbusPoller:
     """A poller for the units on one RS-485 line.
 
-    ``gap`` defaults to the 3.5-character silence. The poller owns retries and
-    reconnects, so every failure becomes a fault observation at once and one
-    silent unit cannot hold the line.
+    ``gap`` is the silence before each request, never less than the
+    3.5-character one (its default). The client keeps it, measured on the line
+    from the last byte heard, so the poller adds no wait of its own. The poller
+    owns retries and reconnects, so every failure becomes a fault observation
+    at once and one silent unit cannot hold the line.
     """
-    silence = silent_interval(settings.baudrate)
+    silence = max(silent_interval(settings.baudrate), gap or 0.0)
     rejections = RejectionLog(f"serial port {settings.describe()}")
     client = RtuClient(settings, timeout, silence, rejections, {d.unit: d.name for d in devices})
-    policy = LinePolicy(
-        retries=retries,
-        gap=silence if gap is None else gap,
-        silent_backoff_max=silent_backoff_max,
-    )
+    policy = LinePolicy(retries=retries, silent_backoff_max=silent_backoff_max)
     return ModbusPoller(
         endpoint=f"serial port {settings.describe()}",
         client=client,

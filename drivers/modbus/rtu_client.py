@@ -258,7 +258,7 @@ class RtuClient:
         self._quiet = silence  # before the next request: see rule 1
         self._listener: _Listener | None = None
         self._unanswered: dict[int, list[tuple[Read, float]]] = {}  # per unit, with when sent
-        self._ended_at = float("-inf")  # when the last transaction ended
+        self._ended_at = float("-inf")  # when the last transaction ended: see _transact
         self._fault = DeviceFault(FaultCategory.TIMEOUT, "no response (timeout)")
         self._decoder = DecodePDU(is_server=False)
 
@@ -405,12 +405,14 @@ class RtuClient:
             )
 
         deadline = sent + self._timeout
-        self._quiet = self._timeout  # until an answer is accepted
+        self._quiet = max(self._timeout, self._silence)  # until an answer is accepted
+        answered = False
         try:
             while True:
                 answer, refused = expected.scan(bytes(listener.heard), listener.complete_at, earliest)
                 if answer is not None:
                     self._quiet = self._silence
+                    answered = True
                     self._record(expected.unit, refused)
                     return self._decoded(answer)
                 remaining = deadline - self._loop_time()
@@ -427,7 +429,9 @@ class RtuClient:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(listener.changed.wait(), remaining)
         finally:
-            self._ended_at = self._loop_time()
+            # After an answer, rule 1's silence runs from the last byte heard, so judging the
+            # answer and handing it on take none of the line's time; after none, from now.
+            self._ended_at = listener.last_byte_at if answered else self._loop_time()
             listener.forget()  # judged: what comes from now on arrives between requests
 
     async def _wait_for_silence(self, listener: _Listener) -> None:
