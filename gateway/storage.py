@@ -82,6 +82,7 @@ class Database:
         self._loaded = False
         self._mirror: dict[str, str] = {}  # every state entry as it should be stored
         self._rewrite_state = False  # opened late: the stored state is older than the mirror
+        self._synchronous: str | None = None  # the connection's setting, changed only when it must
         self._queue: list[Write] = []
         self._stopping = False
         self._wake = threading.Condition()
@@ -129,7 +130,7 @@ class Database:
         except BaseException:
             db.close()
             raise
-        self._db = db
+        self._db, self._synchronous = db, None
         if self._loaded:  # opened on a retry after failing at start: what it holds is older
             self._adopt(rows)
             self._rewrite_state = True
@@ -208,7 +209,10 @@ class Database:
         if not (changes or self._rewrite_state or any(w.inserts or w.deletes for w in writes)):
             return
         durable = bool(changes) or self._rewrite_state or any(w.durable for w in writes)
-        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        synchronous = "FULL" if durable else "NORMAL"
+        if synchronous != self._synchronous:
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            self._synchronous = synchronous
         db.execute("BEGIN IMMEDIATE")
         # Every insert before every delete: a message evicted before its commit is deleted after it.
         db.executemany(
