@@ -232,3 +232,19 @@ async def test_a_delivered_message_is_not_sent_again_after_a_crash_once_the_next
     assert numbers(await crashed.take(10)) == [2, 3]
     await crashed.close()
     await box.close()
+
+
+async def test_a_step_of_more_messages_than_one_statement_takes_is_stored_and_delivered_whole(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path)
+    await box.open()
+    assert await box.submit([message(OutboxPriority.TELEMETRY, n, size=10) for n in range(1200)])
+    delivered = await box.take(1000)
+    for queued in delivered:
+        box.done(queued)
+    await box.close()
+
+    reopened = Outbox(path)
+    await reopened.open()
+    assert numbers(await reopened.take(2000)) == list(range(1000, 1200))
+    await reopened.close()
