@@ -97,16 +97,11 @@ class Stopwatch:
         publisher.on_poll = traced
 
     def _around_take(self, outbox: type) -> None:
-        take = outbox.take
-
-        @functools.wraps(take)
-        async def traced(owner, limit):
-            batch = await take(owner, limit)
+        def taken(batch, _owner, _limit) -> None:
             for queued in batch:
                 self.reached(queued.id, "taken")
-            return batch
 
-        outbox.take = traced
+        wrap(outbox, "take_ready", after=taken)
 
     def reached(self, row_id: int, stage: str) -> None:
         if row_id in self.stages:

@@ -14,6 +14,14 @@ Order: lowest priority value first, then id (one order for stored and
 held messages alike). A backlog of telemetry never delays an alarm. The
 uplink takes a window of messages at once (they stay "in flight" until
 acknowledged, and go back to the front when the connection drops).
+The uplink is told at once when messages become ready (:attr:`Outbox.on_ready`),
+on the commit's own turn of the event loop: an alarm is handed to the MQTT
+client before anything else that commit set in motion runs.
+
+PUBACK deletes are not a transaction each: they ride with the next commit,
+or go on their own once nothing else has been committed for
+:data:`DELETE_DELAY` seconds. A crash in between sends those messages again
+after the restart (at least once; the platform dedupes on ``id``).
 
 Disk budget: when ``max_bytes`` of payload is reached, telemetry is evicted
 first, then reports, then status; alarms and faults never. If alarms alone
@@ -46,6 +54,8 @@ from typing import Any
 from gateway.storage import Database, Loaded, Row, Write
 
 log = logging.getLogger(__name__)
+
+DELETE_DELAY = 1.0  # seconds a delivered message's delete waits for a commit to ride with
 
 
 class OutboxPriority(IntEnum):
@@ -145,6 +155,7 @@ class Outbox:
         self._heap: list[tuple[int, int]] = []  # (priority, id) ready to go: committed, or held
         self._in_flight: set[int] = set()
         self._acked: list[int] = []  # delivered, its delete not yet handed to the writer
+        self._flush_timer: asyncio.TimerHandle | None = None  # hands ``_acked`` over on its own
         self._memory_only: set[int] = set()  # held in memory: the disk refused them so far
         self._waiting: dict[Write, asyncio.Future[bool]] = {}
         self._lost_alarms: set[Write] = set()  # writes whose step lost an alarm at the hard cap
@@ -161,6 +172,8 @@ class Outbox:
         self._reported_error: str | None = None  # what ``on_storage`` was last told
         self.on_storage: Callable[[str | None], None] = lambda error: None
         self.on_delivered: Callable[[Message], None] = lambda message: None  # the broker has it
+        # The uplink, told the moment messages are ready to go; it takes them with take_ready().
+        self.on_ready: Callable[[], None] = lambda: None
 
     @property
     def storage_error(self) -> str | None:
@@ -199,7 +212,7 @@ class Outbox:
             self._queued[row_id] = Queued(row_id, message, queued_at)
             self._bytes += len(payload)
             heapq.heappush(self._heap, (priority, row_id))
-        self._changed.set()
+        self._ready()
 
     # -- putting ----------------------------------------------------------------
     def submit(
@@ -233,7 +246,7 @@ class Outbox:
             future.set_result(not lost)
             return future
         durable = bool(entries) or any(OutboxPriority(row[1]).protected for row in rows)
-        write = Write(inserts=rows, state=entries, durable=durable)
+        write = Write(inserts=rows, deletes=self._take_acked(), state=entries, durable=durable)
         self._waiting[write] = future
         if lost:
             self._lost_alarms.add(write)
@@ -339,9 +352,9 @@ class Outbox:
                 if error is not None:
                     self._memory_only.add(row_id)
                 heapq.heappush(self._heap, (priority, row_id))
-        # The drain wakes first: the messages just committed are handed to the client before
-        # anything a commit's callbacks publish directly (the retained snapshot after an alarm).
-        self._changed.set()
+        # The drain first: the messages just committed are handed to the client before anything
+        # the commit's callbacks do (the transition's log line, the retained snapshot after it).
+        self._ready()
         for write in writes:
             future = self._waiting.pop(write, None)
             lost = write in self._lost_alarms
@@ -352,27 +365,33 @@ class Outbox:
         self._report_storage()
 
     # -- taking -------------------------------------------------------------------
+    def _ready(self) -> None:
+        self._changed.set()
+        self.on_ready()
+
+    def take_ready(self, limit: int) -> list[Queued]:
+        """Up to ``limit`` messages in order, those ready now (maybe none); they are now in flight."""
+        batch: list[Queued] = []
+        while self._heap and len(batch) < limit:
+            _, row_id = heapq.heappop(self._heap)
+            queued = self._queued.get(row_id)
+            if queued is not None and row_id not in self._in_flight:
+                batch.append(queued)
+                self._in_flight.add(row_id)
+        return batch
+
     async def take(self, limit: int) -> list[Queued]:
         """Up to ``limit`` messages in order, waiting for at least one; they are now in flight."""
-        while True:
-            batch: list[Queued] = []
-            while self._heap and len(batch) < limit:
-                _, row_id = heapq.heappop(self._heap)
-                queued = self._queued.get(row_id)
-                if queued is not None and row_id not in self._in_flight:
-                    batch.append(queued)
-            if batch:
-                break
+        while not (batch := self.take_ready(limit)):
             self._changed.clear()
             await self._changed.wait()
-        self._in_flight.update(q.id for q in batch)
         return batch
 
     def done(self, queued: Queued) -> None:
         """The broker has it: forget it for good.
 
-        The delete joins those of every PUBACK handled in the same pass of the
-        event loop (one socket read brings many), handed to the writer as one write.
+        Its delete rides with the next commit, or goes after :data:`DELETE_DELAY`
+        with every other delete waiting by then, as one write.
         Once the backlog is back within the budget, alarms fit again: a hard-cap
         storage error ends.
         """
@@ -380,17 +399,24 @@ class Outbox:
         self.on_delivered(queued.message)
         if queued.id in self._queued:
             self._forget(queued.id)
-            if not self._acked:
-                asyncio.get_running_loop().call_soon(self._flush_acked)
+            if self._flush_timer is None:
+                self._flush_timer = asyncio.get_running_loop().call_later(DELETE_DELAY, self._flush_acked)
             self._acked.append(queued.id)
         if self._cap_error is not None and self._bytes <= self.max_bytes:
             self._cap_error = None
             self._report_storage()
 
+    def _take_acked(self) -> list[int]:
+        """The deletes waiting, handed over to go with a write."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        acked, self._acked = self._acked, []
+        return acked
+
     def _flush_acked(self) -> None:
-        if self._acked:
-            self._db.submit(Write(deletes=self._acked))
-            self._acked = []
+        if acked := self._take_acked():
+            self._db.submit(Write(deletes=acked))
 
     def _forget(self, row_id: int) -> None:
         self._bytes -= len(self._queued.pop(row_id).message.payload)
@@ -403,7 +429,7 @@ class Outbox:
             if queued is not None:
                 heapq.heappush(self._heap, (queued.message.priority, row_id))
         self._in_flight.clear()
-        self._changed.set()
+        self._ready()
 
     # -- looking ------------------------------------------------------------------
     def __len__(self) -> int:

@@ -20,17 +20,25 @@ import contextlib
 import json
 import logging
 import sqlite3
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway import schema
 
 log = logging.getLogger(__name__)
 
+# Seconds a thread waiting for the interpreter lock lets the one holding it run (Python's
+# default is 5 ms). The writer takes the lock back after each SQLite call, and the event
+# loop after each commit report: an alarm's commit and publish waited that long behind
+# whatever Python the other thread was running.
+SWITCH_INTERVAL = 0.0005
+CHUNK = 500  # rows per statement: 3 500 parameters, well within SQLite's limit of 32 766
+T = TypeVar("T")
 Row = tuple[int, int, str, bytes, int, int, float]  # id, priority, topic, payload, qos, retain, queued_at
 _ROW = ", ".join(schema.KNOWN["outbox"])  # a Row's columns, in its order
 
@@ -64,6 +72,17 @@ Report = Callable[[list[Write], str | None], None]
 """Called on the writer thread: these writes are stored (error None) or held in memory (the error)."""
 
 
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    """``items`` in runs of at most :data:`CHUNK`, each one statement.
+
+    One statement per run, not one per row: each row of an ``executemany`` is a
+    step of its own, and each step gives the interpreter lock away and waits to
+    take it back from the event loop.
+    """
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -82,6 +101,7 @@ class Database:
         self._loaded = False
         self._mirror: dict[str, str] = {}  # every state entry as it should be stored
         self._rewrite_state = False  # opened late: the stored state is older than the mirror
+        self._synchronous: str | None = None  # the connection's setting, changed only when it must
         self._queue: list[Write] = []
         self._stopping = False
         self._wake = threading.Condition()
@@ -94,6 +114,7 @@ class Database:
         ``adopt`` gets the stored messages of a database opened only on a retry.
         """
         self._report, self._adopt = report, adopt
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         try:
             loaded = self._connect()
         except (sqlite3.Error, OSError) as exc:
@@ -129,7 +150,7 @@ class Database:
         except BaseException:
             db.close()
             raise
-        self._db = db
+        self._db, self._synchronous = db, None
         if self._loaded:  # opened on a retry after failing at start: what it holds is older
             self._adopt(rows)
             self._rewrite_state = True
@@ -208,14 +229,18 @@ class Database:
         if not (changes or self._rewrite_state or any(w.inserts or w.deletes for w in writes)):
             return
         durable = bool(changes) or self._rewrite_state or any(w.durable for w in writes)
-        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        synchronous = "FULL" if durable else "NORMAL"
+        if synchronous != self._synchronous:
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            self._synchronous = synchronous
         db.execute("BEGIN IMMEDIATE")
         # Every insert before every delete: a message evicted before its commit is deleted after it.
-        db.executemany(
-            f"INSERT INTO outbox ({_ROW}) VALUES (?,?,?,?,?,?,?)",
-            [row for write in writes for row in write.inserts],
-        )
-        db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for write in writes for i in write.deletes])
+        rows = [row for write in writes for row in write.inserts]
+        for chunk in _chunks(rows):
+            values = ",".join(["(?,?,?,?,?,?,?)"] * len(chunk))
+            db.execute(f"INSERT INTO outbox ({_ROW}) VALUES {values}", [v for row in chunk for v in row])
+        for ids in _chunks([i for write in writes for i in write.deletes]):
+            db.execute(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(ids))})", ids)
         merged = {**self._mirror, **changes}
         mirror = {name: value for name, value in merged.items() if value is not None}
         if self._rewrite_state:  # every entry set as in the mirror, the others deleted

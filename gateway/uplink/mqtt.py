@@ -3,7 +3,8 @@
 On every connect: the retained station state (birth with boot counter and
 device list, the active-alarm snapshot) goes out first; the broker holds a
 retained ``offline`` Last Will for the moment the link dies. Then the outbox
-drains, a window of messages at a time. A message leaves the outbox only
+drains (:mod:`gateway.uplink.drain`), each message handed to the client the
+moment it is committed, a window of them in flight. A message leaves the outbox only
 after the broker's PUBACK, so a connection lost mid-publish re-sends it on
 the next connect (at-least-once; the platform dedupes on ``id``). Messages
 made in an earlier boot, or that waited too long, are marked ``historical``
@@ -43,8 +44,9 @@ from paho.mqtt.properties import Properties
 from drivers.backoff import Backoff
 from drivers.shown import shown
 from gateway.config.models import MqttConfig
-from gateway.outbox import Message, Outbox, Queued
+from gateway.outbox import Message, Outbox
 from gateway.uplink.broker import BrokerAddress, credentials
+from gateway.uplink.drain import Drain
 from gateway.uplink.freshness import Freshness
 from gateway.uplink.prompt_write import write_promptly
 
@@ -108,11 +110,16 @@ class MqttUplink:
         self.published = 0
         self.last_publish_monotonic: float | None = None
         self.last_error: str | None = None
-        self.waiting_since: float | None = None  # a batch is in flight, unacknowledged, since then
+        self._drain_now: Drain | None = None  # the session's drain, while there is one
         self._paho_log = _PahoLog(logging.getLogger(f"{__name__}.paho"))
         self._delivered = asyncio.Event()  # set after each acknowledged publish from the outbox
         self._short_sessions = 0
         self._taken_over_said = False
+
+    @property
+    def waiting_since(self) -> float | None:
+        """Publishes are in flight, unacknowledged, since then (monotonic; reset at each PUBACK)."""
+        return None if self._drain_now is None else self._drain_now.waiting_since
 
     async def run(self) -> None:
         """Connect, publish, reconnect: forever, until cancelled."""
@@ -241,61 +248,24 @@ class MqttUplink:
             # behind the PUBACK of the one before (about 40 ms with delayed ACKs).
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
-        # A full window is how the drain works, not a warning worth a log line per publish.
+        # The drain's publishes bypass aiomqtt; what it counts are the direct ones (a snapshot
+        # per alarm, command answers): a burst of alarms is no warning worth a line per publish.
         client.pending_calls_threshold = self._window
         write_promptly(client)
         return client
 
     async def _drain(self, client: aiomqtt.Client) -> None:
-        """Keep up to ``window`` publishes in flight, each taken the moment a slot is free.
-
-        A message committed while others wait for their PUBACK goes out at once
-        (an alarm never waits for a batch of telemetry to be acknowledged), and
-        paho sends in call order, so the wire keeps the outbox's order.
-        """
-        pending: set[asyncio.Task[None]] = set()
-        failure: list[BaseException] = []
-        drain = asyncio.current_task()
-        assert drain is not None
-
-        def settled(task: asyncio.Task[None]) -> None:
-            pending.discard(task)
-            self.waiting_since = time.monotonic() if pending else None  # from the last PUBACK
-            if not task.cancelled() and (exc := task.exception()) is not None and not failure:
-                failure.append(exc)
-                drain.cancel()  # a failed publish ends the session, even while waiting to take
-
+        """Hand the outbox's messages to ``client`` as they are committed, until the session fails."""
+        self._drain_now = Drain(
+            client, self._outbox, self._freshness, self._window, delivered=self._acknowledged
+        )
         try:
-            while True:
-                if len(pending) >= self._window:
-                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                # Awaited here, not in a task of its own: when a commit wakes the outbox, this
-                # resumes (and hands the messages to paho) before anything the commit's callbacks
-                # publish directly, such as the retained snapshot after an alarm.
-                batch = await self._outbox.take(self._window - len(pending))
-                if not pending:
-                    self.waiting_since = time.monotonic()
-                for queued in batch:
-                    task = asyncio.ensure_future(self._publish(client, queued))
-                    pending.add(task)
-                    task.add_done_callback(settled)
-        except asyncio.CancelledError:
-            if failure:
-                raise failure[0] from None
-            raise
+            await self._drain_now.run()
         finally:
-            self.waiting_since = None
-            for task in pending:
-                task.remove_done_callback(settled)
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            self._drain_now = None
 
-    async def _publish(self, client: aiomqtt.Client, queued: Queued) -> None:
-        message = queued.message
-        payload = self._freshness.mark(message.payload)
-        await client.publish(message.topic, payload, qos=message.qos, retain=message.retain)
-        self._outbox.done(queued)
+    def _acknowledged(self) -> None:
+        """A message from the outbox is acknowledged by the broker."""
         self.published += 1
         self.last_publish_monotonic = time.monotonic()
         self._delivered.set()

@@ -205,3 +205,46 @@ async def test_an_alarm_refused_at_the_hard_cap_is_not_stored_and_a_storage_erro
     assert told[-1] is None
     assert await box.put(message(OutboxPriority.ALARM, 100))
     await box.close()
+
+
+async def test_a_committed_message_is_handed_over_before_anything_its_commit_set_in_motion(outbox):
+    handed: list[object] = []
+    outbox.on_ready = lambda: handed.extend(numbers(outbox.take_ready(10)))
+    committed = outbox.submit([message(OutboxPriority.ALARM, 1)])
+    committed.add_done_callback(lambda _done: handed.append("announced"))
+    assert handed == []  # nothing goes out before its commit
+    await committed
+    assert handed == [1, "announced"]
+
+
+async def test_a_delivered_message_is_not_sent_again_after_a_crash_once_the_next_commit_is_made(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path)
+    await box.open()
+    for n in range(3):
+        await box.put(message(OutboxPriority.ALARM, n))
+    for queued in await box.take(2):
+        box.done(queued)
+    await box.put(message(OutboxPriority.TELEMETRY, 3))  # the deletes ride with this commit
+
+    crashed = Outbox(path)  # what a restart finds, the first process never closed
+    await crashed.open()
+    assert numbers(await crashed.take(10)) == [2, 3]
+    await crashed.close()
+    await box.close()
+
+
+async def test_a_step_of_more_messages_than_one_statement_takes_is_stored_and_delivered_whole(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path)
+    await box.open()
+    assert await box.submit([message(OutboxPriority.TELEMETRY, n, size=10) for n in range(1200)])
+    delivered = await box.take(1000)
+    for queued in delivered:
+        box.done(queued)
+    await box.close()
+
+    reopened = Outbox(path)
+    await reopened.open()
+    assert numbers(await reopened.take(2000)) == list(range(1000, 1200))
+    await reopened.close()
