@@ -13,10 +13,8 @@ from drivers.backoff import Backoff
 from drivers.modbus.plan import plan_reads
 from drivers.modbus.poller import ModbusDevice
 from drivers.modbus.registers import ReadPriority, RegisterPoint
-from drivers.modbus.rtu import rtu_poller
 from drivers.modbus.tcp import tcp_poller
 from drivers.observation import BusPoller
-from drivers.serial_line.poller import SerialLinePoller
 from drivers.serial_port import SerialSettings
 from gateway.config import LoadedConfig
 from gateway.config.models import Bus, ModbusRtuBus, ModbusTcpBus, SerialLineBus, SerialPortConfig
@@ -30,7 +28,10 @@ def build_poller(config: LoadedConfig, bus_name: str, bus: Bus) -> BusPoller:
         return tcp_poller(
             host=bus.host, port=bus.port, timeout=bus.timeout, devices=devices, retries=bus.retries
         )
+    # Each bus type's driver is imported by a station that has such a bus only.
     if isinstance(bus, ModbusRtuBus):
+        from drivers.modbus.rtu import rtu_poller
+
         return rtu_poller(
             settings=serial_settings(bus),
             timeout=bus.timeout,
@@ -41,6 +42,8 @@ def build_poller(config: LoadedConfig, bus_name: str, bus: Bus) -> BusPoller:
             backoff=Backoff(0.5, bus.reconnect_max),
         )
     assert isinstance(bus, SerialLineBus)
+    from drivers.serial_line.poller import SerialLinePoller
+
     [(name, device)] = [(n, d) for n, d in config.station.devices.items() if d.bus == bus_name]
     return SerialLinePoller(
         settings=serial_settings(bus),

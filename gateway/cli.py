@@ -8,14 +8,11 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from gateway import __version__
 from gateway.config import ConfigError, load_config
-from gateway.operator.cli import add_operator_commands
 from gateway.service.logs import setup_logging
-from gateway.service.rollback import add_rollback_command
 from gateway.service.signals import run_until_signalled
 
 # A command that parses its own argument list (``sim``: a file or an action word first).
@@ -23,6 +20,10 @@ RawCommand = Callable[[list[str]], int]
 # Commands other distributions add: ``simulators`` adds demo, sim and fleet this way,
 # since the daemon's package never imports the simulators.
 PLUGIN_GROUP = "outpost.commands"
+
+# The daemon's own commands: parsed without the operator tools and the plugins, so
+# ``outpost run`` (what systemd starts) loads neither.
+DAEMON_COMMANDS = frozenset({"run", "check", "schema", "status", "probe"})
 
 DEFAULT_CONFIG = Path("/etc/outpost/station.yaml")
 EX_CONFIG = 78  # sysexits.h: a configuration error (systemd does not restart on it)
@@ -146,11 +147,18 @@ def _describe_health(health: dict) -> str:
 
 def plugin_commands() -> list[Callable[[argparse._SubParsersAction], dict[str, RawCommand] | None]]:
     """The ``add_commands`` functions registered under :data:`PLUGIN_GROUP`."""
+    from importlib.metadata import entry_points
+
     return [entry.load() for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name)]
 
 
-def build_parser(raw_commands: dict[str, RawCommand] | None = None) -> argparse.ArgumentParser:
-    """The whole command line; ``raw_commands`` collects those that parse their own arguments."""
+def build_parser(
+    raw_commands: dict[str, RawCommand] | None = None, *, everything: bool = True
+) -> argparse.ArgumentParser:
+    """The whole command line; ``raw_commands`` collects those that parse their own arguments.
+
+    ``everything=False``: only the :data:`DAEMON_COMMANDS`, for a command line that names one.
+    """
     raw_commands = {} if raw_commands is None else raw_commands
     parser = argparse.ArgumentParser(prog="outpost", description="Station edge gateway.")
     parser.add_argument("--version", action="version", version=f"outpost {__version__}")
@@ -179,6 +187,11 @@ def build_parser(raw_commands: dict[str, RawCommand] | None = None) -> argparse.
     probe.add_argument("config", type=Path)
     probe.set_defaults(handler=_cmd_probe)
 
+    if not everything:
+        return parser
+    from gateway.operator.cli import add_operator_commands
+    from gateway.service.rollback import add_rollback_command
+
     add_rollback_command(commands)
     add_operator_commands(commands)
     for add in plugin_commands():
@@ -189,7 +202,7 @@ def build_parser(raw_commands: dict[str, RawCommand] | None = None) -> argparse.
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     raw_commands: dict[str, RawCommand] = {}
-    parser = build_parser(raw_commands)
+    parser = build_parser(raw_commands, everything=not argv or argv[0] not in DAEMON_COMMANDS)
     if argv and argv[0] in raw_commands:
         # argparse's REMAINDER would not pass such a command a leading option such as -h.
         return raw_commands[argv[0]](argv[1:])

@@ -47,7 +47,9 @@ from gateway.uplink.topics import command_topics
 if TYPE_CHECKING:
     from gateway.radio.alarms import RadioAlarms
     from gateway.radio.hub import RadioHub
+    from gateway.service.local_http import HttpRequest, Response
     from gateway.station_page.actions import Operator
+    from gateway.station_page.server import StationPage
     from gateway.station_page.trend import Trends
     from gateway.station_page.walk import WalkMode
 
@@ -189,19 +191,31 @@ class Gateway:
         )
 
     def _station_page(self) -> PageHandler:
-        """The station page's routes, reading whichever parts are current at each request."""
-        from gateway.station_page.server import StationPage
+        """The station page's routes, reading whichever parts are current at each request.
 
-        assert self.trends is not None
-        assert self.walk is not None
-        page = StationPage(
-            lambda: self,
-            self.trends,
-            self._current_operator,
-            lambda name, payload: self.downlink.from_station(name, payload),  # noqa: PLW0108 (late-bound)
-            self.walk,
-        )
-        return page.respond
+        Its rendering (HTML, SVG chart, walk test) is imported at the first request for a
+        page path, not at start: the birth does not wait for a page seldom opened.
+        """
+        trends, walk = self.trends, self.walk
+        assert trends is not None
+        assert walk is not None
+
+        @functools.cache
+        def page() -> StationPage:
+            from gateway.station_page.server import StationPage
+
+            return StationPage(
+                lambda: self,
+                trends,
+                self._current_operator,
+                lambda name, payload: self.downlink.from_station(name, payload),  # noqa: PLW0108 (late-bound)
+                walk,
+            )
+
+        async def respond(request: HttpRequest) -> Response | None:
+            return await page().respond(request)
+
+        return respond
 
     def _current_operator(self) -> Operator:
         assert self.page_operator is not None  # built with the trends, by every configuration

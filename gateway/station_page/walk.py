@@ -11,11 +11,13 @@ raised by the device, not a fault, not a late copy.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.config import LoadedConfig
-from gateway.contract.decode import decode
-from gateway.operator.walktest.tracker import WalkTest
 from gateway.outbox import Message
+
+if TYPE_CHECKING:
+    from gateway.operator.walktest.tracker import WalkTest
 
 
 class WalkMode:
@@ -27,9 +29,14 @@ class WalkMode:
 
     def switch(self, on: bool) -> None:
         """Start a fresh walk test (every device waiting again), or end the one in progress."""
+        # Imported here: the walk-test rule and the payload decoder are loaded by a walk test only.
+        from gateway.operator.walktest.tracker import WalkTest
+
         self.test = WalkTest(self._config()) if on else None
 
     def delivered(self, message: Message) -> None:
         """The broker has ``message``: if it is an alarm of a device under test, that device is tested."""
         if self.test is not None and message.priority.protected:
+            from gateway.contract.decode import decode
+
             self.test.observe(decode(message.payload))
