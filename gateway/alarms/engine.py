@@ -549,14 +549,12 @@ class AlarmEngine:
         )
 
     def _evaluate_zones(self, observed_at: datetime, now: float) -> list[Envelope]:
-        alarmed = {
-            c.device: c.alarm.grade
-            for d in self._devices.values()
-            for c in d.conditions
-            if c.alarm is not None and c.alarm.active
-        }
+        """Every zone's confirmation, judged from its own members' alarms only (none: no work)."""
         events: list[Envelope] = []
         for target in self._zones:
+            alarmed = {
+                c.device: c.alarm.grade for c in target.members if c.alarm is not None and c.alarm.active
+            }
             agreeing = confirming_devices(target.zone, alarmed)
             is_confirmed = confirmed(target.zone, alarmed)
             text = (
