@@ -163,6 +163,7 @@ class AlarmEngine:
                 readings,
                 conditions,
                 health,
+                profile.faults,
                 plausibility=checks,
                 test_condition=self._test_condition(name, readings) if profile.test_flag else None,
             )
@@ -213,6 +214,7 @@ class AlarmEngine:
                 rule=rule,
                 ladders=ladders_of(rule, self._config.station.devices[device].poll_interval),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
+                unit=self._config.profile_of(device).units().get(rule.point or ""),
             )
         )
 
@@ -474,8 +476,7 @@ class AlarmEngine:
         return Verdict(True, None) if value is None else device.plausibility[point].check(value, now)
 
     def _device_reported_faults(self, device: DeviceState) -> list[str]:
-        faults = self._config.profile_of(device.name).faults
-        return [reason for flag, reason in faults.items() if device.readings.values.get(flag)]
+        return [reason for flag, reason in device.faults.items() if device.readings.values.get(flag)]
 
     def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: DeviceFault) -> list[Envelope]:
         device.failed_polls += 1
@@ -531,7 +532,7 @@ class AlarmEngine:
         target.warming_up = warming
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
         grade, condition, threshold = target.judge(judged, now)
-        unit = self._config.profile_of(device.name).units().get(rule.point or "")
+        unit = target.unit
         described = f"{value:g} {unit or ''}".strip() if value is not None else self.t("alarm.device_alarm")
         if condition == RATE_CONDITION and target.rate is not None:
             rise = f"{target.rate.rise():g} {unit or ''}".strip()
