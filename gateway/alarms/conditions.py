@@ -171,7 +171,9 @@ class RuleCondition(DeviceCondition):
     rule: AlarmRule
     ladders: list[ThresholdLadder]
     rate: RateOfRiseDetector | None
-    unit: str | None = None  # its point's, looked up once rather than on every poll
+    # Looked up once rather than on every poll: its point's unit, the points it reads.
+    unit: str | None
+    inputs: frozenset[str]
 
     @property
     def latched(self) -> bool:

@@ -215,6 +215,7 @@ class AlarmEngine:
                 ladders=ladders_of(rule, self._config.station.devices[device].poll_interval),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
                 unit=self._config.profile_of(device).units().get(rule.point or ""),
+                inputs=frozenset(rule.inputs()),
             )
         )
 
@@ -428,7 +429,7 @@ class AlarmEngine:
         )
         for condition in device.conditions:
             rule = condition.rule
-            if not (rule.inputs() & read.keys()):
+            if condition.inputs.isdisjoint(read):
                 continue  # a poll that did not read this rule's points says nothing about it
             verdict = device.verdicts.get(rule.point) if rule.point else None
             frozen = bool(reported) or (verdict is not None and not verdict.usable)
