@@ -13,6 +13,7 @@ kind it holds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -170,6 +171,9 @@ class RuleCondition(DeviceCondition):
     rule: AlarmRule
     ladders: list[ThresholdLadder]
     rate: RateOfRiseDetector | None
+    # Looked up once rather than on every poll: its point's unit, the points it reads.
+    unit: str | None
+    inputs: frozenset[str]
 
     @property
     def latched(self) -> bool:
@@ -284,6 +288,7 @@ class DeviceState:
     readings: Readings
     conditions: list[RuleCondition]
     health_condition: HealthCondition
+    faults: Mapping[str, str]  # the profile's fault flags and what each means, looked up once
     test_condition: TestCondition | None = None  # a detector with a test bit
     test_failure: str | None = None  # the verdict of a failed test: a fault until a test passes
     health: DeviceHealth | None = None  # unknown until the first poll

@@ -163,6 +163,7 @@ class AlarmEngine:
                 readings,
                 conditions,
                 health,
+                profile.faults,
                 plausibility=checks,
                 test_condition=self._test_condition(name, readings) if profile.test_flag else None,
             )
@@ -213,6 +214,8 @@ class AlarmEngine:
                 rule=rule,
                 ladders=ladders_of(rule, self._config.station.devices[device].poll_interval),
                 rate=RateOfRiseDetector(rule.rate_of_rise) if rule.rate_of_rise else None,
+                unit=self._config.profile_of(device).units().get(rule.point or ""),
+                inputs=frozenset(rule.inputs()),
             )
         )
 
@@ -426,7 +429,7 @@ class AlarmEngine:
         )
         for condition in device.conditions:
             rule = condition.rule
-            if not (rule.inputs() & read.keys()):
+            if condition.inputs.isdisjoint(read):
                 continue  # a poll that did not read this rule's points says nothing about it
             verdict = device.verdicts.get(rule.point) if rule.point else None
             frozen = bool(reported) or (verdict is not None and not verdict.usable)
@@ -474,8 +477,7 @@ class AlarmEngine:
         return Verdict(True, None) if value is None else device.plausibility[point].check(value, now)
 
     def _device_reported_faults(self, device: DeviceState) -> list[str]:
-        faults = self._config.profile_of(device.name).faults
-        return [reason for flag, reason in faults.items() if device.readings.values.get(flag)]
+        return [reason for flag, reason in device.faults.items() if device.readings.values.get(flag)]
 
     def _poll_failed(self, device: DeviceState, outcome: PollOutcome, fault: DeviceFault) -> list[Envelope]:
         device.failed_polls += 1
@@ -531,7 +533,7 @@ class AlarmEngine:
         target.warming_up = warming
         judged = None if frozen or warming else value  # the gateway's own thresholds wait
         grade, condition, threshold = target.judge(judged, now)
-        unit = self._config.profile_of(device.name).units().get(rule.point or "")
+        unit = target.unit
         described = f"{value:g} {unit or ''}".strip() if value is not None else self.t("alarm.device_alarm")
         if condition == RATE_CONDITION and target.rate is not None:
             rise = f"{target.rate.rise():g} {unit or ''}".strip()
@@ -549,14 +551,12 @@ class AlarmEngine:
         )
 
     def _evaluate_zones(self, observed_at: datetime, now: float) -> list[Envelope]:
-        alarmed = {
-            c.device: c.alarm.grade
-            for d in self._devices.values()
-            for c in d.conditions
-            if c.alarm is not None and c.alarm.active
-        }
+        """Every zone's confirmation, judged from its own members' alarms only (none: no work)."""
         events: list[Envelope] = []
         for target in self._zones:
+            alarmed = {
+                c.device: c.alarm.grade for c in target.members if c.alarm is not None and c.alarm.active
+            }
             agreeing = confirming_devices(target.zone, alarmed)
             is_confirmed = confirmed(target.zone, alarmed)
             text = (

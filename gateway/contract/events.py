@@ -19,7 +19,9 @@ from gateway.contract.time_quality import TimeQuality
 
 def rfc3339(moment: datetime) -> str:
     """``2026-11-23T10:05:21.123Z``: UTC, milliseconds, ``Z`` suffix."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # every moment the gateway makes is UTC already: no conversion
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # without its "+00:00"
 
 
 def utc_now() -> datetime:

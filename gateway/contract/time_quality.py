@@ -35,13 +35,15 @@ def _adjtimex():
 
 
 _call = _adjtimex()
+# One buffer for every call: the kernel only writes the clock's state into it, which is not read,
+# so threads sharing it do no harm, and every message stamped is spared an allocation.
+_buffer = ctypes.create_string_buffer(_TIMEX_SIZE)
 
 
 def time_quality() -> TimeQuality:
     if _call is None:
         return TimeQuality.UNKNOWN
-    buffer = ctypes.create_string_buffer(_TIMEX_SIZE)
-    state = _call(buffer)
+    state = _call(_buffer)
     if state < 0:
         return TimeQuality.UNKNOWN
     return TimeQuality.UNSYNCHRONIZED if state == _TIME_ERROR else TimeQuality.SYNCHRONIZED

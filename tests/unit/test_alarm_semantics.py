@@ -143,6 +143,25 @@ def test_a_message_of_an_earlier_boot_is_historical_however_recent():
     assert not fresh.historical(1001)
 
 
+def test_a_historical_message_says_so_and_is_otherwise_what_the_gateway_made():
+    status = DeviceStatusEvent(
+        id="01890a5d-ac96-7b1c-9b5a-6a2f0f0c8d11",
+        station="cs-0001",
+        seq=7,
+        created_at=EPOCH,
+        device="kitchen-gas",
+        status="fault",
+        reason="传感器故障",  # a station's language as written, byte for byte
+        since=EPOCH,
+    ).to_json()
+    fresh = Freshness(30.0, Monotonic())
+    fresh.made(8)
+    marked = fresh.mark(status)
+    assert json.loads(marked) == {**json.loads(status), "historical": True}
+    assert "传感器故障".encode() in marked
+    assert fresh.mark(marked) == marked  # said once
+
+
 # -- 3. re-alarms ----------------------------------------------------------------------
 def test_realarms_carry_the_present_value_a_count_and_a_message_that_never_nests(tmp_path):
     h = harness(tmp_path)
