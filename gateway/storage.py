@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 # loop after each commit report: an alarm's commit and publish waited that long behind
 # whatever Python the other thread was running.
 SWITCH_INTERVAL = 0.0005
+# Routine writes alone (telemetry, reports) are committed at most this often: a station
+# reading flat out then commits a few hundred times a second instead of once per message,
+# each commit a wake of the writer thread and a turn of the interpreter lock. A durable
+# write (an alarm, any state) ends the wait at once; at a quiet station the last commit is
+# long past and nothing waits.
+ROUTINE_PACE = 0.005
 CHUNK = 500  # rows per statement: 3 500 parameters, well within SQLite's limit of 32 766
 T = TypeVar("T")
 Row = tuple[int, int, str, bytes, int, int, float]  # id, priority, topic, payload, qos, retain, queued_at
@@ -103,6 +109,7 @@ class Database:
         self._rewrite_state = False  # opened late: the stored state is older than the mirror
         self._synchronous: str | None = None  # the connection's setting, changed only when it must
         self._queue: list[Write] = []
+        self._last_commit = 0.0  # time.monotonic() of the last transaction
         self._stopping = False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="storage", daemon=True)
@@ -136,7 +143,8 @@ class Database:
     def submit(self, write: Write) -> None:
         with self._wake:
             self._queue.append(write)
-            self._wake.notify()
+            if write.durable or len(self._queue) == 1:  # else the writer is awake or pacing
+                self._wake.notify()
 
     def _connect(self) -> Loaded:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +183,7 @@ class Database:
                 retry_at = time.monotonic() + self.retry_after  # nothing to try the disk with yet
                 continue
             failure = self._commit(pending)
+            self._last_commit = time.monotonic()
             if failure is None:
                 if pending or retry_at is not None:
                     self._report(pending, None)
@@ -198,6 +207,13 @@ class Database:
                 if timeout is not None and timeout <= 0:
                     break
                 self._wake.wait(timeout)
+            if retry_at is None:
+                until = self._last_commit + ROUTINE_PACE
+                while not (self._stopping or any(w.durable for w in self._queue)):
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._wake.wait(left)
             new, self._queue = self._queue, []
             return new, self._stopping
 

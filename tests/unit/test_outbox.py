@@ -248,3 +248,29 @@ async def test_a_step_of_more_messages_than_one_statement_takes_is_stored_and_de
     await reopened.open()
     assert numbers(await reopened.take(2000)) == list(range(1000, 1200))
     await reopened.close()
+
+
+async def test_telemetry_flat_out_is_committed_in_groups_and_an_alarm_does_not_wait_for_the_group(
+    outbox, monkeypatch
+):
+    database = outbox._db
+    transactions: list[int] = []
+    commit = database._commit
+
+    def counted(writes):
+        transactions.append(len(writes))
+        return commit(writes)
+
+    monkeypatch.setattr(database, "_commit", counted)
+    routine = []
+    for n in range(300):  # a telemetry message every 0.5 ms or so, as a station reading flat out
+        routine.append(outbox.submit([message(OutboxPriority.TELEMETRY, n)]))
+        await asyncio.sleep(0.0005)  # the arrival rate, not a synchronisation
+    alarm = outbox.submit([message(OutboxPriority.ALARM, 1000)])
+    assert await asyncio.wait_for(alarm, 5) is True
+    assert all(f.done() for f in routine)  # submitted before the alarm: committed with or before it
+    assert await asyncio.gather(*routine) == [True] * 300
+    assert sum(transactions) >= 301
+    assert len(transactions) < 100, transactions  # not one commit per message
+    batch = await outbox.take(400)
+    assert numbers(batch) == [1000, *range(300)]
