@@ -86,7 +86,7 @@ class Arrivals:
 
     def arrived(self, _client: object, _userdata: object, message: MQTTMessage) -> None:
         """paho's thread: remember the message (a list append is atomic under the GIL)."""
-        self.log.append(Arrival(message.topic, message.payload, time.time()))
+        self.log.append(Arrival(message.topic, bytes(message.payload), time.time()))
         waiting = self._waiting
         if waiting is not None:
             self._loop.call_soon_threadsafe(waiting.set)
@@ -208,9 +208,13 @@ async def run_one(
 async def simulator(work: Path, broker_url: str, devices: dict, mode: str, interval: float):
     """The Modbus simulator's process and its port."""
     station = write_station(work, broker_url=broker_url, modbus_port=1, devices=devices)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.simulator", str(station), mode, str(interval), cwd=ROOT, stdout=PIPE
-    )
+    with (work / "simulator.log").open("ab") as errors:  # pymodbus' complaints when a contender leaves
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "bench.simulator", str(station), mode, str(interval)],
+            cwd=ROOT,
+            stdout=PIPE,
+            stderr=errors,
+        )
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), 30)
