@@ -34,6 +34,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every benchmark in bench/ with its defaults: about 9 minutes on the 2-core development machine.
 bench: $(BIN)/.installed peers
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.alarm_latency

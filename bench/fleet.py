@@ -181,7 +181,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--stations", default="200,1500", help="comma-separated fleet sizes")
-    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--telemetry-interval", type=float, default=10.0)
     parser.add_argument("--alarm-burst", type=int, default=3)
     parser.add_argument("--reconnect-storm", type=float, default=0.2)

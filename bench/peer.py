@@ -1,25 +1,32 @@
-"""Peer benchmark: outpost against the floor, a bare pymodbus + aiomqtt loop, side by side.
+"""Peer benchmark: outpost against the floor, bare pymodbus + MQTT loops, side by side.
 
 Why: the gateway's own cost is what it adds to reading a register and
-publishing it; the floor is the least any Python gateway can do for the same
-work, in the same process model (its own process, one asyncio loop, pymodbus
-over TCP, QoS 1 publishes through aiomqtt).
+publishing it; the floor (``bench.floor``) is the least a Python program can
+do for the same work: its paho variant a blocking loop, its aiomqtt variant
+one asyncio loop like outpost's.
 
-Set-up, shared by both in one run: one Modbus TCP simulator
-(``simulators.devices.modbus_server``) with N gas detectors whose value moves
-by more than the telemetry deadband (but never near an alarm) once per poll
-interval, a private Mosquitto, and a subscriber timestamping arrivals. Each
-contender runs as its own process for ``--seconds`` after its first message:
+Set-up, shared by all contenders of a run: a Modbus TCP simulator with N gas
+detectors in its own process (``bench.simulator``), a private Mosquitto
+(logging errors only), and a subscriber in this process timestamping every
+arrival. Each contender runs as its own process, one after the other:
 
-- floor (``python -m bench.peer --floor``): polls every unit every interval,
-  publishes a reading that changed as one JSON message stamped with the time
-  its poll answer arrived;
-- outpost (``outpost run``): the same devices on one ``modbus-tcp`` bus.
+- ``floor-paho``, ``floor-aiomqtt``: ``python -m bench.floor``;
+- ``outpost``: ``outpost run`` with the same devices on one ``modbus-tcp`` bus.
 
-Figures per contender: CPU % of one core and CPU per message, RSS, start
-(process spawned -> first message at the subscriber; for outpost, its birth),
-own cost (poll answer -> subscriber) p50/p95/p99, and samples/s. The last line
-gives outpost's ratios against the floor of the same run.
+Two runs:
+
+- steady: 20 devices polled every second, each value moving once a second;
+  figures over ``--seconds`` after a contender's first sample: CPU % of one
+  core, CPU per message, RSS, start (process spawned -> first message at the
+  subscriber; for outpost, its birth), own cost (poll answer -> subscriber)
+  p50/p95/p99, samples/s;
+- flat out: 200 devices whose gas value changes on every read, polled as fast
+  as each contender can (the floors without a pause, outpost at the smallest
+  ``poll_interval`` its configuration accepts); samples/s, CPU % and CPU per
+  message, over ``--flat-seconds`` after a warm-up.
+
+Both also give the simulator's CPU % (near 100 % it, not the contender, sets
+the pace), and lines with outpost's ratios against the floors of the same run.
 
 Run: ``make bench`` (or ``python -m bench.peer --devices 20 --seconds 20``).
 """
@@ -28,86 +35,163 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from subprocess import PIPE
+
+from paho.mqtt.client import CallbackAPIVersion, Client, MQTTMessage
 
 from bench.common import RESULTS, percentiles, process_usage, publish
-from gateway.config import load_config
-from simulators.devices.modbus_server import ModbusTcpSimulator
-from simulators.devices.modbus_unit import SimulatedUnit
-from tests.support.peers import GatewayProcess, Mosquitto, Platform, Received, write_station
+from bench.floor import sample_prefix, status_topic
+from tests.support.peers import Mosquitto, write_station
 
-LOW, HIGH = 3.0, 6.0  # %LEL: a change beyond the 1 %LEL deadband, far below the 20 %LEL alarm
-FLOOR_TOPIC = "floor/v1"
+ROOT = Path(__file__).resolve().parent.parent
+FLAT_OUT_POLL = 0.05  # the smallest poll_interval the configuration accepts (gateway.config.types)
+FLAT_OUT_WARM_UP = 2.0  # seconds after the first sample before measuring: births, statuses, caches
+TELEMETRY = "/cs-test/telemetry/"
+BIRTH = "/cs-test/status"
+FLOORS = ("floor-paho", "floor-aiomqtt")
 
 
-async def floor(broker_url: str, modbus_port: int, units: int, interval: float) -> None:
-    """The bare loop: read each unit's gas register, publish what changed, QoS 1."""
-    import aiomqtt
-    from pymodbus.client import AsyncModbusTcpClient
+@dataclass(frozen=True)
+class Arrival:
+    topic: str
+    payload: bytes
+    at: float  # time.time() when the subscriber got it
 
+
+class Arrivals:
+    """The subscriber: every message through the broker and when it came, in order.
+
+    paho's network thread appends each arrival, bodies left as bytes until a
+    figure needs them: flat out, an asyncio client decoding thousands a
+    second here would take CPU from the contender being measured (on two
+    cores, every process of the set-up competes).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.log: list[Arrival] = []
+        self._loop = loop
+        self._waiting: asyncio.Event | None = None  # told of arrivals only while someone waits
+
+    def arrived(self, _client: object, _userdata: object, message: MQTTMessage) -> None:
+        """paho's thread: remember the message (a list append is atomic under the GIL)."""
+        self.log.append(Arrival(message.topic, bytes(message.payload), time.time()))
+        waiting = self._waiting
+        if waiting is not None:
+            self._loop.call_soon_threadsafe(waiting.set)
+
+    async def wait_for(self, predicate: Callable[[Arrival], bool], after: int, timeout: float) -> Arrival:
+        """The first arrival from index ``after`` on for which ``predicate`` holds."""
+        async with asyncio.timeout(timeout):
+            while True:
+                self._waiting = asyncio.Event()
+                for arrival in self.log[after:]:
+                    if predicate(arrival):
+                        self._waiting = None
+                        return arrival
+                after = len(self.log)
+                await self._waiting.wait()
+
+
+@contextlib.contextmanager
+def subscribed(broker_url: str) -> Iterator[Arrivals]:
+    """A subscriber to every topic, subscribed (SUBACK in) before it is handed out."""
     host, port = broker_url.removeprefix("mqtt://").rsplit(":", 1)
-    modbus = AsyncModbusTcpClient("127.0.0.1", port=modbus_port)
-    await modbus.connect()
-    last: dict[int, int] = {}
-    async with aiomqtt.Client(host, int(port), identifier="floor") as mqtt:
-        mqtt.pending_calls_threshold = 1000
-        await mqtt.publish(f"{FLOOR_TOPIC}/status", b'{"state":"online"}', qos=1)
-        publishing: set[asyncio.Task] = set()
-        while True:
-            started = time.monotonic()
-            for unit in range(1, units + 1):
-                answer = await modbus.read_holding_registers(0, count=1, device_id=unit)
-                observed = datetime.now(UTC).isoformat()
-                value = answer.registers[0]
-                if last.get(unit) == value:
-                    continue
-                last[unit] = value
-                body = json.dumps({"device": unit, "gas": value / 10, "observed_at": observed}).encode()
-                task = asyncio.ensure_future(mqtt.publish(f"{FLOOR_TOPIC}/{unit}", body, qos=1))
-                publishing.add(task)
-                task.add_done_callback(publishing.discard)
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    arrivals = Arrivals(asyncio.get_running_loop())
+    acknowledged = threading.Event()
+    client = Client(CallbackAPIVersion.VERSION2, client_id="bench-peer-subscriber")
+    client.on_message = arrivals.arrived
+    client.on_subscribe = lambda *_args: acknowledged.set()
+    client.connect(host, int(port))
+    client.subscribe("#", qos=1)
+    client.loop_start()
+    try:
+        if not acknowledged.wait(10):
+            raise TimeoutError("the subscriber's SUBACK did not come")
+        yield arrivals
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 @dataclass(frozen=True)
 class Contender:
-    """One process under test: how to start it, and which messages are its samples."""
+    """One process under test: its command line, and which messages are its first and its samples."""
 
     name: str
-    start: Callable[[], object]
-    pid: Callable[[], int]
-    stop: Callable[[], object]
-    is_sample: Callable[[Received], bool]
-    is_first: Callable[[Received], bool]
+    command: list[str]  # after the Python interpreter
+    is_first: Callable[[Arrival], bool]
+    is_sample: Callable[[str], bool]  # by topic
 
 
-async def run_one(contender: Contender, platform: Platform, seconds: float) -> dict:
-    """Start it, time its first message, then measure ``seconds`` of steady running."""
-    mark = len(platform.messages)
-    spawned = time.time()
-    contender.start()
+def floor(variant: str, broker_url: str, modbus_port: int, devices: int, interval: float) -> Contender:
+    """``bench.floor``'s ``variant``: its status is its first message, its unit topics its samples."""
+    status, prefix = status_topic(variant), sample_prefix(variant)
+    command = ["-m", "bench.floor", variant, broker_url, str(modbus_port), str(devices), str(interval)]
+    return Contender(
+        f"floor-{variant}", command, lambda a: a.topic == status, lambda topic: topic.startswith(prefix)
+    )
+
+
+def contenders(
+    broker_url: str, modbus_port: int, station: Path, devices: int, floor_interval: float
+) -> list[Contender]:
+    """The three processes a run compares, each polling the same simulator through the same broker."""
+    outpost = Contender(
+        "outpost",
+        ["-m", "gateway.cli", "run", str(station)],
+        lambda a: a.topic.endswith(BIRTH) and json.loads(a.payload).get("state") == "online",
+        lambda topic: TELEMETRY in topic,
+    )
+    floors = [floor(v, broker_url, modbus_port, devices, floor_interval) for v in ("paho", "aiomqtt")]
+    return [*floors, outpost]
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    process.terminate()
     try:
-        first = await platform.wait_for(contender.is_first, timeout=30, after=mark)
-        await platform.wait_for(contender.is_sample, timeout=30, after=mark)
-        pid = contender.pid()
-        before, begun = process_usage(pid), len(platform.messages)
+        await asyncio.wait_for(process.wait(), 15)
+    except TimeoutError:
+        process.kill()  # never leak a contender; its figures are already taken
+        await process.wait()
+
+
+async def run_one(
+    contender: Contender, arrivals: Arrivals, simulator: int, log: Path, seconds: float, warm_up: float
+) -> dict:
+    """Start it, time its first message, then measure ``seconds`` of running after ``warm_up``."""
+    mark = len(arrivals.log)
+    spawned = time.time()
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *contender.command, cwd=ROOT, stdout=output, stderr=asyncio.subprocess.STDOUT
+        )
+    try:
+        first = await arrivals.wait_for(contender.is_first, mark, timeout=60)
+        await arrivals.wait_for(lambda a: contender.is_sample(a.topic), mark, timeout=60)
+        await asyncio.sleep(warm_up)
+        before, simulator_before = process_usage(process.pid), process_usage(simulator)
+        begun = len(arrivals.log)
         await asyncio.sleep(seconds)
-        after, ended = process_usage(pid), len(platform.messages)
+        after, simulator_after = process_usage(process.pid), process_usage(simulator)
+        ended = len(arrivals.log)
     finally:
-        contender.stop()
-    samples = [m for m in platform.messages[begun:ended] if contender.is_sample(m)]
-    own = [m.at - datetime.fromisoformat(m.payload["observed_at"]).timestamp() for m in samples]
+        await stop(process)
+    samples = [a for a in arrivals.log[begun:ended] if contender.is_sample(a.topic)]
+    own = [a.at - datetime.fromisoformat(json.loads(a.payload)["observed_at"]).timestamp() for a in samples]
     cpu = after["cpu_seconds"] - before["cpu_seconds"]
+    simulator_cpu = simulator_after["cpu_seconds"] - simulator_before["cpu_seconds"]
     return {
         "cpu_percent": round(100 * cpu / seconds, 2),
         "cpu_ms_per_message": round(1000 * cpu / max(len(samples), 1), 3),
@@ -116,112 +200,126 @@ async def run_one(contender: Contender, platform: Platform, seconds: float) -> d
         "own_cost": percentiles(own),
         "samples_per_s": round(len(samples) / seconds, 1),
         "messages": len(samples),
+        "simulator_cpu_percent": round(100 * simulator_cpu / seconds, 1),
     }
 
 
-async def move_values(units: list[SimulatedUnit], interval: float) -> None:
-    """Every unit's value moves once per interval, each at its own phase."""
-    step = interval / max(len(units), 1)
-    high = False
-    while True:
-        high = not high
-        for unit in units:
-            unit.set("gas", HIGH if high else LOW)
-            await asyncio.sleep(step)
-
-
-async def measure(devices: int, seconds: float, poll: float) -> dict:
-    async with AsyncExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-bench-peer-")))
-        broker = Mosquitto(work / "mosquitto")
-        broker.start()
-        stack.callback(broker.stop)
-        names = [f"gas-{i:02d}" for i in range(devices)]
-        device_config = {
-            name: {"unit": i + 1, "profile": "gas-detector", "location": f"room {i}"}
-            for i, name in enumerate(names)
-        }
-        config = load_config(write_station(work, broker_url=broker.url, modbus_port=1, devices=device_config))
-        units = [SimulatedUnit(config.station.devices[n].unit, config.simulated_points(n), n) for n in names]
-        for unit in units:
-            unit.set("gas", LOW)
-        server = await stack.enter_async_context(ModbusTcpSimulator(units))
-        mover = asyncio.create_task(move_values(units, poll))
-        stack.callback(mover.cancel)
-        station = write_station(
-            work, broker_url=broker.url, modbus_port=server.port, poll_interval=poll, devices=device_config
+@contextlib.asynccontextmanager
+async def simulator(work: Path, broker_url: str, devices: dict, mode: str, interval: float):
+    """The Modbus simulator's process and its port."""
+    station = write_station(work, broker_url=broker_url, modbus_port=1, devices=devices)
+    with (work / "simulator.log").open("ab") as errors:  # pymodbus' complaints when a contender leaves
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "bench.simulator", str(station), mode, str(interval)],
+            cwd=ROOT,
+            stdout=PIPE,
+            stderr=errors,
         )
-        platform = Platform(broker.url, "#")
-        await platform.start()
-        stack.push_async_callback(platform.stop)
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        yield process.pid, int(line)
+    finally:
+        await stop(process)
 
-        floor_process: list[subprocess.Popen] = []
-        floor_args = [broker.url, str(server.port), str(devices), str(poll)]
-        floor_command = [sys.executable, "-m", "bench.peer", "--floor", *floor_args]
 
-        def stop_floor() -> None:
-            process = floor_process.pop()
-            process.terminate()
-            process.wait(timeout=10)
-
-        gateway = GatewayProcess(station, work / "gateway.log")
-        contenders = [
-            Contender(
-                "floor (pymodbus + aiomqtt)",
-                lambda: floor_process.append(
-                    subprocess.Popen(floor_command, cwd=Path(__file__).parent.parent)
-                ),
-                lambda: floor_process[0].pid,
-                stop_floor,
-                lambda m: m.topic.startswith(f"{FLOOR_TOPIC}/") and "observed_at" in m.payload,
-                lambda m: m.topic == f"{FLOOR_TOPIC}/status",
-            ),
-            Contender(
-                "outpost",
-                gateway.start,
-                lambda: gateway.process.pid,  # type: ignore[union-attr]
-                gateway.stop,
-                lambda m: "/telemetry/" in m.topic,
-                lambda m: m.topic.endswith("/cs-test/status") and m.payload.get("state") == "online",
-            ),
-        ]
-        results = {c.name: await run_one(c, platform, seconds) for c in contenders}
+async def run(
+    broker_url: str, work: Path, devices: int, mode: str, poll: float, seconds: float, warm_up: float
+) -> dict:
+    """One run: every contender against the same simulator, broker and subscriber."""
+    work = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=work))
+    names = [f"gas-{i:03d}" for i in range(devices)]
+    device_config = {
+        name: {"unit": i + 1, "profile": "gas-detector", "location": f"room {i}"}
+        for i, name in enumerate(names)
+    }
+    floor_interval = 0.0 if mode == "flat" else poll
+    with subscribed(broker_url) as arrivals:
+        async with simulator(work, broker_url, device_config, mode, poll) as (simulator_pid, port):
+            station = write_station(
+                work, broker_url=broker_url, modbus_port=port, poll_interval=poll, devices=device_config
+            )
+            results = {}
+            for contender in contenders(broker_url, port, station, devices, floor_interval):
+                log = work / f"{contender.name}.log"
+                results[contender.name] = await run_one(
+                    contender, arrivals, simulator_pid, log, seconds, warm_up
+                )
+                arrivals.log.clear()  # flat out, tens of thousands of arrivals: not kept past their figures
     return {
-        "benchmark": "peer",
         "devices": devices,
-        "poll_interval_s": poll,
+        "poll_interval_s": {"floor-paho": floor_interval, "floor-aiomqtt": floor_interval, "outpost": poll},
         "seconds": seconds,
-        "machine_cores": os.cpu_count(),
         "results": results,
     }
 
 
+async def measure(devices: int, seconds: float, poll: float, flat_devices: int, flat_seconds: float) -> dict:
+    async with AsyncExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outpost-bench-peer-")))
+        broker = Mosquitto(work / "mosquitto")
+        # Logging every publish (the tests' setting) would take the broker's CPU flat out.
+        broker.config.write_text(broker.config.read_text().replace("log_type all", "log_type error"))
+        broker.start()
+        stack.callback(broker.stop)
+        steady = await run(broker.url, work, devices, "steady", poll, seconds, 0.0)
+        flat = await run(
+            broker.url, work, flat_devices, "flat", FLAT_OUT_POLL, flat_seconds, FLAT_OUT_WARM_UP
+        )
+    return {"benchmark": "peer", "machine_cores": os.cpu_count(), "steady": steady, "flat_out": flat}
+
+
+def ratio(ours: float | None, floor: float | None) -> str:
+    return f"{ours / floor:.2f}x" if ours is not None and floor else "n/a"
+
+
 def print_table(result: dict) -> None:
+    steady, flat = result["steady"], result["flat_out"]
     print(
-        f"\npeer: {result['devices']} devices @ {result['poll_interval_s']:g} s, "
-        f"{result['seconds']:g} s measured each; own cost = poll answer -> subscriber"
+        f"\npeer, steady: {steady['devices']} devices @ {steady['poll_interval_s']['outpost']:g} s, "
+        f"{steady['seconds']:g} s measured each; own cost = poll answer -> subscriber"
     )
     print(
-        f"{'contender':<28}{'CPU %':>7}{'ms CPU/msg':>11}{'RSS MiB':>9}{'start s':>9}"
-        f"{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'samples/s':>10}"
+        f"{'contender':<15}{'CPU %':>7}{'ms CPU/msg':>11}{'RSS MiB':>9}{'start s':>9}"
+        f"{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'samples/s':>10}{'sim CPU %':>10}"
     )
-    for name, r in result["results"].items():
+    for name, r in steady["results"].items():
         own = r["own_cost"]
         print(
-            f"{name:<28}{r['cpu_percent']:>7}{r['cpu_ms_per_message']:>11}{r['rss_mib']:>9}{r['start_s']:>9}"
-            f"{own.get('p50_ms')!s:>8}{own.get('p95_ms')!s:>8}{own.get('p99_ms')!s:>8}{r['samples_per_s']:>10}"
+            f"{name:<15}{r['cpu_percent']:>7}{r['cpu_ms_per_message']:>11}{r['rss_mib']:>9}{r['start_s']:>9}"
+            f"{own['p50_ms']!s:>8}{own['p95_ms']!s:>8}{own['p99_ms']!s:>8}{r['samples_per_s']:>10}"
+            f"{r['simulator_cpu_percent']:>10}"
         )
-    floor_figures, ours = result["results"].values()
-
-    def ratio(key: str, inner: str | None = None) -> str:
-        a = ours[key] if inner is None else ours[key].get(inner)
-        b = floor_figures[key] if inner is None else floor_figures[key].get(inner)
-        return f"{a / b:.2f}x" if a is not None and b else "n/a"
-
+    ours = steady["results"]["outpost"]
+    for floor_name in FLOORS:
+        base = steady["results"][floor_name]
+        print(
+            f"vs floor (same run), outpost / {floor_name}: "
+            f"CPU/msg {ratio(ours['cpu_ms_per_message'], base['cpu_ms_per_message'])}, "
+            f"RSS {ratio(ours['rss_mib'], base['rss_mib'])}, "
+            f"start {ratio(ours['start_s'], base['start_s'])}, "
+            f"own cost p50 {ratio(ours['own_cost']['p50_ms'], base['own_cost']['p50_ms'])} "
+            f"p99 {ratio(ours['own_cost']['p99_ms'], base['own_cost']['p99_ms'])}, "
+            f"samples/s {ratio(ours['samples_per_s'], base['samples_per_s'])}"
+        )
+    polls = flat["poll_interval_s"]
     print(
-        f"vs floor (same run): CPU/msg {ratio('cpu_ms_per_message')}, RSS {ratio('rss_mib')}, "
-        f"start {ratio('start_s')}, own cost p50 {ratio('own_cost', 'p50_ms')}, "
-        f"samples/s {ratio('samples_per_s')}"
+        f"\npeer, flat out: {flat['devices']} devices, a new value on every read, polled as fast as each "
+        f"can (floors every {polls['floor-paho']:g} s, outpost every {polls['outpost']:g} s), "
+        f"{flat['seconds']:g} s measured each"
+    )
+    print(f"{'contender':<15}{'samples/s':>10}{'CPU %':>7}{'ms CPU/msg':>11}{'RSS MiB':>9}{'sim CPU %':>10}")
+    for name, r in flat["results"].items():
+        print(
+            f"{name:<15}{r['samples_per_s']:>10}{r['cpu_percent']:>7}{r['cpu_ms_per_message']:>11}"
+            f"{r['rss_mib']:>9}{r['simulator_cpu_percent']:>10}"
+        )
+    ours, base = flat["results"]["outpost"], flat["results"]["floor-paho"]
+    print(
+        f"vs floor (same run), flat out: outpost {ours['samples_per_s']} samples/s = "
+        f"{ratio(ours['samples_per_s'], base['samples_per_s'])} floor-paho's "
+        "(target >= 2000/s and >= 0.75x), "
+        f"CPU/msg {ratio(ours['cpu_ms_per_message'], base['cpu_ms_per_message'])} floor-paho's"
     )
 
 
@@ -229,17 +327,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--devices", type=int, default=20)
+    parser.add_argument("--devices", type=int, default=20, help="steady run")
     parser.add_argument("--seconds", type=float, default=20.0, help="steady running measured per contender")
-    parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument("--poll", type=float, default=1.0, help="steady run's poll interval")
+    parser.add_argument("--flat-devices", type=int, default=200)
+    parser.add_argument("--flat-seconds", type=float, default=15.0, help="flat out, measured per contender")
     parser.add_argument("--json", type=Path, default=RESULTS / "peer.json")
-    parser.add_argument("--floor", nargs=4, help=argparse.SUPPRESS)  # inside the floor's own process
     args = parser.parse_args()
-    if args.floor:
-        url, port, units, interval = args.floor
-        asyncio.run(floor(url, int(port), int(units), float(interval)))
-        return
-    result = asyncio.run(measure(args.devices, args.seconds, args.poll))
+    result = asyncio.run(measure(args.devices, args.seconds, args.poll, args.flat_devices, args.flat_seconds))
     publish(result, args.json, print_table)
 
 

@@ -247,7 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--poll", type=float, default=1.0)
     parser.add_argument("--json", type=Path, default=RESULTS / "response.json")
     args = parser.parse_args()
