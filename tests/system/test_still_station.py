@@ -51,7 +51,7 @@ async def test_a_still_minute_sends_each_device_only_at_its_maximum_interval(tmp
     }
     extra = {"telemetry_interval": f"{MAXIMUM_INTERVAL:g}s", "profiles_dir": str(profiles)}
     async with running_station(
-        tmp_path, mosquitto.url, devices=devices, extra=extra, poll_interval=0.2
+        tmp_path, mosquitto.url, devices=devices, extra=extra, poll_interval=0.2, bus_timeout="2s"
     ) as station:
         for unit in station.units.values():
             unit.set("temperature", 21.5)
