@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drivers.observation import PollOutcome
 from drivers.radio.events import NotKept, RadioEvent
@@ -95,15 +95,27 @@ class Publisher:
             {name: config.profile_of(name).deadbands() for name in station.devices},
             station.telemetry_interval,
         )
+        # Per poll, the device's metric children and bus beat: looked up once, not on every poll.
+        self._poll_counters: dict[tuple[str, str], Any] = {}
+        self._bus_of: dict[str, tuple[str, Any]] = {}  # device -> its bus's beat and busy counter
 
     # -- 1. inputs: a driver's poll outcome, a radio's event -----------------------------
     async def on_poll(self, outcome: PollOutcome) -> None:
         """Every poll outcome of every bus goes through here, in arrival order."""
-        bus = self._config.station.devices[outcome.device].bus
-        self._progress.beat(f"bus {bus}")
+        bus = self._bus_of.get(outcome.device)
+        if bus is None:
+            name = self._config.station.devices[outcome.device].bus
+            bus = self._bus_of[outcome.device] = (f"bus {name}", self._metrics.bus_busy.labels(name))
+        beat, busy = bus
+        self._progress.beat(beat)
         result = outcome.fault.category.value if outcome.fault is not None else "ok"
-        self._metrics.polls.labels(outcome.device, result).inc()
-        self._metrics.bus_busy.labels(bus).inc(outcome.busy_seconds)
+        polls = self._poll_counters.get((outcome.device, result))
+        if polls is None:
+            polls = self._poll_counters[outcome.device, result] = self._metrics.polls.labels(
+                outcome.device, result
+            )
+        polls.inc()
+        busy.inc(outcome.busy_seconds)
         events = self._engine.handle(outcome)
         if outcome.ok:
             if self.influx is not None:
@@ -142,11 +154,14 @@ class Publisher:
         refuses writes). Once it is settled, each alarm transition is logged and
         the retained snapshot (taken now, matching the committed state) goes out.
         """
+        state = self._engine.take_state()
+        if not events and state is None:  # nothing to store: settled at once, as the outbox would
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(True)
+            return done
         alarms = [event for event in events if isinstance(event, AlarmEvent)]
         snapshot = self.snapshot() if alarms else None
-        committed = self._outbox.submit(
-            [message_for(event, self._prefix) for event in events], self._engine.take_state()
-        )
+        committed = self._outbox.submit([message_for(event, self._prefix) for event in events], state)
         for event in alarms:
             self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
         if snapshot is not None:

@@ -303,7 +303,7 @@ class ModbusPoller:
         now = asyncio.get_running_loop().time()
         blocks: list[tuple[ReadRequest, Sequence]] = []
         for request in requests:
-            failing = self._failing.get((device.unit, request))
+            failing = self._failing.get((device.unit, request)) if self._failing else None
             if honour_backoff and failing is not None and failing.probe_at > now:
                 continue
             try:
@@ -313,7 +313,7 @@ class ModbusPoller:
                     return PollOutcome.failed(device.name, exc.fault), exc.heard
                 self._routine_read_failed(device, request, exc)
                 continue
-            if self._failing.pop((device.unit, request), None) is not None:
+            if self._failing and self._failing.pop((device.unit, request), None) is not None:
                 log.info("%s: %s of %s answers again", self.endpoint, request.describe(), device.name)
             blocks.append((request, values))
         degraded = [(r, f.fault) for (unit, r), f in self._failing.items() if unit == device.unit]

@@ -25,13 +25,15 @@ class RegisterType(StrEnum):
 
     @property
     def is_bit(self) -> bool:
-        return self in (RegisterType.COIL, RegisterType.DISCRETE_INPUT)
+        return self in _BIT_REGISTERS  # asked for every value read: a set, not a comparison chain
 
     @property
     def read_function(self) -> int:
         """The Modbus function code that reads this kind of register."""
         return _READ_FUNCTION[self]
 
+
+_BIT_REGISTERS = frozenset((RegisterType.COIL, RegisterType.DISCRETE_INPUT))
 
 _READ_FUNCTION = {
     RegisterType.COIL: 1,
@@ -122,15 +124,19 @@ def decode(point: RegisterPoint, raw: Sequence[int] | Sequence[bool]) -> float |
     """
     if point.register.is_bit:
         return bool(raw[0])
-    words = [int(word) for word in raw[: point.width]]
-    value = (
-        words[0]
-        if point.bit is not None
-        else ModbusClientMixin.convert_from_registers(
+    value: int | float
+    if point.bit is not None or point.data_type is DataType.U16:
+        value = int(raw[0])
+    elif point.data_type is DataType.S16:  # one word, two's complement: as pymodbus has it, cheaper
+        value = int(raw[0])
+        value -= 0x10000 if value & 0x8000 else 0
+    else:
+        words = [int(word) for word in raw[: point.width]]
+        converted = ModbusClientMixin.convert_from_registers(
             words, _PYMODBUS_TYPE[point.data_type], word_order=point.word_order.value
         )
-    )
-    assert isinstance(value, int | float)
+        assert isinstance(converted, int | float)
+        value = converted
     return engineering(point.name, value, scale=point.scale, offset=point.offset, bit=point.bit)
 
 
