@@ -392,6 +392,8 @@ class _PahoLog(logging.LoggerAdapter):
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         if level >= logging.WARNING:
             self.last_error = str(msg) % args if args else str(msg)
+        elif not self.logger.isEnabledFor(level):
+            return  # paho says two debug lines per message: dropped here, at the least cost
         super().log(level, msg, *args, **kwargs)
 
 
