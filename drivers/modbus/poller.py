@@ -322,18 +322,16 @@ class ModbusPoller:
             return PollOutcome.failed(
                 device.name, degraded[0][1]
             ), _Heard.NOTHING if silent else _Heard.ANSWER
-        observed = datetime.now(UTC)
-        try:
+        observed, name = datetime.now(UTC), device.name
+        try:  # device, point, value, unit, observed_at: positional, as this runs for every value read
             observations = tuple(
-                Observation(
-                    device=device.name,
-                    point=point.name,
-                    value=decode(point, request.raw_for(point, values)),
-                    unit=point.unit,
-                    observed_at=observed,
-                )
-                for request, values in blocks
-                for point in request.points
+                [
+                    Observation(
+                        name, point.name, decode(point, request.raw_for(point, values)), point.unit, observed
+                    )
+                    for request, values in blocks
+                    for point in request.points
+                ]
             )
         except ImplausibleReading as exc:
             fault = DeviceFault(FaultCategory.DECODE, str(exc))
