@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from drivers.modbus.registers import RegisterPoint, RegisterType
 from gateway.config.environment import check_environment
 from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.intent import bare_durations, misread_booleans
-from gateway.config.line_profiles import SerialLineProfile
 from gateway.config.models import (
     MODBUS_ONLY_KEYS,
     SERIAL_BUSES,
@@ -24,11 +24,11 @@ from gateway.config.response_check import check_response
 from gateway.config.validation import M, validate
 from gateway.config.yaml_source import LineMap, load_yaml
 
-AnyProfile = Profile | SerialLineProfile
-PROFILE_MODELS: dict[str, type[AnyProfile]] = {
-    "modbus": Profile,
-    "serial-line": SerialLineProfile,
-}
+if TYPE_CHECKING:
+    from gateway.config.line_profiles import SerialLineProfile
+
+AnyProfile: TypeAlias = "Profile | SerialLineProfile"
+PROTOCOLS = ("modbus", "serial-line")  # what a profile's ``protocol`` may say
 BUS_PROTOCOL = {"modbus-tcp": "modbus", "modbus-rtu": "modbus", "serial-line": "serial-line"}
 
 
@@ -54,7 +54,7 @@ class LoadedConfig:
 
     def line_profile_of(self, device: str) -> SerialLineProfile:
         profile = self.profile_of(device)
-        if not isinstance(profile, SerialLineProfile):
+        if isinstance(profile, Profile):
             raise TypeError(f"{device} is not a serial-line device (profile {profile.protocol})")
         return profile
 
@@ -201,14 +201,23 @@ def _load_profile(
         issues.extend(exc.issues)
         return None
     protocol = data.get("protocol", "modbus") if isinstance(data, dict) else "modbus"
-    model = PROFILE_MODELS.get(protocol) if isinstance(protocol, str) else None
-    if model is None:
-        expected = ", ".join(repr(name) for name in PROFILE_MODELS)
+    if protocol not in PROTOCOLS:
+        expected = ", ".join(repr(name) for name in PROTOCOLS)
         message = f"unknown protocol {protocol!r} (expected {expected})"
         issues.append(ConfigIssue(lines.file, lines.line_of(("protocol",))[1], "protocol", message))
         return None
-    profile = _validated(model, data, lines, issues, warnings)
+    profile = _validated(_profile_model(protocol), data, lines, issues, warnings)
     return (profile, lines) if profile is not None else None
+
+
+def _profile_model(protocol: str) -> type[AnyProfile]:
+    """The model of a ``protocol``'s profiles; the serial-line one (its parsers, checksums and
+    framings) is imported only by a station that has such a profile."""
+    if protocol == "modbus":
+        return Profile
+    from gateway.config.line_profiles import SerialLineProfile
+
+    return SerialLineProfile
 
 
 def _available_profiles(search: list[Path]) -> list[str]:
@@ -325,7 +334,7 @@ def _streams_faster_than_timeout(bus, profile: AnyProfile, device: DeviceConfig)
     """A streaming sensor must be given longer than its own period before it counts as silent."""
     return (
         isinstance(bus, SerialLineBus)
-        and isinstance(profile, SerialLineProfile)
+        and not isinstance(profile, Profile)
         and profile.mode == "stream"
         and bus.timeout <= device.poll_interval
     )

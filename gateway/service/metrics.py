@@ -1,6 +1,8 @@
 """Prometheus metrics and a health endpoint on a local address.
 
-Metric families come from prometheus-client. They are served, with
+Metric families come from prometheus-client, imported only by a station that
+serves them (``service.metrics_listen``); elsewhere the data path counts into
+:data:`UNCOUNTED`, which keeps nothing. They are served, with
 ``/healthz`` (JSON, for ``outpost status`` and for monitoring), by the small
 asyncio HTTP responder of :mod:`gateway.service.local_http`, in the gateway's own event loop:
 prometheus-client's own server runs in a thread and has no health route,
@@ -13,22 +15,70 @@ import collections
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.metrics_core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from gateway.service.local_http import HttpRequest, Response, start_local_server
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
 
-class Metrics:
-    """Every metric the gateway exports, in its own registry."""
+class Counting(Protocol):
+    """A counter as the gateway counts into it: prometheus-client's, or :data:`UNCOUNTED`."""
 
-    def __init__(self) -> None:
+    def labels(self, *values: str) -> Counting: ...
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class Gauging(Protocol):
+    """A gauge as the gateway sets it: prometheus-client's, or :data:`UNCOUNTED`."""
+
+    def set(self, value: float) -> None: ...
+
+
+class _Uncounted:
+    """A metric nobody scrapes: counting into it costs a call and keeps nothing."""
+
+    def labels(self, *_values: str) -> _Uncounted:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+
+UNCOUNTED = _Uncounted()
+
+
+class Metrics:
+    """Every metric the gateway exports, in its own registry; counted into nothing unless ``exported``."""
+
+    def __init__(self, exported: bool = True) -> None:
+        self.rejected = Rejections()
+        self.bus_rejected = BusRejections()
+        self.radio = RadioCounters()
+        self.registry: CollectorRegistry | None = None
+        if not exported:
+            self.polls: Counting = UNCOUNTED
+            self.bus_busy: Counting = UNCOUNTED
+            self.alarm_events: Counting = UNCOUNTED
+            self.commands: Counting = UNCOUNTED
+            self.alarms_active: Gauging = UNCOUNTED
+            self.outbox_depth: Gauging = UNCOUNTED
+            self.outbox_bytes: Gauging = UNCOUNTED
+            self.outbox_headroom: Gauging = UNCOUNTED
+            self.mqtt_connected: Gauging = UNCOUNTED
+            self.last_publish: Gauging = UNCOUNTED
+            return
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
         self.registry = CollectorRegistry()
         r = self.registry
         self.polls = Counter("outpost_polls", "Polls per device and result", ["device", "result"], registry=r)
@@ -52,14 +102,13 @@ class Metrics:
             "outpost_last_publish_timestamp_seconds", "Unix time of the last acknowledged publish", registry=r
         )
         self.commands = Counter("outpost_commands", "Downlink commands by outcome", ["outcome"], registry=r)
-        self.rejected = Rejections()
-        r.register(self.rejected)
-        self.bus_rejected = BusRejections()
-        r.register(self.bus_rejected)
-        self.radio = RadioCounters()
-        r.register(self.radio)
+        for collector in (self.rejected, self.bus_rejected, self.radio):  # read at each scrape
+            r.register(cast("Collector", collector))
 
     def exposition(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        assert self.registry is not None, "served only when exported"
         return generate_latest(self.registry)
 
 
@@ -67,7 +116,7 @@ RejectionCounts = Callable[[], Iterable[tuple[str, str, int]]]
 """(input, reason, count so far) for each reason an input path has refused something."""
 
 
-class Rejections(Collector):
+class Rejections:
     """``outpost_input_rejected_total{input, reason}``: what each input path refused, and why.
 
     The command intake and the local HTTP endpoint count here (:meth:`count`);
@@ -87,6 +136,8 @@ class Rejections(Collector):
         self._sources.append(source)
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.metrics_core import CounterMetricFamily
+
         family = CounterMetricFamily(
             "outpost_input_rejected", "Input refused, by input path and reason", labels=["input", "reason"]
         )
@@ -119,7 +170,7 @@ RADIO_FAMILIES = {
 }
 
 
-class RadioCounters(Collector):
+class RadioCounters:
     """What the radio bridges did, by bridge: presses, merged copies, acks sent, deliveries.
 
     The bridges and the press handling keep the counts; they are read at each
@@ -133,6 +184,8 @@ class RadioCounters(Collector):
         self._source = source
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.metrics_core import CounterMetricFamily
+
         families = {
             key: CounterMetricFamily(name, text, labels=list(labels))
             for key, (name, text, labels) in RADIO_FAMILIES.items()
@@ -142,7 +195,7 @@ class RadioCounters(Collector):
         yield from families.values()
 
 
-class BusRejections(Collector):
+class BusRejections:
     """``outpost_bus_rejected_frames_total{bus, device, reason}``: what each field bus refused, per device.
 
     The pollers keep the counts (a reload starts new ones); they are read at each scrape.
@@ -155,6 +208,8 @@ class BusRejections(Collector):
         self._source = source
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.metrics_core import CounterMetricFamily
+
         family = CounterMetricFamily(
             "outpost_bus_rejected_frames",
             "Frames a field bus refused, by bus, device and reason",
@@ -179,6 +234,8 @@ async def serve(
     is every device's latest readings (``outpost probe`` reads a busy port's there).
     Runs until cancelled.
     """
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
     host, _, port = listen.rpartition(":")
 
     async def respond(request: HttpRequest) -> Response:

@@ -80,7 +80,7 @@ class Gateway:
             max_bytes=int(station.outbox.max_bytes),
             alarm_hard_cap_bytes=int(station.outbox.alarm_hard_cap_bytes),
         )
-        self.metrics = Metrics()
+        self.metrics = Metrics(exported=bool(station.service.metrics_listen))
         self.metrics.rejected.read_from(self._radio_rejections)
         self.metrics.bus_rejected.read_from(self._bus_rejections)
         self.metrics.radio.read_from(self._radio_counts)

@@ -2,16 +2,17 @@
 
 Every module a process imports costs a Raspberry Pi memory and start time
 before the birth; a station with Modbus gas detectors and no radios, no
-InfluxDB and no station page must not pay for those, nor for the simulators
-or the operator's tools. ``-X importtime`` makes the gateway itself list every
-module it imports, on its log.
+InfluxDB, no serial-line sensors and no metrics endpoint or station page must
+not pay for those, nor for the simulators or the operator's tools.
+``-X importtime`` makes the gateway itself list every module it imports, on
+its log.
 """
 
 from __future__ import annotations
 
 from tests.support.peers import gas_detectors, running_station
 
-# What a Modbus-only station without metrics_listen, influx or radios never needs.
+# What a Modbus-only station without metrics_listen, influx, radios or serial lines never needs.
 UNUSED = (
     "influxdb_client",
     "gateway.uplink.influx",
@@ -23,7 +24,9 @@ UNUSED = (
     "drivers.radio.line_radio",
     "drivers.radio.mic_e",
     "drivers.modbus.rtu",
-    "drivers.serial_line.poller",
+    "drivers.serial_line",
+    "gateway.config.line_profiles",
+    "prometheus_client",
     "gateway.station_page",
     "gateway.operator",
     "simulators",
