@@ -159,9 +159,11 @@ class Publisher:
             done = asyncio.get_running_loop().create_future()
             done.set_result(True)
             return done
+        committed = self._outbox.submit([message_for(event, self._prefix) for event in events], state)
+        # Taken after the submit, so the alarm's commit is not kept waiting for it; nothing has
+        # run in between, so it is still the state this step left.
         alarms = [event for event in events if isinstance(event, AlarmEvent)]
         snapshot = self.snapshot() if alarms else None
-        committed = self._outbox.submit([message_for(event, self._prefix) for event in events], state)
         for event in alarms:
             self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
         if snapshot is not None:
