@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import signal
 import sqlite3
+import time
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +30,24 @@ async def wait_for_alarm_count(platform, count: int, timeout: float = 60.0) -> N
 def alarms_stored(count: int):
     """A ``/healthz`` predicate: at least ``count`` alarm messages committed to the outbox."""
     return lambda health: health["outbox"]["backlog_alarms"] >= count
+
+
+def committed_alarm_ids(database: Path) -> set[str]:
+    """The ids of the alarm messages committed to the outbox file (read beside the running writer)."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute("SELECT payload FROM outbox WHERE topic LIKE '%/alarm'").fetchall()
+    return {json.loads(payload)["id"] for (payload,) in rows}
+
+
+async def wait_for_committed_alarms(database: Path, count: int, timeout: float = 20.0) -> None:
+    """Until at least ``count`` alarm messages are committed to the outbox file (it has no push)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if len(await asyncio.to_thread(committed_alarm_ids, database)) >= count:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"fewer than {count} alarms committed within {timeout:g} s")
+        await asyncio.sleep(0.05)
 
 
 def evicted(count: int):
@@ -74,12 +96,11 @@ async def test_every_alarm_committed_before_a_kill_arrives_after_restart(tmp_pat
         tmp_path, mosquitto.url, devices=gas_detectors(DEVICES), poll_interval=0.2
     ) as station:
         await leak_everywhere_during_an_outage(station, platform, mosquitto)
-        await station.health_where(alarms_stored(DEVICES // 2))
+        # /healthz counts alarms queued, committed or not: the file itself says what is committed.
+        await wait_for_committed_alarms(station.state_dir / "outbox.sqlite3", DEVICES // 2)
         station.gateway.stop(signal.SIGKILL)  # in the middle of the burst
 
-        with sqlite3.connect(station.state_dir / "outbox.sqlite3") as db:
-            rows = db.execute("SELECT payload FROM outbox WHERE topic LIKE '%/alarm'").fetchall()
-        committed = {json.loads(payload)["id"] for (payload,) in rows}
+        committed = committed_alarm_ids(station.state_dir / "outbox.sqlite3")
         assert len(committed) >= DEVICES // 2
 
         mosquitto.start()
