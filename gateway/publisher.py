@@ -86,6 +86,7 @@ class Publisher:
         self._progress = progress
         self._prefix = station.topic_prefix
         self._snapshots: set[asyncio.Future[bool]] = set()  # retained snapshots being published
+        self._newest_snapshot: Message | None = None  # to publish on the next turn of the loop
         self.influx: InfluxWriter | None = None
         if station.influx:  # only then the InfluxDB client: a station without it never imports it
             from gateway.uplink.influx import InfluxWriter
@@ -189,6 +190,15 @@ class Publisher:
                 event.message,
                 note,
             )
+        # Steps committed together settle in one turn: only the last one's snapshot goes out, so a
+        # subscriber is not shown the older ones after the events that outdate them.
+        if self._newest_snapshot is None:
+            asyncio.get_running_loop().call_soon(self._publish_snapshot)
+        self._newest_snapshot = snapshot
+
+    def _publish_snapshot(self) -> None:
+        snapshot, self._newest_snapshot = self._newest_snapshot, None
+        assert snapshot is not None
         task = asyncio.ensure_future(self._uplink.publish_now(snapshot))
         self._snapshots.add(task)
         task.add_done_callback(self._snapshots.discard)

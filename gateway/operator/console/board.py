@@ -3,7 +3,10 @@
 Built only from what the platform receives: the retained birth/Will, the
 retained ``alarms/active`` snapshot (the truth after a reconnect), retained
 device statuses and the live alarm events, which update the picture before
-the next snapshot arrives. An alarm's last value and threshold are kept from
+the next snapshot arrives. Events and snapshots travel apart (an event waits
+its turn in the outbox, a snapshot goes out at once), so either may arrive
+after a newer one of the other: each counts only if its ``seq`` is newer than
+what the board already knows of that alarm. An alarm's last value and threshold are kept from
 the events that carried them: neither the snapshot nor an acknowledgement
 repeats them, and the officer still needs to see how high the gas was. Kept
 free of MQTT, of the terminal and of any language, so that it can be tested
@@ -52,6 +55,39 @@ class StationState:
     alarms: dict[str, ActiveAlarm] = field(default_factory=dict)  # by alarm_key
     values: dict[str, AlarmValue] = field(default_factory=dict)  # by alarm_key, while on the board
     exercise: bool = False
+    boot_id: str = ""  # the gateway run the seq marks below belong to
+    snapshot_seq: int = 0  # the seq of the snapshot the board holds
+    event_seq: dict[str, int] = field(default_factory=dict)  # by alarm_key: its newest event's seq
+
+    def take_snapshot(self, snapshot: ActiveAlarmsSnapshot) -> None:
+        """The snapshot's alarms, except where an event newer than it has been seen."""
+        if snapshot.seq <= self.snapshot_seq:
+            return  # an older snapshot arriving late
+        newer = {key for key, seq in self.event_seq.items() if seq > snapshot.seq}
+        alarms = {a.alarm_key: a for a in snapshot.alarms if a.alarm_key not in newer}
+        alarms |= {key: alarm for key, alarm in self.alarms.items() if key in newer}
+        self.alarms = alarms
+        self.snapshot_seq = snapshot.seq
+        self.event_seq = {key: seq for key, seq in self.event_seq.items() if key in newer}
+
+    def take_event(self, event: AlarmEvent) -> None:
+        """One alarm transition, unless the board already knows a newer state of that alarm
+        (a late event, or one sent again after a reconnect)."""
+        if event.seq <= max(self.snapshot_seq, self.event_seq.get(event.alarm_key, 0)):
+            return
+        self.event_seq[event.alarm_key] = event.seq
+        if event.state == AlarmState.CLEARED:  # acknowledged and back to normal: off the board
+            self.alarms.pop(event.alarm_key, None)
+            return
+        if event.value is not None:
+            self.values[event.alarm_key] = AlarmValue(event.value, event.unit, event.threshold)
+        self.alarms[event.alarm_key] = ActiveAlarm.from_event(event)
+
+    def take_status(self, status: StationStatusEvent) -> None:
+        """The birth or Will; a new run of the gateway numbers on from a new mark."""
+        if status.boot_id != self.boot_id:
+            self.boot_id, self.snapshot_seq, self.event_seq = status.boot_id, 0, {}
+        self.state, self.version, self.name = status.state, status.version, status.name
 
 
 @dataclass(frozen=True)
@@ -102,13 +138,13 @@ class Board:
 
     def _fold(self, state: StationState, payload: Payload) -> None:
         if isinstance(payload, StationStatusEvent):
-            state.state, state.version, state.name = payload.state, payload.version, payload.name
+            state.take_status(payload)
         elif isinstance(payload, ActiveAlarmsSnapshot):
-            state.alarms = {alarm.alarm_key: alarm for alarm in payload.alarms}
+            state.take_snapshot(payload)
         elif isinstance(payload, DeviceStatusEvent):
             state.devices[payload.device] = payload
         elif isinstance(payload, AlarmEvent):
-            _alarm_event(state, payload)
+            state.take_event(payload)
         elif isinstance(payload, StationReport):
             state.exercise = payload.exercise
         state.values = {key: value for key, value in state.values.items() if key in state.alarms}
@@ -133,15 +169,6 @@ class Board:
     def find(self, short_key: str) -> list[str]:
         """The stations with an alarm ``STATION.short_key`` on the board."""
         return [s.station for s in self.stations.values() if f"{s.station}.{short_key}" in s.alarms]
-
-
-def _alarm_event(state: StationState, event: AlarmEvent) -> None:
-    if event.state == AlarmState.CLEARED:  # acknowledged and back to normal: no longer on the board
-        state.alarms.pop(event.alarm_key, None)
-        return
-    if event.value is not None:
-        state.values[event.alarm_key] = AlarmValue(event.value, event.unit, event.threshold)
-    state.alarms[event.alarm_key] = ActiveAlarm.from_event(event)
 
 
 def _moment(payload: Payload | Unknown) -> datetime:
