@@ -14,6 +14,12 @@ The lifecycle followed is ISA-18.2's (:mod:`gateway.alarms.lifecycle`):
 ``raised`` opens an occurrence (active); ``cleared`` ends its activity, and
 the occurrence ends once it is also acknowledged (state ``cleared``). A
 ``cleared_unack`` alarm may be raised again (a new occurrence).
+
+The retained ``alarms/active`` snapshot (``outpost.alarms_active/1``) is the
+state as of its ``seq``: it must list exactly the occurrences the events
+before it left open, each in the state they left it. A snapshot that lists
+an alarm the events cleared, or leaves out one they raised, misleads a
+platform that resyncs from it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 ALARM_SCHEMA = "outpost.alarm/1"
+SNAPSHOT_SCHEMA = "outpost.alarms_active/1"
 ACTIVE_STATES = frozenset({"active_unack", "active_ack"})
 OPEN_STATES = ACTIVE_STATES | {"cleared_unack"}  # an occurrence not yet over
 OPERATOR_TRANSITIONS = frozenset({"acknowledged", "shelved", "unshelved", "realarmed", "reset"})
@@ -35,6 +42,7 @@ class AnomalyKind(StrEnum):
     RAISED_TWICE = "raised again while still active"
     SEQ_REUSED = "seq repeated with a different id"
     FOREIGN_FIRST_ID = "first_id is not the raise's"
+    SNAPSHOT_CONTRADICTS = "snapshot differs from the events before it"
 
 
 @dataclass(frozen=True)
@@ -77,22 +85,26 @@ class Story:
         ]
 
 
-def alarm_events(payloads: Iterable[dict]) -> list[dict]:
+def alarm_events(payloads: Iterable[dict], schemas: frozenset[str] = frozenset({ALARM_SCHEMA})) -> list[dict]:
     """The alarm events among ``payloads``, each id once (the first copy), in seq order."""
     unique: dict[str, dict] = {}
     for payload in payloads:
-        if payload.get("schema") == ALARM_SCHEMA:
+        if payload.get("schema") in schemas:
             unique.setdefault(payload["id"], payload)
     return sorted(unique.values(), key=lambda e: (e["seq"], e["id"]))
 
 
 def read_story(payloads: Iterable[dict]) -> Story:
     """Tell each alarm's story from what the platform received, and note where it breaks."""
-    events = alarm_events(payloads)
     anomalies: list[Anomaly] = []
     pictures: dict[str, Picture] = {}
     seen_seq: dict[int, str] = {}
-    for event in events:
+    events = []
+    for event in alarm_events(payloads, frozenset({ALARM_SCHEMA, SNAPSHOT_SCHEMA})):
+        if event["schema"] == SNAPSHOT_SCHEMA:
+            anomalies += _snapshot_misfits(event, pictures)
+            continue
+        events.append(event)
         key, seq, event_id = event["alarm_key"], event["seq"], event["id"]
         if seq in seen_seq:
             anomalies.append(
@@ -116,6 +128,23 @@ def read_story(payloads: Iterable[dict]) -> Story:
             )
         pictures[key] = Picture(event["state"], event["level"], event["first_id"])
     return Story(events, anomalies, pictures)
+
+
+def _snapshot_misfits(snapshot: dict, pictures: Mapping[str, Picture]) -> list[Anomaly]:
+    """Where a snapshot differs from the open occurrences the events before it told of."""
+    listed = {alarm["alarm_key"]: alarm["state"] for alarm in snapshot["alarms"]}
+    told = {key: p.state for key, p in pictures.items() if p.state in OPEN_STATES}
+    return [
+        Anomaly(
+            AnomalyKind.SNAPSHOT_CONTRADICTS,
+            key,
+            snapshot["seq"],
+            snapshot["id"],
+            f"snapshot has {listed.get(key, 'nothing')}, events left {told.get(key, 'nothing')}",
+        )
+        for key in sorted(set(listed) | set(told))
+        if listed.get(key) != told.get(key)
+    ]
 
 
 def _misfit(transition: str, before: Picture | None) -> AnomalyKind | None:

@@ -132,3 +132,30 @@ def test_a_cleared_alarm_awaiting_acknowledgement_is_not_active():
     t = Teller()
     story = read_story([t.event("raised"), t.event("cleared")])
     assert final_differences(story, {KEY: None}) == []
+
+
+def snapshot(t: Teller, *alarms: tuple[str, str]) -> dict:
+    """A retained ``alarms/active`` snapshot with the next seq, listing ``(alarm_key, state)``."""
+    seq = next(t._seq)
+    listed = [{"alarm_key": key, "state": state} for key, state in alarms]
+    return {"schema": "outpost.alarms_active/1", "id": f"id-{seq}", "seq": seq, "alarms": listed}
+
+
+def test_snapshots_that_agree_with_the_events_before_them_pass_in_any_order_of_arrival():
+    t = Teller()
+    raised = t.event("raised")
+    before_clear = snapshot(t, (KEY, "active_unack"))
+    cleared = t.event("cleared")
+    after_clear = snapshot(t, (KEY, "cleared_unack"))
+    acked = t.event("acknowledged", state="cleared")
+    after_ack = snapshot(t)
+    arrived = [raised, cleared, after_ack, before_clear, acked, after_clear]  # snapshots travel apart
+    assert kinds(arrived) == []
+
+
+def test_a_snapshot_that_lists_a_cleared_alarm_or_leaves_out_a_raised_one_is_caught():
+    t = Teller()
+    events = [t.event("raised"), t.event("cleared", state="cleared")]
+    assert kinds([*events, snapshot(t, (KEY, "active_unack"))]) == [AnomalyKind.SNAPSHOT_CONTRADICTS]
+    t = Teller()
+    assert kinds([t.event("raised"), snapshot(t)]) == [AnomalyKind.SNAPSHOT_CONTRADICTS]
