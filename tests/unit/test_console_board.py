@@ -128,3 +128,12 @@ def test_a_new_run_of_the_gateway_is_believed_even_when_its_numbers_start_lower(
     """A station whose state directory was replaced numbers from 1 again; its birth says so."""
     board = _board(_status(100, "boot-a"), RAISED, _snapshot(120, RAISED), _status(1, "boot-b"), _snapshot(2))
     assert _shown(board) == []
+
+
+def test_an_event_delivered_twice_is_logged_once():
+    board = Board()
+    lines = [
+        board.apply(STATION, f"{PREFIX}/alarm", event.to_json(), PREFIX, retained=False)
+        for event in (RAISED, RAISED, CLEARED)
+    ]
+    assert [line and line.payload for line in lines] == [RAISED, None, CLEARED]

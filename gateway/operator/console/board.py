@@ -34,6 +34,7 @@ from gateway.operator.describe import is_protocol
 
 SEVERITY = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}  # the board's order, most severe first
 ACTIVE = (AlarmState.ACTIVE_UNACK, AlarmState.ACTIVE_ACK)
+REMEMBERED_IDS = 2000  # a resend after a reconnect comes within this many messages of the first copy
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,15 @@ class Board:
         self.stations: dict[str, StationState] = {}
         self.log: deque[LogLine] = deque(maxlen=log_size)
         self._protocol = protocol  # log the command path's own traffic too (``--debug``)
+        self._recent_ids: deque[str] = deque(maxlen=REMEMBERED_IDS)  # what was logged lately
 
     def station(self, station: str) -> StationState:
         return self.stations.setdefault(station, StationState(station))
 
     def apply(self, station: str, topic: str, payload: bytes, prefix: str, retained: bool) -> LogLine | None:
         """Take in one message; returns the event-log line it makes (retained state makes none, nor
-        the command path's own traffic unless asked for).
+        the command path's own traffic unless asked for, nor a second copy of a message: delivery
+        is at least once, and the same event twice would read as two).
 
         What is not one of the contract's payloads changes nothing, and shows in the log as such.
         """
@@ -130,6 +133,10 @@ class Board:
         where = topic.removeprefix(prefix + "/")
         if retained or isinstance(decoded, ActiveAlarmsSnapshot | TelemetryEvent):
             return None
+        if not isinstance(decoded, Unknown):
+            if decoded.id in self._recent_ids:
+                return None
+            self._recent_ids.append(decoded.id)
         if is_protocol(where, decoded) and not self._protocol:
             return None
         line = LogLine(_moment(decoded), station, where, decoded)
