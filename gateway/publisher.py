@@ -28,6 +28,7 @@ from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.storage_fault import storage_fault
 from gateway.config import LoadedConfig
 from gateway.contract.events import (
+    ActiveAlarm,
     ActiveAlarmsSnapshot,
     AlarmEvent,
     DeviceSummary,
@@ -87,6 +88,7 @@ class Publisher:
         self._prefix = station.topic_prefix
         self._snapshots: set[asyncio.Future[bool]] = set()  # retained snapshots being published
         self._newest_snapshot: Message | None = None  # to publish on the next turn of the loop
+        self._listed: list[ActiveAlarm] | None = None  # the alarms the last snapshot taken listed
         self.influx: InfluxWriter | None = None
         if station.influx:  # only then the InfluxDB client: a station without it never imports it
             from gateway.uplink.influx import InfluxWriter
@@ -164,7 +166,7 @@ class Publisher:
         # Taken after the submit, so the alarm's commit is not kept waiting for it; nothing has
         # run in between, so it is still the state this step left.
         alarms = [event for event in events if isinstance(event, AlarmEvent)]
-        snapshot = self.snapshot() if alarms else None
+        snapshot = self._changed_snapshot() if alarms or state is not None else None
         for event in alarms:
             self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
         if snapshot is not None:
@@ -226,8 +228,16 @@ class Publisher:
 
     def snapshot(self) -> Message:
         """The active alarms as they stand: what a platform that just connected needs first."""
-        snapshot = ActiveAlarmsSnapshot(alarms=self._engine.active_alarms(), **self._stamp())
+        self._listed = self._engine.active_alarms()
+        snapshot = ActiveAlarmsSnapshot(alarms=self._listed, **self._stamp())
         return message_for(snapshot, self._prefix)
+
+    def _changed_snapshot(self) -> Message | None:
+        """A new snapshot if the step changed what it lists. Not only an alarm event does: a raise
+        a flood holds back has none, and the snapshot lists every alarm throughout a flood."""
+        if self._engine.active_alarms() == self._listed:
+            return None
+        return self.snapshot()
 
     def latest_readings(self, device: str) -> dict[str, Latest]:
         """Every point's latest value, as telemetry would send it (``/values`` serves them)."""

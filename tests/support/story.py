@@ -19,7 +19,9 @@ The retained ``alarms/active`` snapshot (``outpost.alarms_active/1``) is the
 state as of its ``seq``: it must list exactly the occurrences the events
 before it left open, each in the state they left it. A snapshot that lists
 an alarm the events cleared, or leaves out one they raised, misleads a
-platform that resyncs from it.
+platform that resyncs from it. During a flood (the station's flood alarm
+active) it also lists the alarms whose raise the flood holds back: there it
+may list more than the events told, never less.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 ALARM_SCHEMA = "outpost.alarm/1"
+FLOOD_KIND = "alarm_flood"
 SNAPSHOT_SCHEMA = "outpost.alarms_active/1"
 ACTIVE_STATES = frozenset({"active_unack", "active_ack"})
 OPEN_STATES = ACTIVE_STATES | {"cleared_unack"}  # an occurrence not yet over
@@ -100,11 +103,15 @@ def read_story(payloads: Iterable[dict]) -> Story:
     pictures: dict[str, Picture] = {}
     seen_seq: dict[int, str] = {}
     events = []
+    floods: set[str] = set()  # the keys of the station's flood alarm
     for event in alarm_events(payloads, frozenset({ALARM_SCHEMA, SNAPSHOT_SCHEMA})):
         if event["schema"] == SNAPSHOT_SCHEMA:
-            anomalies += _snapshot_misfits(event, pictures)
+            flooding = any(pictures[key].active for key in floods)
+            anomalies += _snapshot_misfits(event, pictures, flooding)
             continue
         events.append(event)
+        if event.get("kind") == FLOOD_KIND:
+            floods.add(event["alarm_key"])
         key, seq, event_id = event["alarm_key"], event["seq"], event["id"]
         if seq in seen_seq:
             anomalies.append(
@@ -130,10 +137,12 @@ def read_story(payloads: Iterable[dict]) -> Story:
     return Story(events, anomalies, pictures)
 
 
-def _snapshot_misfits(snapshot: dict, pictures: Mapping[str, Picture]) -> list[Anomaly]:
+def _snapshot_misfits(snapshot: dict, pictures: Mapping[str, Picture], flooding: bool) -> list[Anomaly]:
     """Where a snapshot differs from the open occurrences the events before it told of."""
     listed = {alarm["alarm_key"]: alarm["state"] for alarm in snapshot["alarms"]}
     told = {key: p.state for key, p in pictures.items() if p.state in OPEN_STATES}
+    if flooding:  # held raises listed too: only what the events told must be there as told
+        listed = {key: state for key, state in listed.items() if key in told}
     return [
         Anomaly(
             AnomalyKind.SNAPSHOT_CONTRADICTS,

@@ -159,3 +159,16 @@ def test_a_snapshot_that_lists_a_cleared_alarm_or_leaves_out_a_raised_one_is_cau
     assert kinds([*events, snapshot(t, (KEY, "active_unack"))]) == [AnomalyKind.SNAPSHOT_CONTRADICTS]
     t = Teller()
     assert kinds([t.event("raised"), snapshot(t)]) == [AnomalyKind.SNAPSHOT_CONTRADICTS]
+
+
+def test_during_a_flood_a_snapshot_may_list_held_alarms_but_never_drop_a_told_one():
+    t = Teller()
+    flood = "cs-test.station.flood"
+    events = [t.event("raised"), t.event("raised", "yellow", key=flood, kind="alarm_flood")]
+    held = ("cs-test.gas-02.gas", "active_unack")
+    assert kinds([*events, snapshot(t, (KEY, "active_unack"), (flood, "active_unack"), held)]) == []
+    assert kinds([*events, snapshot(t, (flood, "active_unack"), held)]) == [AnomalyKind.SNAPSHOT_CONTRADICTS]
+    over = [*events, t.event("cleared", "yellow", key=flood, kind="alarm_flood")]
+    assert kinds([*over, snapshot(t, (KEY, "active_unack"), (flood, "cleared_unack"), held)]) == [
+        AnomalyKind.SNAPSHOT_CONTRADICTS
+    ]
