@@ -4,17 +4,24 @@ The arithmetic of turning 16-bit words into numbers is pymodbus'
 ``convert_from_registers``/``convert_to_registers``; this module only adds
 what a profile needs on top: bit flags, scale and offset (:mod:`drivers.values`,
 shared with serial frames, which also refuses NaN and infinity).
+
+pymodbus is imported at the first 32-bit value, not with the point types: a
+configuration names register types and data types, and loading it (``outpost
+check``, ``outpost schema``, the first step of ``outpost run``) needs no Modbus stack.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-
-from pymodbus.client.mixin import ModbusClientMixin
+from typing import TYPE_CHECKING
 
 from drivers.values import engineering, raw_of
+
+if TYPE_CHECKING:
+    from pymodbus.client.mixin import ModbusClientMixin
 
 
 class RegisterType(StrEnum):
@@ -75,13 +82,19 @@ class WordOrder(StrEnum):
     LITTLE = "little"
 
 
-_PYMODBUS_TYPE = {
-    DataType.U16: ModbusClientMixin.DATATYPE.UINT16,
-    DataType.S16: ModbusClientMixin.DATATYPE.INT16,
-    DataType.U32: ModbusClientMixin.DATATYPE.UINT32,
-    DataType.S32: ModbusClientMixin.DATATYPE.INT32,
-    DataType.F32: ModbusClientMixin.DATATYPE.FLOAT32,
-}
+@functools.cache
+def _pymodbus() -> tuple[type[ModbusClientMixin], dict[DataType, ModbusClientMixin.DATATYPE]]:
+    """pymodbus' word conversions and its name for each data type."""
+    from pymodbus.client.mixin import ModbusClientMixin
+
+    kinds = ModbusClientMixin.DATATYPE
+    return ModbusClientMixin, {
+        DataType.U16: kinds.UINT16,
+        DataType.S16: kinds.INT16,
+        DataType.U32: kinds.UINT32,
+        DataType.S32: kinds.INT32,
+        DataType.F32: kinds.FLOAT32,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +145,9 @@ def decode(point: RegisterPoint, raw: Sequence[int] | Sequence[bool]) -> float |
         value -= 0x10000 if value & 0x8000 else 0
     else:
         words = [int(word) for word in raw[: point.width]]
-        converted = ModbusClientMixin.convert_from_registers(
-            words, _PYMODBUS_TYPE[point.data_type], word_order=point.word_order.value
+        mixin, kinds = _pymodbus()
+        converted = mixin.convert_from_registers(
+            words, kinds[point.data_type], word_order=point.word_order.value
         )
         assert isinstance(converted, int | float)
         value = converted
@@ -151,8 +165,5 @@ def encode(point: RegisterPoint, value: float) -> list[int]:
         signed = point.data_type in (DataType.S16, DataType.S32)
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         raw = min(max(round(raw), low), high)
-    return list(
-        ModbusClientMixin.convert_to_registers(
-            raw, _PYMODBUS_TYPE[point.data_type], word_order=point.word_order.value
-        )
-    )
+    mixin, kinds = _pymodbus()
+    return list(mixin.convert_to_registers(raw, kinds[point.data_type], word_order=point.word_order.value))

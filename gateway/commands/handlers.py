@@ -8,15 +8,17 @@ registered with ``@COMMANDS.add(name, Arguments, help)``. The processor,
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from pydantic import Field
 
-from drivers.radio.delivery import Delivery, Outcome
 from drivers.shown import shown
 from gateway import __version__
 from gateway.commands.registry import Arguments, CommandContext, CommandFailed, Registry
 from gateway.contract.events import AlarmEvent, RadioDetails, RadioTraffic
+
+if TYPE_CHECKING:  # a station without radios never loads their delivery
+    from drivers.radio.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +225,8 @@ async def _broadcast(context: CommandContext, args: BroadcastArgs, broadcast_id:
 
     Every step goes through the outbox, so a platform that was away hears how it ended.
     """
+    from drivers.radio.delivery import Outcome
+
     assert context.radio is not None
 
     def step(state: Literal["progress", "finished"], deliveries: dict[str, Delivery]) -> RadioTraffic:

@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 
 
 class Arguments(BaseModel):
-    """A command's arguments: unknown ones are refused, not ignored."""
+    """A command's arguments: unknown ones are refused, not ignored.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Each command's validator is built when the command first comes, not at every start.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def problems(error: ValidationError) -> str:

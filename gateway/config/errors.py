@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,8 @@ class ConfigError(Exception):
 
 
 def unknown_key_message(key: str, allowed: Iterable[str]) -> str:
+    import difflib  # only a configuration with a mistake needs it
+
     allowed = sorted(allowed)
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""

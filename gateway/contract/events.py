@@ -30,6 +30,11 @@ def utc_now() -> datetime:
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 
+# Payloads that a plain station sends only when asked (a command's answer, a report) or
+# never (radios, response rules): their validators and serialisers are built at first use,
+# not at every start before the birth. Alarms, statuses and telemetry keep theirs ready.
+ON_DEMAND = ConfigDict(frozen=True, defer_build=True)
+
 
 class Envelope(BaseModel):
     """The fields every published message shares."""
@@ -100,7 +105,7 @@ class AlarmSource(BaseModel):
 class RadioPosition(BaseModel):
     """A radio's last known position and how old it is at the time of the event."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ON_DEMAND
 
     lat: float
     lon: float
@@ -113,7 +118,7 @@ class RadioPosition(BaseModel):
 class RadioDetails(BaseModel):
     """Who pressed, through which bridge, and what the radio sent (radio alarms only)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ON_DEMAND
 
     radio: str = Field(description="callsign or radio id as the wire gives it")
     known: bool = Field(description="false when the radio is not in the station's registry")
@@ -323,6 +328,8 @@ class ActiveAlarmsSnapshot(Envelope):
 class CommandResult(Envelope):
     """The answer to one downlink command."""
 
+    model_config = ON_DEMAND
+
     schema_: Literal["outpost.cmd_result/1"] = Field(default="outpost.cmd_result/1", alias="schema")
     command: str
     command_id: str | None
@@ -337,6 +344,8 @@ class RadioTraffic(Envelope):
     A broadcast is told in steps with one ``broadcast_id``: ``accepted`` (and to whom),
     a ``progress`` for each radio or bridge as it settles, then ``finished`` with all.
     """
+
+    model_config = ON_DEMAND
 
     schema_: Literal["outpost.radio/1"] = Field(default="outpost.radio/1", alias="schema")
     event: Literal["message", "restore", "delivery", "broadcast"]
@@ -362,6 +371,8 @@ class ResponseEvent(Envelope):
     Sent through the outbox like an alarm, so a platform that was cut off learns
     afterwards which sirens sounded and whom the station called, when.
     """
+
+    model_config = ON_DEMAND
 
     schema_: Literal["outpost.response/1"] = Field(default="outpost.response/1", alias="schema")
     rule: str = Field(description="the response rule")
@@ -389,7 +400,7 @@ class ResponseEvent(Envelope):
 
 
 class DeviceReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ON_DEMAND
 
     device: str
     status: DeviceHealth | None
@@ -400,7 +411,7 @@ class DeviceReport(BaseModel):
 class BusReport(BaseModel):
     """A bus is ``ok`` while any of its devices answers, ``offline`` when none does."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ON_DEMAND
 
     bus: str
     status: DeviceHealth | None
@@ -411,7 +422,7 @@ class BusReport(BaseModel):
 class DetectorTestReport(BaseModel):
     """A detector's last test, in a report."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ON_DEMAND
 
     device: str
     at: Timestamp | None = Field(description="when its last test ended; null: not tested yet")
@@ -420,6 +431,8 @@ class DetectorTestReport(BaseModel):
 
 class StationReport(Envelope):
     """The station's situation report: all-clear when nothing is active."""
+
+    model_config = ON_DEMAND
 
     schema_: Literal["outpost.report/1"] = Field(default="outpost.report/1", alias="schema")
     period: Literal["periodic", "daily", "requested"] = "requested"

@@ -20,9 +20,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.radio.delivery import Delivery
 from drivers.shown import shown
 from gateway.alarms.clock import Clock
 from gateway.alarms.conditions import DEVICE_CONDITION, NORMAL_CONDITION
@@ -34,6 +33,9 @@ from gateway.contract.events import AlarmSource, Envelope, RadioTraffic, Respons
 from gateway.contract.levels import Grade
 from gateway.contract.stamp import Stamper
 from gateway.response.chains import Chains, Planned
+
+if TYPE_CHECKING:  # a station without radios never loads their delivery
+    from drivers.radio.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
