@@ -33,18 +33,17 @@ from gateway.contract.events import (
     AlarmEvent,
     DeviceSummary,
     Envelope,
-    Reading,
     StationStatusEvent,
-    TelemetryEvent,
 )
 from gateway.contract.stamp import Stamper
+from gateway.contract.telemetry_json import telemetry_json
 from gateway.outbox import Message, Outbox
 from gateway.service.boot import Boot
 from gateway.service.metrics import Metrics
 from gateway.service.systemd import Progress
 from gateway.uplink.mqtt import MqttUplink
 from gateway.uplink.telemetry import Latest, ReportOnChange
-from gateway.uplink.topics import message_for
+from gateway.uplink.topics import message_for, telemetry_message
 
 if TYPE_CHECKING:
     from gateway.radio.alarms import RadioAlarms
@@ -120,12 +119,13 @@ class Publisher:
         polls.inc()
         busy.inc(outcome.busy_seconds)
         events = self._engine.handle(outcome)
+        telemetry: list[Message] = []
         if outcome.ok:
             if self.influx is not None:
                 self.influx.add(outcome)
             if self._telemetry.due(outcome.device, outcome.observations):
-                events.append(self._telemetry_event(outcome))
-        self.publish(events)
+                telemetry.append(self._telemetry_message(outcome))
+        self.publish(events, telemetry)
 
     async def on_radio(self, event: RadioEvent) -> None:
         """Every radio event; returns once what it caused is committed, raises if it is not.
@@ -150,19 +150,22 @@ class Publisher:
         self.publish(storage_fault(self._engine, self._config.station.station.location, error))
 
     # -- 2. into the outbox, then the uplink ----------------------------------------------
-    def publish(self, events: Sequence[Envelope]) -> asyncio.Future[bool]:
+    def publish(self, events: Sequence[Envelope], made: Sequence[Message] = ()) -> asyncio.Future[bool]:
         """Submit one engine step's events with the alarm state it left; call right after the step.
 
-        The future is True once committed, False if held in memory (the disk
-        refuses writes). Once it is settled, each alarm transition is logged and
-        the retained snapshot (taken now, matching the committed state) goes out.
+        ``made`` are messages of the step made without a model (telemetry),
+        stamped after ``events``. The future is True once committed, False if
+        held in memory (the disk refuses writes). Once it is settled, each
+        alarm transition is logged and the retained snapshot (taken now,
+        matching the committed state) goes out.
         """
         state = self._engine.take_state()
-        if not events and state is None:  # nothing to store: settled at once, as the outbox would
+        if not events and not made and state is None:  # nothing to store: settled at once, as the outbox would
             done = asyncio.get_running_loop().create_future()
             done.set_result(True)
             return done
-        committed = self._outbox.submit([message_for(event, self._prefix) for event in events], state)
+        messages = [message_for(event, self._prefix) for event in events]
+        committed = self._outbox.submit([*messages, *made] if made else messages, state)
         # Taken after the submit, so the alarm's commit is not kept waiting for it; nothing has
         # run in between, so it is still the state this step left.
         alarms = [event for event in events if isinstance(event, AlarmEvent)]
@@ -243,16 +246,11 @@ class Publisher:
         """Every point's latest value, as telemetry would send it (``/values`` serves them)."""
         return self._telemetry.latest(device)
 
-    def _telemetry_event(self, outcome: PollOutcome) -> TelemetryEvent:
-        """Every point's latest value, each with its age: not only what this poll read."""
-        latest = self._telemetry.latest(outcome.device)
-        newest = max((reading.observed_at for reading in latest.values()), default=outcome.observed_at)
-        readings = {
-            point: Reading(
-                value=reading.value,
-                unit=reading.unit,
-                age_s=round((newest - reading.observed_at).total_seconds(), 3),
-            )
-            for point, reading in latest.items()
-        }
-        return TelemetryEvent(device=outcome.device, observed_at=newest, readings=readings, **self._stamp())
+    def _telemetry_message(self, outcome: PollOutcome) -> Message:
+        """Every point's latest value, each with its age: not only what this poll read.
+
+        Written as ``TelemetryEvent`` would be, without building one (:mod:`gateway.contract.telemetry_json`).
+        """
+        device = outcome.device
+        payload = telemetry_json(self._stamp(), device, self._telemetry.latest(device), outcome.observed_at)
+        return telemetry_message(self._prefix, device, payload)

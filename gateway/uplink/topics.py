@@ -34,6 +34,11 @@ def telemetry_topic(prefix: str, device: str) -> str:
     return f"{prefix}/telemetry/{device}"
 
 
+def telemetry_message(prefix: str, device: str, payload: bytes) -> Message:
+    """Telemetry's route, for a payload made with or without :class:`TelemetryEvent`."""
+    return Message(OutboxPriority.TELEMETRY, telemetry_topic(prefix, device), payload)
+
+
 def message_for(event: Envelope, prefix: str) -> Message:
     """Route ``event`` per the contract in the README."""
     payload = event.to_json()
@@ -51,7 +56,7 @@ def message_for(event: Envelope, prefix: str) -> Message:
         case StationReport():
             return Message(OutboxPriority.REPORT, f"{prefix}/report", payload)
         case TelemetryEvent(device=device):
-            return Message(OutboxPriority.TELEMETRY, telemetry_topic(prefix, device), payload)
+            return telemetry_message(prefix, device, payload)
         case ResponseEvent():
             return Message(OutboxPriority.ALARM, f"{prefix}/response", payload)
         case RadioTraffic():
