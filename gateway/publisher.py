@@ -160,7 +160,7 @@ class Publisher:
         matching the committed state) goes out.
         """
         state = self._engine.take_state()
-        if not events and not made and state is None:  # nothing to store: settled at once, as the outbox would
+        if not events and not made and state is None:  # nothing to store: settled at once
             done = asyncio.get_running_loop().create_future()
             done.set_result(True)
             return done

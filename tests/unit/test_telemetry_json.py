@@ -70,7 +70,9 @@ points = st.builds(
     Latest,
     value=values,
     unit=st.none() | names,
-    observed_at=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)).map(lambda age: POLLED - age),
+    observed_at=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)).map(
+        lambda age: POLLED - age
+    ),
 )
 
 
