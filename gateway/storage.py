@@ -272,14 +272,14 @@ class Database:
         if self._rewrite_state:  # every entry set as in the mirror, the others deleted
             stored = {name for (name,) in db.execute("SELECT name FROM state")}
             changes = {**dict.fromkeys(stored - mirror.keys()), **mirror}
-        db.executemany(
-            "INSERT INTO state (name, value) VALUES (?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            [(name, value) for name, value in changes.items() if value is not None],
-        )
-        db.executemany(
-            "DELETE FROM state WHERE name = ?", [(name,) for name, value in changes.items() if value is None]
-        )
+        for pairs in _chunks([(name, value) for name, value in changes.items() if value is not None]):
+            db.execute(
+                f"INSERT INTO state (name, value) VALUES {','.join(['(?,?)'] * len(pairs))}"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [v for pair in pairs for v in pair],
+            )
+        for names in _chunks([name for name, value in changes.items() if value is None]):
+            db.execute(f"DELETE FROM state WHERE name IN ({','.join('?' * len(names))})", names)
         db.execute("COMMIT")
         self._mirror, self._rewrite_state = mirror, False
         return True
