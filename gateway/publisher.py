@@ -86,7 +86,8 @@ class Publisher:
         self._progress = progress
         self._prefix = station.topic_prefix
         self._snapshots: set[asyncio.Future[bool]] = set()  # retained snapshots being published
-        self._newest_snapshot: Message | None = None  # to publish on the next turn of the loop
+        # To build and publish on the next turn of the loop.
+        self._newest_snapshot: Callable[[], ActiveAlarmsSnapshot] | None = None
         self.influx: InfluxWriter | None = None
         if station.influx:  # only then the InfluxDB client: a station without it never imports it
             from gateway.uplink.influx import InfluxWriter
@@ -117,13 +118,13 @@ class Publisher:
             )
         polls.inc()
         busy.inc(outcome.busy_seconds)
-        events = self._engine.handle(outcome)
+        self.publish(self._engine.handle(outcome))
+        # The telemetry after the step's submit: an alarm's commit does not wait for it to be built.
         if outcome.ok:
             if self.influx is not None:
                 self.influx.add(outcome)
             if self._telemetry.due(outcome.device, outcome.observations):
-                events.append(self._telemetry_event(outcome))
-        self.publish(events)
+                self.publish([self._telemetry_event(outcome)])
 
     async def on_radio(self, event: RadioEvent) -> None:
         """Every radio event; returns once what it caused is committed, raises if it is not.
@@ -153,7 +154,8 @@ class Publisher:
 
         The future is True once committed, False if held in memory (the disk
         refuses writes). Once it is settled, each alarm transition is logged and
-        the retained snapshot (taken now, matching the committed state) goes out.
+        the retained snapshot (taken now, matching the committed state; built
+        only then, and only the newest of a commit) goes out.
         """
         state = self._engine.take_state()
         if not events and state is None:  # nothing to store: settled at once, as the outbox would
@@ -164,7 +166,7 @@ class Publisher:
         # Taken after the submit, so the alarm's commit is not kept waiting for it; nothing has
         # run in between, so it is still the state this step left.
         alarms = [event for event in events if isinstance(event, AlarmEvent)]
-        snapshot = self.snapshot() if alarms else None
+        snapshot = self._snapshot_as_now() if alarms else None
         for event in alarms:
             self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
         if snapshot is not None:
@@ -178,7 +180,9 @@ class Publisher:
         """:meth:`publish`, returning once committed or held (an operator's command answers then)."""
         await self.publish(events)
 
-    def _announce(self, alarms: list[AlarmEvent], snapshot: Message, stored: bool) -> None:
+    def _announce(
+        self, alarms: list[AlarmEvent], snapshot: Callable[[], ActiveAlarmsSnapshot], stored: bool
+    ) -> None:
         """After the commit: the transitions in the log, the new snapshot to the platform."""
         note = "" if stored else " (not yet stored)"
         for event in alarms:
@@ -199,7 +203,7 @@ class Publisher:
     def _publish_snapshot(self) -> None:
         snapshot, self._newest_snapshot = self._newest_snapshot, None
         assert snapshot is not None
-        task = asyncio.ensure_future(self._uplink.publish_now(snapshot))
+        task = asyncio.ensure_future(self._uplink.publish_now(message_for(snapshot(), self._prefix)))
         self._snapshots.add(task)
         task.add_done_callback(self._snapshots.discard)
 
@@ -226,8 +230,12 @@ class Publisher:
 
     def snapshot(self) -> Message:
         """The active alarms as they stand: what a platform that just connected needs first."""
-        snapshot = ActiveAlarmsSnapshot(alarms=self._engine.active_alarms(), **self._stamp())
-        return message_for(snapshot, self._prefix)
+        return message_for(self._snapshot_as_now()(), self._prefix)
+
+    def _snapshot_as_now(self) -> Callable[[], ActiveAlarmsSnapshot]:
+        """The snapshot stamped now (its ``seq`` places it among the events), built when called."""
+        alarms, stamp = self._engine.active_alarms_as_now(), self._stamp()
+        return lambda: ActiveAlarmsSnapshot(alarms=alarms(), **stamp)
 
     def latest_readings(self, device: str) -> dict[str, Latest]:
         """Every point's latest value, as telemetry would send it (``/values`` serves them)."""
