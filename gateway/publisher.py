@@ -7,7 +7,9 @@ the step left, as one commit request, right after the step and without an
 await in between: commits follow the engine's steps (and ``seq``) whatever
 the number of buses, and a crash drops a suffix of both events and state,
 never one without the other. Nothing here waits for the disk but a radio
-press, whose acknowledgement means "committed". The transition log line and
+press, whose acknowledgement means "committed", and a bus whose poll raised
+an alarm transition: its next poll waits (briefly, bounded) for that commit,
+so the alarm goes out from an idle event loop. The transition log line and
 the retained active-alarms snapshot follow the commit; the uplink drains
 the outbox. The retained station status is built here too. Whoever acts on
 events at the station (the local response) hears them through ``committed``,
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from gateway.uplink.influx import InfluxWriter
 
 log = logging.getLogger(__name__)
+
+ALARM_COMMIT_WAIT = 0.05  # seconds a bus waits at most, after an alarm, for the alarm's commit
 
 
 class NotStored(NotKept):
@@ -118,7 +122,14 @@ class Publisher:
             )
         polls.inc()
         busy.inc(outcome.busy_seconds)
-        self.publish(self._engine.handle(outcome))
+        events = self._engine.handle(outcome)
+        committed = self.publish(events)
+        if any(isinstance(event, AlarmEvent) for event in events):
+            # Alarm first out: the rest of this poll (its telemetry, the bus's next poll) waits
+            # for the alarm's commit, so the event loop is free when it lands and hands the alarm
+            # to the MQTT client at once, and the writer has the interpreter to itself meanwhile.
+            # Bounded: a disk slower than that delays the bus no further.
+            await asyncio.wait([committed], timeout=ALARM_COMMIT_WAIT)
         # The telemetry after the step's submit: an alarm's commit does not wait for it to be built.
         if outcome.ok:
             if self.influx is not None:
