@@ -7,7 +7,9 @@ the step left, as one commit request, right after the step and without an
 await in between: commits follow the engine's steps (and ``seq``) whatever
 the number of buses, and a crash drops a suffix of both events and state,
 never one without the other. Nothing here waits for the disk but a radio
-press, whose acknowledgement means "committed". The transition log line and
+press, whose acknowledgement means "committed", and a bus whose poll raised
+an alarm transition: its next poll waits (briefly, bounded) for that commit,
+so the alarm goes out from an idle event loop. The transition log line and
 the retained active-alarms snapshot follow the commit; the uplink drains
 the outbox. The retained station status is built here too. Whoever acts on
 events at the station (the local response) hears them through ``committed``,
@@ -28,7 +30,6 @@ from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.storage_fault import storage_fault
 from gateway.config import LoadedConfig
 from gateway.contract.events import (
-    ActiveAlarm,
     ActiveAlarmsSnapshot,
     AlarmEvent,
     DeviceSummary,
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
     from gateway.uplink.influx import InfluxWriter
 
 log = logging.getLogger(__name__)
+
+ALARM_COMMIT_WAIT = 0.05  # seconds a bus waits at most, after an alarm, for the alarm's commit
 
 
 class NotStored(NotKept):
@@ -86,8 +89,8 @@ class Publisher:
         self._progress = progress
         self._prefix = station.topic_prefix
         self._snapshots: set[asyncio.Future[bool]] = set()  # retained snapshots being published
-        self._newest_snapshot: Message | None = None  # to publish on the next turn of the loop
-        self._listed: list[ActiveAlarm] | None = None  # the alarms the last snapshot taken listed
+        # To build and publish on the next turn of the loop.
+        self._newest_snapshot: Callable[[], ActiveAlarmsSnapshot] | None = None
         self.influx: InfluxWriter | None = None
         if station.influx:  # only then the InfluxDB client: a station without it never imports it
             from gateway.uplink.influx import InfluxWriter
@@ -119,13 +122,19 @@ class Publisher:
         polls.inc()
         busy.inc(outcome.busy_seconds)
         events = self._engine.handle(outcome)
-        telemetry: list[Message] = []
+        committed = self.publish(events)
+        if any(isinstance(event, AlarmEvent) for event in events):
+            # Alarm first out: the rest of this poll (its telemetry, the bus's next poll) waits
+            # for the alarm's commit, so the event loop is free when it lands and hands the alarm
+            # to the MQTT client at once, and the writer has the interpreter to itself meanwhile.
+            # Bounded: a disk slower than that delays the bus no further.
+            await asyncio.wait([committed], timeout=ALARM_COMMIT_WAIT)
+        # The telemetry after the step's submit: an alarm's commit does not wait for it to be built.
         if outcome.ok:
             if self.influx is not None:
                 self.influx.add(outcome)
             if self._telemetry.due(outcome.device, outcome.observations):
-                telemetry.append(self._telemetry_message(outcome))
-        self.publish(events, telemetry)
+                self.publish((), [self._telemetry_message(outcome)])
 
     async def on_radio(self, event: RadioEvent) -> None:
         """Every radio event; returns once what it caused is committed, raises if it is not.
@@ -157,7 +166,8 @@ class Publisher:
         stamped after ``events``. The future is True once committed, False if
         held in memory (the disk refuses writes). Once it is settled, each
         alarm transition is logged and the retained snapshot (taken now,
-        matching the committed state) goes out.
+        matching the committed state; built only then, and only the newest of
+        a commit) goes out.
         """
         state = self._engine.take_state()
         if not events and not made and state is None:  # nothing to store: settled at once
@@ -169,7 +179,9 @@ class Publisher:
         # Taken after the submit, so the alarm's commit is not kept waiting for it; nothing has
         # run in between, so it is still the state this step left.
         alarms = [event for event in events if isinstance(event, AlarmEvent)]
-        snapshot = self._changed_snapshot() if alarms or state is not None else None
+        # A raise a flood holds back has no event, yet the snapshot lists every alarm throughout.
+        listed_changed = bool(alarms) or self._engine.take_unannounced()
+        snapshot = self._snapshot_as_now() if listed_changed else None
         for event in alarms:
             self._metrics.alarm_events.labels(event.level.value, event.transition.value).inc()
         if snapshot is not None:
@@ -183,7 +195,9 @@ class Publisher:
         """:meth:`publish`, returning once committed or held (an operator's command answers then)."""
         await self.publish(events)
 
-    def _announce(self, alarms: list[AlarmEvent], snapshot: Message, stored: bool) -> None:
+    def _announce(
+        self, alarms: list[AlarmEvent], snapshot: Callable[[], ActiveAlarmsSnapshot], stored: bool
+    ) -> None:
         """After the commit: the transitions in the log, the new snapshot to the platform."""
         note = "" if stored else " (not yet stored)"
         for event in alarms:
@@ -204,7 +218,7 @@ class Publisher:
     def _publish_snapshot(self) -> None:
         snapshot, self._newest_snapshot = self._newest_snapshot, None
         assert snapshot is not None
-        task = asyncio.ensure_future(self._uplink.publish_now(snapshot))
+        task = asyncio.ensure_future(self._uplink.publish_now(message_for(snapshot(), self._prefix)))
         self._snapshots.add(task)
         task.add_done_callback(self._snapshots.discard)
 
@@ -231,16 +245,12 @@ class Publisher:
 
     def snapshot(self) -> Message:
         """The active alarms as they stand: what a platform that just connected needs first."""
-        self._listed = self._engine.active_alarms()
-        snapshot = ActiveAlarmsSnapshot(alarms=self._listed, **self._stamp())
-        return message_for(snapshot, self._prefix)
+        return message_for(self._snapshot_as_now()(), self._prefix)
 
-    def _changed_snapshot(self) -> Message | None:
-        """A new snapshot if the step changed what it lists. Not only an alarm event does: a raise
-        a flood holds back has none, and the snapshot lists every alarm throughout a flood."""
-        if self._engine.active_alarms() == self._listed:
-            return None
-        return self.snapshot()
+    def _snapshot_as_now(self) -> Callable[[], ActiveAlarmsSnapshot]:
+        """The snapshot stamped now (its ``seq`` places it among the events), built when called."""
+        alarms, stamp = self._engine.active_alarms_as_now(), self._stamp()
+        return lambda: ActiveAlarmsSnapshot(alarms=alarms(), **stamp)
 
     def latest_readings(self, device: str) -> dict[str, Latest]:
         """Every point's latest value, as telemetry would send it (``/values`` serves them)."""

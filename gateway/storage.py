@@ -7,8 +7,10 @@ the commit requests, events and state alike, never one without the other.
 
 The writer thread takes every request waiting, applies them in the order
 they came in one transaction, and commits (fsynced when it holds an alarm,
-a fault or alarm state). While the disk refuses (full, failing, read-only,
-or the file cannot even be opened), requests pile up in memory in order and
+a fault or alarm state). WAL checkpoints are not the writer's: they run
+on a thread of their own (:mod:`gateway.checkpoint`). While the disk
+refuses (full, failing, read-only, or the file cannot even be opened),
+requests pile up in memory in order and
 are reported as held; the writer tries again every ``retry_after`` seconds
 and, once a commit succeeds, everything held is stored in that one commit.
 The file's schema, and how it crosses upgrades and downgrades: :mod:`gateway.schema`.
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway import schema
+from gateway.checkpoint import CHECKPOINT_EVERY, Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,8 @@ class Database:
         self._synchronous: str | None = None  # the connection's setting, changed only when it must
         self._queue: list[Write] = []
         self._last_commit = 0.0  # time.monotonic() of the last transaction
+        self._commits = 0  # transactions committed, for the checkpointer
+        self._checkpointer = Checkpointer(path)
         self._stopping = False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="storage", daemon=True)
@@ -130,6 +135,7 @@ class Database:
             log.error("storage cannot be opened (%s); holding writes in memory", self._error)
             # Ids far above any an earlier run handed out: a database found later keeps its own.
             loaded = Loaded([], {}, time.time_ns() // 1000, self._error)
+        self._checkpointer.start()
         self._thread.start()
         return loaded
 
@@ -151,6 +157,7 @@ class Database:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job, off this thread
             schema.prepare(db)
             rows = db.execute(f"SELECT {_ROW} FROM outbox ORDER BY id").fetchall()
             stored = dict(db.execute("SELECT name, value FROM state").fetchall())
@@ -182,12 +189,15 @@ class Database:
                     break
                 retry_at = time.monotonic() + self.retry_after  # nothing to try the disk with yet
                 continue
-            failure = self._commit(pending)
+            failure, committed = self._commit(pending)
             self._last_commit = time.monotonic()
             if failure is None:
                 if pending or retry_at is not None:
                     self._report(pending, None)
                 pending, self._error, retry_at = [], None, None
+                self._commits += committed
+                if committed and self._commits % CHECKPOINT_EVERY == 0:
+                    self._checkpointer.due()
             else:
                 self.failures += 1
                 if failure != self._error:
@@ -196,6 +206,7 @@ class Database:
                 self._hold(pending)
             if stopping:
                 break
+        self._checkpointer.stop()
         if self._db is not None:
             self._db.close()
 
@@ -224,26 +235,26 @@ class Database:
         if fresh:
             self._report(fresh, self._error)
 
-    def _commit(self, writes: list[Write]) -> str | None:
-        """Apply ``writes`` in one transaction; the failure, if the disk refused."""
+    def _commit(self, writes: list[Write]) -> tuple[str | None, bool]:
+        """Apply ``writes`` in one transaction: the failure if the disk refused, and whether one was made."""
         try:
             if self._db is None:
                 self._connect()
             assert self._db is not None
-            self._transaction(self._db, writes)
+            return None, self._transaction(self._db, writes)
         except (sqlite3.Error, OSError) as exc:
             if self._db is not None and self._db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):  # a failed commit may have rolled back already
                     self._db.execute("ROLLBACK")
-            return describe(exc)
-        return None
+            return describe(exc), False
 
-    def _transaction(self, db: sqlite3.Connection, writes: list[Write]) -> None:
+    def _transaction(self, db: sqlite3.Connection, writes: list[Write]) -> bool:
+        """Commit ``writes``; False if there was nothing to write."""
         changes: dict[str, str | None] = {}
         for write in writes:
             changes.update(write.state)
         if not (changes or self._rewrite_state or any(w.inserts or w.deletes for w in writes)):
-            return
+            return False
         durable = bool(changes) or self._rewrite_state or any(w.durable for w in writes)
         synchronous = "FULL" if durable else "NORMAL"
         if synchronous != self._synchronous:
@@ -262,13 +273,14 @@ class Database:
         if self._rewrite_state:  # every entry set as in the mirror, the others deleted
             stored = {name for (name,) in db.execute("SELECT name FROM state")}
             changes = {**dict.fromkeys(stored - mirror.keys()), **mirror}
-        db.executemany(
-            "INSERT INTO state (name, value) VALUES (?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            [(name, value) for name, value in changes.items() if value is not None],
-        )
-        db.executemany(
-            "DELETE FROM state WHERE name = ?", [(name,) for name, value in changes.items() if value is None]
-        )
+        for pairs in _chunks([(name, value) for name, value in changes.items() if value is not None]):
+            db.execute(
+                f"INSERT INTO state (name, value) VALUES {','.join(['(?,?)'] * len(pairs))}"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [v for pair in pairs for v in pair],
+            )
+        for names in _chunks([name for name, value in changes.items() if value is None]):
+            db.execute(f"DELETE FROM state WHERE name IN ({','.join('?' * len(names))})", names)
         db.execute("COMMIT")
         self._mirror, self._rewrite_state = mirror, False
+        return True

@@ -171,3 +171,12 @@ def test_a_wavering_outage_publishes_a_change_of_reason_at_most_once_per_poll_in
     assert {health for _at, health, _reason in published} == {DeviceHealth.OFFLINE}
     assert len(published) <= 3, published
     assert all(b[0] - a[0] >= 1 for a, b in itertools.pairwise(published))
+
+
+def test_active_alarms_taken_before_a_step_and_built_after_it_show_them_as_they_stood(engine):
+    engine.handle(poll(0))
+    engine.handle(poll(1, gas=60.0, high_alarm=True))
+    taken = engine.active_alarms_as_now()  # a step's snapshot, built once the step is committed
+    assert alarms(engine.handle(poll(2))) == [("cleared", "orange", "NORMAL")]  # the next step, first
+    assert {a.alarm_key: a.state.value for a in taken()} == {"cs-0001.kitchen-gas.gas": "active_unack"}
+    assert active(engine) == {"cs-0001.kitchen-gas.gas": "cleared_unack"}
