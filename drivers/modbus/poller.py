@@ -229,6 +229,7 @@ class ModbusPoller:
                 async with self._line:
                     started = time.monotonic()
                     outcome, heard = await self._read_all(job.device, job.requests, self._attempts(job))
+                _stop_if_told()
                 await emit(replace(outcome, busy_seconds=time.monotonic() - started))
                 self._reschedule(schedule, slot, heard, loop.time())
         finally:
@@ -449,6 +450,21 @@ def _answer_length(request: ReadRequest) -> int:
     if request.register.is_bit:
         return 8 * ((request.count + 7) // 8)
     return request.count
+
+
+def _stop_if_told() -> None:
+    """Honour a cancellation the read swallowed.
+
+    Python 3.11's ``asyncio.wait_for``, which pymodbus awaits every answer with
+    (as the RTU client its silences), returns the answer and drops a
+    cancellation that lands in the same turn of the event loop (CPython
+    gh-86296, fixed in 3.12; Raspberry Pi OS bookworm has 3.11). The request
+    still counts on the task: without this, a bus told to stop (a reload, a
+    shutdown) polled on, and whoever waited for it waited for ever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _describe_exception(request: ReadRequest, response) -> str:

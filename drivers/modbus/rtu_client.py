@@ -427,7 +427,8 @@ class RtuClient:
                     raise ModbusIOException(self._fault.reason)
                 listener.changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(listener.changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):  # not wait_for: see poller._stop_if_told
+                        await listener.changed.wait()
         finally:
             # After an answer, rule 1's silence runs from the last byte heard, so judging the
             # answer and handing it on take none of the line's time; after none, from now.
@@ -439,7 +440,8 @@ class RtuClient:
         while (wait := max(self._ended_at, listener.last_byte_at) + self._quiet - self._loop_time()) > 0:
             listener.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listener.changed.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await listener.changed.wait()
 
     def _decoded(self, frame: bytes) -> ModbusPDU:
         pdu = self._decoder.decode(frame[1:-2])

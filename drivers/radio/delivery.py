@@ -68,7 +68,9 @@ async def deliver(
         except LinkDown:
             pass
         try:
-            acknowledged = await asyncio.wait_for(asyncio.shield(answer), next(delays))
+            # Not wait_for: Python 3.11's drops a cancellation that comes with the answer.
+            async with asyncio.timeout(next(delays)):
+                acknowledged = await asyncio.shield(answer)
         except TimeoutError:
             continue
         outcome = Outcome.ACKNOWLEDGED if acknowledged else Outcome.REJECTED

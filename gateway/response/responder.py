@@ -106,7 +106,8 @@ class Responder:
                 deadline = self.chains.next_deadline()
                 timeout = None if deadline is None else max(0.0, deadline - self._clock.monotonic())
                 with contextlib.suppress(TimeoutError):  # the next step's time has come
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):  # not wait_for: 3.11's drops a stop
+                        await self._wake.wait()
                 self._wake.clear()
                 self._carry_out(self.chains.due())
         finally:

@@ -60,7 +60,8 @@ class InfluxWriter:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._config.flush_interval)
+                    async with asyncio.timeout(self._config.flush_interval):  # not wait_for: 3.11's
+                        await self._wake.wait()  # drops a stop that comes with the wake-up
                 self._wake.clear()
                 while self._buffer:
                     batch = [

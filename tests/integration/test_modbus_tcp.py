@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import random
 
 import pytest
 from pymodbus.constants import ExcCodes
@@ -14,7 +16,7 @@ from drivers.modbus.tcp import tcp_poller
 from drivers.observation import FaultCategory
 from simulators.devices.modbus_server import ModbusTcpSimulator
 from simulators.devices.modbus_unit import SimulatedUnit
-from tests.support.outcomes import running, values
+from tests.support.outcomes import Outcomes, running, values
 
 POINTS = [
     RegisterPoint("gas", RegisterType.HOLDING, 0, scale=0.1, unit="%LEL"),
@@ -125,3 +127,37 @@ async def test_retries_ask_again_before_a_poll_fails(server):
         asked = server.unit(2).requests_served
     assert fault.fault.category is FaultCategory.TIMEOUT
     assert asked == 3  # the first read, and two retries of it; the next poll is 5 s away
+
+
+ROUNDS = 40
+
+
+async def test_a_bus_told_to_stop_stops_even_when_an_answer_arrives_at_that_instant(server):
+    """A reload or a stop cancels each bus; the bus must end every time.
+
+    Python 3.11's ``asyncio.wait_for``, which pymodbus awaits every answer with,
+    returns the answer and drops a cancellation that lands in the same turn of
+    the event loop as the answer (CPython gh-86296, fixed in 3.12; Raspberry
+    Pi OS bookworm ships 3.11): the bus polled on, and the reload waiting for it
+    never finished. Stopped here again and again at random instants of a bus
+    polling flat out, every stop must end the bus.
+    """
+    devices = [ModbusDevice("dev1", 1, 0.0, tuple(plan_reads(POINTS)))]
+    poller = tcp_poller(
+        host="127.0.0.1", port=server.port, timeout=0.3, devices=devices, backoff=Backoff(0.05, 0.2)
+    )
+    chance = random.Random(86296)
+    kept_polling = 0
+    for _ in range(ROUNDS):
+        outcomes = Outcomes()
+        task = asyncio.create_task(poller.run(outcomes))
+        await outcomes.next_where(lambda o: o.ok)
+        await asyncio.sleep(chance.uniform(0, 0.005))
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=2.0)
+        if not done:
+            kept_polling += 1
+            while not task.done():  # end it for the next round
+                task.cancel()
+                await asyncio.wait([task], timeout=0.5)
+    assert kept_polling == 0, f"{kept_polling} of {ROUNDS} stops left the bus polling"
