@@ -40,19 +40,17 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from subprocess import PIPE
 
-from paho.mqtt.client import CallbackAPIVersion, Client, MQTTMessage
-
 from bench.common import RESULTS, percentiles, process_usage, publish
 from bench.floor import sample_prefix, status_topic
+from bench.subscriber import Arrival, Arrivals, subscribed
 from tests.support.peers import Mosquitto, write_station
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,68 +59,6 @@ FLAT_OUT_WARM_UP = 2.0  # seconds after the first sample before measuring: birth
 TELEMETRY = "/cs-test/telemetry/"
 BIRTH = "/cs-test/status"
 FLOORS = ("floor-paho", "floor-aiomqtt")
-
-
-@dataclass(frozen=True)
-class Arrival:
-    topic: str
-    payload: bytes
-    at: float  # time.time() when the subscriber got it
-
-
-class Arrivals:
-    """The subscriber: every message through the broker and when it came, in order.
-
-    paho's network thread appends each arrival, bodies left as bytes until a
-    figure needs them: flat out, an asyncio client decoding thousands a
-    second here would take CPU from the contender being measured (on two
-    cores, every process of the set-up competes).
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.log: list[Arrival] = []
-        self._loop = loop
-        self._waiting: asyncio.Event | None = None  # told of arrivals only while someone waits
-
-    def arrived(self, _client: object, _userdata: object, message: MQTTMessage) -> None:
-        """paho's thread: remember the message (a list append is atomic under the GIL)."""
-        self.log.append(Arrival(message.topic, bytes(message.payload), time.time()))
-        waiting = self._waiting
-        if waiting is not None:
-            self._loop.call_soon_threadsafe(waiting.set)
-
-    async def wait_for(self, predicate: Callable[[Arrival], bool], after: int, timeout: float) -> Arrival:
-        """The first arrival from index ``after`` on for which ``predicate`` holds."""
-        async with asyncio.timeout(timeout):
-            while True:
-                self._waiting = asyncio.Event()
-                for arrival in self.log[after:]:
-                    if predicate(arrival):
-                        self._waiting = None
-                        return arrival
-                after = len(self.log)
-                await self._waiting.wait()
-
-
-@contextlib.contextmanager
-def subscribed(broker_url: str) -> Iterator[Arrivals]:
-    """A subscriber to every topic, subscribed (SUBACK in) before it is handed out."""
-    host, port = broker_url.removeprefix("mqtt://").rsplit(":", 1)
-    arrivals = Arrivals(asyncio.get_running_loop())
-    acknowledged = threading.Event()
-    client = Client(CallbackAPIVersion.VERSION2, client_id="bench-peer-subscriber")
-    client.on_message = arrivals.arrived
-    client.on_subscribe = lambda *_args: acknowledged.set()
-    client.connect(host, int(port))
-    client.subscribe("#", qos=1)
-    client.loop_start()
-    try:
-        if not acknowledged.wait(10):
-            raise TimeoutError("the subscriber's SUBACK did not come")
-        yield arrivals
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 @dataclass(frozen=True)
