@@ -36,26 +36,34 @@ class Arrivals:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.log: list[Arrival] = []
         self._loop = loop
-        self._waiting: asyncio.Event | None = None  # told of arrivals only while someone waits
+        self._waiting: set[asyncio.Event] = set()  # one per waiter, told of arrivals while it waits
 
     def arrived(self, _client: object, _userdata: object, message: MQTTMessage) -> None:
         """paho's thread: remember the message (a list append is atomic under the GIL)."""
         self.log.append(Arrival(message.topic, bytes(message.payload), time.time()))
-        waiting = self._waiting
-        if waiting is not None:
-            self._loop.call_soon_threadsafe(waiting.set)
+        if self._waiting:
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        for waiting in self._waiting:
+            waiting.set()
 
     async def wait_for(self, predicate: Callable[[Arrival], bool], after: int, timeout: float) -> Arrival:
         """The first arrival from index ``after`` on for which ``predicate`` holds."""
-        async with asyncio.timeout(timeout):
-            while True:
-                self._waiting = asyncio.Event()
-                for arrival in self.log[after:]:
-                    if predicate(arrival):
-                        self._waiting = None
-                        return arrival
-                after = len(self.log)
-                await self._waiting.wait()
+        waiting = asyncio.Event()
+        self._waiting.add(waiting)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    waiting.clear()  # before looking: whatever comes after the look wakes us
+                    seen = len(self.log)
+                    for arrival in self.log[after:seen]:
+                        if predicate(arrival):
+                            return arrival
+                    after = seen
+                    await waiting.wait()
+        finally:
+            self._waiting.discard(waiting)
 
 
 @contextlib.contextmanager
