@@ -202,7 +202,7 @@ class ModbusPoller:
 
     async def run(self, emit: Emit) -> None:
         """Poll until cancelled. Never raises for a device's or the line's failure."""
-        loop = asyncio.get_running_loop()
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
         schedule: Schedule[_Job] = Schedule()
         for device in self._devices:
             for priority, interval, requests in device.schedules():
@@ -229,7 +229,7 @@ class ModbusPoller:
                 async with self._line:
                     started = time.monotonic()
                     outcome, heard = await self._read_all(job.device, job.requests, self._attempts(job))
-                _stop_if_told()
+                _stop_if_told(task)
                 await emit(replace(outcome, busy_seconds=time.monotonic() - started))
                 self._reschedule(schedule, slot, heard, loop.time())
         finally:
@@ -452,7 +452,7 @@ def _answer_length(request: ReadRequest) -> int:
     return request.count
 
 
-def _stop_if_told() -> None:
+def _stop_if_told(task: asyncio.Task | None) -> None:
     """Honour a cancellation the read swallowed.
 
     Python 3.11's ``asyncio.wait_for``, which pymodbus awaits every answer with
@@ -462,7 +462,6 @@ def _stop_if_told() -> None:
     still counts on the task: without this, a bus told to stop (a reload, a
     shutdown) polled on, and whoever waited for it waited for ever.
     """
-    task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
 

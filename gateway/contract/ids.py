@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import threading
 import time
 from pathlib import Path
@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER = 5.0  # seconds between tries to reserve numbers on a disk that refused
 _TAIL_BITS = (1 << 62) - 1
+_RANDOM_BYTES = 9  # 70 bits per id: 8 to seed a new millisecond's counter, 62 for the tail
+_RANDOM_READ = 4095  # bytes of the kernel's randomness read at once: 455 ids' worth
 
 
 class _Uuid7Source:
@@ -22,16 +24,30 @@ class _Uuid7Source:
     The standard library has ``uuid.uuid7`` only from Python 3.14 and the Pi
     ships 3.11. Within one millisecond the counter in ``rand_a`` keeps ids
     from this process strictly increasing (RFC 9562, method 1).
+
+    The random bits come from the kernel's CSPRNG (RFC 9562 asks for one), read
+    a few kilobytes at a time: one ``getrandom`` per id was a system call on
+    every message a station publishes.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last_ms = 0
         self._counter = 0
+        self._random = b""
+        self._used = 0
+        # A forked child must not hand out the parent's unread randomness again.
+        os.register_at_fork(after_in_child=self._forget_random)
+
+    def _forget_random(self) -> None:
+        self._random, self._used = b"", 0
 
     def __call__(self) -> str:
-        fresh = secrets.randbits(70)  # one read: 8 bits to seed a new millisecond's counter, 62 for the tail
         with self._lock:
+            if self._used + _RANDOM_BYTES > len(self._random):
+                self._random, self._used = os.urandom(_RANDOM_READ), 0
+            fresh = int.from_bytes(self._random[self._used : self._used + _RANDOM_BYTES]) >> 2
+            self._used += _RANDOM_BYTES
             now_ms = time.time_ns() // 1_000_000
             if now_ms <= self._last_ms:
                 self._counter += 1

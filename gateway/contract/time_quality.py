@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import time
 from enum import StrEnum
 
 _TIME_ERROR = 5
 _TIMEX_SIZE = 256  # larger than struct timex on every Linux ABI; modes=0 only reads
+# Seconds an answer of the kernel is used for. Every message is stamped with it, and a clock's
+# synchronisation changes over minutes (NTP's first sync, an unplugged network), not within one.
+ASKED_EVERY = 1.0
 
 
 class TimeQuality(StrEnum):
@@ -40,7 +44,22 @@ _call = _adjtimex()
 _buffer = ctypes.create_string_buffer(_TIMEX_SIZE)
 
 
+# The last answer: (monotonic time asked, what the kernel said), replaced as one tuple so a
+# thread reading it never sees half of an update.
+_answer = [(float("-inf"), TimeQuality.UNKNOWN)]
+
+
 def time_quality() -> TimeQuality:
+    """The clock's state, asked of the kernel at most every :data:`ASKED_EVERY` seconds."""
+    asked, quality = _answer[0]
+    now = time.monotonic()
+    if now - asked >= ASKED_EVERY:
+        quality = _ask()
+        _answer[0] = (now, quality)
+    return quality
+
+
+def _ask() -> TimeQuality:
     if _call is None:
         return TimeQuality.UNKNOWN
     state = _call(_buffer)

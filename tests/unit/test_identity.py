@@ -17,6 +17,12 @@ def test_uuid7_is_version_7_and_time_ordered():
     assert parsed.variant == uuid.RFC_4122
 
 
+def test_uuid7_random_bits_differ_from_id_to_id():
+    # The kernel's randomness is read in blocks: each id must still get bits of its own.
+    tails = [uuid.UUID(uuid7()).int & ((1 << 62) - 1) for _ in range(2000)]
+    assert len(set(tails)) == len(tails)
+
+
 def test_sequence_increases_across_restarts_even_after_a_crash(tmp_path):
     first = SequenceStore(tmp_path / "seq", block=10)
     numbers = [first.next() for _ in range(25)]
