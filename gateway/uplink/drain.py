@@ -63,8 +63,10 @@ class Drain:
         def on_publish(
             client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Properties
         ) -> None:
-            aiomqtt_on_publish(client, userdata, mid, reason, properties)  # type: ignore[call-arg]  # version 2
-            self._acknowledged(mid)
+            if mid in self._in_flight:  # ours: aiomqtt waits for no such publish
+                self._acknowledged(mid)
+            else:  # a publish of aiomqtt's (a snapshot, a reply)
+                aiomqtt_on_publish(client, userdata, mid, reason, properties)  # type: ignore[call-arg]  # version 2
 
         self._mqtt.on_publish = on_publish
         self._outbox.on_ready = self.fill
@@ -110,7 +112,7 @@ class Drain:
         """paho's ``on_publish`` (the PUBACK, inside paho's callback): the broker has it."""
         entry = self._in_flight.pop(mid, None)
         if entry is None:
-            return  # a publish of someone else's (a snapshot, a reply)
+            return  # acknowledged already (QoS 0: paho said so inside the publish)
         self._outbox.done(entry[0])
         self.waiting_since = time.monotonic() if self._in_flight else None
         self._delivered()
