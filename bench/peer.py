@@ -7,8 +7,9 @@ one asyncio loop like outpost's.
 
 Set-up, shared by all contenders of a run: a Modbus TCP simulator with N gas
 detectors in its own process (``bench.simulator``), a private Mosquitto
-(logging errors only), and a subscriber in this process timestamping every
-arrival. Each contender runs as its own process, one after the other:
+(logging errors only), and a subscriber in a process of its own
+timestamping every arrival (``bench.subscriber``). Each contender runs as its
+own process, one after the other:
 
 - ``floor-paho``, ``floor-aiomqtt``: ``python -m bench.floor``;
 - ``outpost``: ``outpost run`` with the same devices on one ``modbus-tcp`` bus.
@@ -170,18 +171,18 @@ async def run(
         for i, name in enumerate(names)
     }
     floor_interval = 0.0 if mode == "flat" else poll
-    with subscribed(broker_url) as arrivals:
-        async with simulator(work, broker_url, device_config, mode, poll) as (simulator_pid, port):
-            station = write_station(
-                work, broker_url=broker_url, modbus_port=port, poll_interval=poll, devices=device_config
-            )
-            results = {}
-            for contender in contenders(broker_url, port, station, devices, floor_interval):
-                log = work / f"{contender.name}.log"
-                results[contender.name] = await run_one(
-                    contender, arrivals, simulator_pid, log, seconds, warm_up
-                )
-                arrivals.log.clear()  # flat out, tens of thousands of arrivals: not kept past their figures
+    async with (
+        subscribed(broker_url) as arrivals,
+        simulator(work, broker_url, device_config, mode, poll) as (simulator_pid, port),
+    ):
+        station = write_station(
+            work, broker_url=broker_url, modbus_port=port, poll_interval=poll, devices=device_config
+        )
+        results = {}
+        for contender in contenders(broker_url, port, station, devices, floor_interval):
+            log = work / f"{contender.name}.log"
+            results[contender.name] = await run_one(contender, arrivals, simulator_pid, log, seconds, warm_up)
+            arrivals.log.clear()  # flat out, tens of thousands of arrivals: not kept past their figures
     return {
         "devices": devices,
         "poll_interval_s": {"floor-paho": floor_interval, "floor-aiomqtt": floor_interval, "outpost": poll},
