@@ -15,8 +15,9 @@ with the wall-clock time (Unix seconds) it reached each stage:
 - ``handed`` / ``written``: its publish is handed to paho / paho writes to the socket;
 - ``puback``: the broker acknowledged it.
 
-``bench.alarm_latency --breakdown`` adds ``observed_at`` (the poll answer) and
-the subscriber's arrival, and reports the stage-by-stage split.
+``bench.alarm_latency --breakdown`` adds when its simulator sent the poll
+answer (``bench.answers``) and the subscriber's arrival, and reports the
+stage-by-stage split.
 """
 
 from __future__ import annotations
