@@ -13,11 +13,12 @@ answers the gateway's next read, sent at the same moment as the alarm.
 Figures, p50/p95/p99 over all changes:
 - end to end: register written -> alarm received by the subscriber;
 - gateway share: the simulator sends the first poll answer carrying the
-  changed value -> alarm received by the subscriber. The send is timed on
-  the simulator's packet hook (``bench.answers``), to the microsecond; an
-  alarm whose answer it missed starts at the event's ``observed_at`` instead,
-  cut to the millisecond (about 0.5 ms high on average), and the table says
-  for how many;
+  changed value -> alarm received by the subscriber, so it includes the
+  loopback hop and the gateway's Modbus client reading the answer. The send
+  is timed on the simulator's packet hook (``bench.answers``), to the
+  microsecond; an alarm whose answer it missed starts at the event's
+  ``observed_at`` instead (stamped once the gateway has decoded the answer,
+  and cut to the millisecond), and the table says for how many;
 - baseline, measured in the same run: a bare QoS 1 publish -> receive
   through the same broker, the floor under the gateway's share;
 - RSS and CPU time of the gateway process;

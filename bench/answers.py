@@ -2,7 +2,8 @@
 
 Why: the gateway's own stamp of a poll answer (an event's ``observed_at``)
 is cut to the millisecond, so a share measured from it reads about 0.5 ms
-high on average; the simulator's send is known to the microsecond.
+high on average (and it is taken only once the gateway's Modbus client has
+read the answer); the simulator's send is known to the microsecond.
 
 :class:`ClockedSimulator` is the simulators' ``ModbusTcpSimulator`` with
 its packet hook (pymodbus' ``trace_packet``, called with each answer just
