@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level, args.log_format)
+    # The first model pydantic builds would look for its plugins in the metadata of every
+    # installed distribution; a station uses none. A PYDANTIC_DISABLE_PLUGINS set outside stays.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     # What start-up builds (modules, models, validators, the configuration) lives as long as the
     # process: the collector would scan it again and again while it grows (a tenth of the time to
     # the birth) and free next to nothing. Off until it is built, then frozen: kept out of the
