@@ -46,12 +46,6 @@ SWITCH_INTERVAL = 0.0005
 # write (an alarm, any state) ends the wait at once; at a quiet station the last commit is
 # long past and nothing waits.
 ROUTINE_PACE = 0.005
-# Seconds the event loop lends the interpreter lock to the writer after a durable write
-# (an alarm, a fault, alarm state), until the writer has all but committed it: the loop,
-# which had the lock, would otherwise go on with the rest of its turn while the writer waited
-# to take the lock back between SQLite calls (up to SWITCH_INTERVAL each). The fsync itself
-# is not waited for: the lending ends before the COMMIT, or after this long at most.
-HANDOVER = 0.001
 CHUNK = 500  # rows per statement: 3 500 parameters, well within SQLite's limit of 32 766
 T = TypeVar("T")
 Row = tuple[int, int, str, bytes, int, int, float]  # id, priority, topic, payload, qos, retain, queued_at
@@ -71,9 +65,6 @@ class Write:
     state: dict[str, str | None] = field(default_factory=dict)
     durable: bool = False
     held: bool = False  # already reported as held in memory
-    # Set by the writer when only the COMMIT is left (or it holds the write): a durable write's
-    # submitter lends the writer the interpreter until then (see HANDOVER).
-    handed_over: threading.Event | None = None
 
 
 @dataclass
@@ -99,13 +90,6 @@ def _chunks(items: list[T]) -> Iterator[list[T]]:
     """
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
-
-
-def _hand_over(writes: list[Write]) -> None:
-    """Tell the submitters of durable ``writes`` that the writer needs the interpreter no longer."""
-    for write in writes:
-        if write.handed_over is not None:
-            write.handed_over.set()
 
 
 def describe(exc: BaseException) -> str:
@@ -164,9 +148,6 @@ class Database:
         self._thread.join()
 
     def submit(self, write: Write) -> None:
-        """Queue ``write``; a durable one is handed over to the writer (at most :data:`HANDOVER`)."""
-        if write.durable:
-            write.handed_over = threading.Event()
         with self._wake:
             self._queue.append(write)
             # Woken only when it must be: a durable write ends any wait, a routine one only the
@@ -175,8 +156,6 @@ class Database:
             # the interpreter lock (flat out, a twelfth of its time).
             if write.durable or self._idle:
                 self._wake.notify()
-        if write.handed_over is not None:
-            write.handed_over.wait(HANDOVER)
 
     def _connect(self) -> Loaded:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +236,6 @@ class Database:
             return new, self._stopping
 
     def _hold(self, writes: list[Write]) -> None:
-        _hand_over(writes)
         fresh = [w for w in writes if not w.held]
         for write in fresh:
             write.held = True
@@ -310,7 +288,6 @@ class Database:
             )
         for names in _chunks([name for name, value in changes.items() if value is None]):
             db.execute(f"DELETE FROM state WHERE name IN ({','.join('?' * len(names))})", names)
-        _hand_over(writes)
         db.execute("COMMIT")
         self._mirror, self._rewrite_state = mirror, False
         return True
