@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from drivers.observation import PollOutcome
-from drivers.radio.events import NotKept, RadioEvent
 from gateway import __version__
 from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.storage_fault import storage_fault
@@ -47,16 +46,13 @@ from gateway.uplink.telemetry import Latest, ReportOnChange
 from gateway.uplink.topics import message_for, telemetry_message
 
 if TYPE_CHECKING:
+    from drivers.radio.events import RadioEvent
     from gateway.radio.alarms import RadioAlarms
     from gateway.uplink.influx import InfluxWriter
 
 log = logging.getLogger(__name__)
 
 ALARM_COMMIT_WAIT = 0.05  # seconds a bus waits at most, after an alarm, for the alarm's commit
-
-
-class NotStored(NotKept):
-    """What a radio press caused is not stored (held in memory, or refused): it must not be acknowledged."""
 
 
 class Publisher:
@@ -152,7 +148,9 @@ class Publisher:
             self._radio_alarms.forget(event)
             self.publish([])  # the forgetting, stored right behind the step
         if not await committed:
-            raise NotStored(f"not stored: {self._outbox.storage_error or 'refused'}")
+            from drivers.radio.events import NotKept  # a station without radios never loads them
+
+            raise NotKept(f"not stored: {self._outbox.storage_error or 'refused'}")
 
     def storage_changed(self, error: str | None) -> None:
         """The disk refuses writes (``error``) or takes them again (None): the storage fault alarm."""

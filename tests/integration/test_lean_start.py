@@ -18,6 +18,7 @@ UNUSED = (
     "gateway.uplink.influx",
     "gateway.radio",
     "drivers.radio.aprs",
+    "drivers.radio.events",
     "drivers.radio.aprs_tnc",
     "drivers.radio.ax25",
     "drivers.radio.delivery",
