@@ -116,22 +116,31 @@ class OutboxStats:
 
 @dataclass
 class _RateWindow:
-    """Bytes queued over the last ``span`` seconds, for the headroom estimate."""
+    """Bytes queued over the last ``span`` seconds, for the headroom estimate.
+
+    Counted per whole second: the window holds at most ``span`` buckets however
+    fast messages come (one entry per message was 600 000 entries, tens of
+    megabytes, after ten minutes of a thousand messages a second).
+    """
 
     span: float = 600.0
-    samples: deque[tuple[float, int]] = field(default_factory=deque)
+    buckets: deque[list[float]] = field(default_factory=deque)  # [whole second, bytes], oldest first
     total: int = 0
 
     def add(self, size: int, now: float) -> None:
-        self.samples.append((now, size))
+        second = now // 1
+        if self.buckets and self.buckets[-1][0] == second:
+            self.buckets[-1][1] += size
+        else:
+            self.buckets.append([second, size])
         self.total += size
-        while self.samples and self.samples[0][0] < now - self.span:
-            self.total -= self.samples.popleft()[1]
+        while self.buckets and self.buckets[0][0] < now - self.span:
+            self.total -= int(self.buckets.popleft()[1])
 
     def per_hour(self, now: float) -> float:
-        if not self.samples:
+        if not self.buckets:
             return 0.0
-        elapsed = max(now - self.samples[0][0], 60.0)
+        elapsed = max(now - self.buckets[0][0], 60.0)
         return self.total / elapsed * 3600
 
 

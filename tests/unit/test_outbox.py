@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from gateway.outbox import Message, Outbox, OutboxPriority
+from gateway.outbox import Message, Outbox, OutboxPriority, _RateWindow
 
 
 def message(priority: OutboxPriority, n: int, size: int = 100) -> Message:
@@ -124,6 +124,17 @@ async def test_headroom_is_estimated_from_the_arrival_rate(outbox):
     assert stats.backlog == 10
     assert stats.headroom_hours is not None
     assert stats.headroom_hours > 0
+
+
+def test_the_headroom_estimate_keeps_a_bounded_window_however_fast_messages_come():
+    # A thousand 500-byte messages a second for twenty minutes: the estimate holds
+    # one entry per second of its ten-minute window, not one per message.
+    window = _RateWindow(span=600.0)
+    start = 1_700_000_000.0
+    for n in range(1_200_000):
+        window.add(500, start + n / 1000)
+    assert len(window.buckets) <= 601
+    assert window.per_hour(start + 1200) == pytest.approx(500 * 1000 * 3600, rel=0.01)
 
 
 async def test_a_step_and_the_state_it_left_are_committed_together_and_come_back_after_a_restart(tmp_path):
