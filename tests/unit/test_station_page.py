@@ -15,7 +15,7 @@ from gateway.i18n import Translator
 from gateway.station_page.actions import MAX_WRONG, Operator
 from gateway.station_page.render import page
 from gateway.station_page.state import read_state
-from gateway.station_page.trend import SAMPLES, Trends
+from gateway.station_page.trend import SAMPLES, Samples, Trends
 from gateway.station_page.walk import WalkMode
 from gateway.uplink.topics import message_for
 from tests.support.engine_harness import EPOCH, Harness, alarms, harness
@@ -91,6 +91,17 @@ def test_a_trend_stays_bounded_however_long_the_station_runs():
         reading = Observation("river", "level", float(n % 7), "m", observed)
         trends.record(PollOutcome("river", observed, n, observations=(reading,)))
     assert len(trends.series[("river", "level")].samples) <= SAMPLES
+
+
+def test_a_series_keeps_its_newest_samples_in_time_order_once_full():
+    samples = Samples(size=SAMPLES)
+    for n in range(SAMPLES * 5 + 3):
+        samples.append((float(n), n / 10))
+    assert len(samples) == SAMPLES
+    assert [t for t, _ in samples] == [float(n) for n in range(SAMPLES * 4 + 3, SAMPLES * 5 + 3)]
+    samples[-1] = (9e9, 1.5)  # a spike within the newest step takes the newest place
+    assert samples[-1] == (9e9, 1.5)
+    assert samples[-2] == (float(SAMPLES * 5 + 1), (SAMPLES * 5 + 1) / 10)
 
 
 async def _acted(
