@@ -262,9 +262,13 @@ class AlarmEngine:
         return device.suppressed if device else None
 
     # -- persistence ----------------------------------------------------------------
-    def _to_wall(self, moment: float) -> float:
-        """A monotonic moment as Unix time: windows survive a restart on the wall clock."""
-        return self._clock.now().timestamp() - (self._clock.monotonic() - moment)
+    def _wall_offset(self) -> float:
+        """Unix time minus the monotonic clock, now: a monotonic moment plus this is its Unix time.
+
+        Windows (chatter, flood) are saved on the wall clock to survive a restart;
+        the offset is read once per entry, not once per moment in it.
+        """
+        return self._clock.now().timestamp() - self._clock.monotonic()
 
     def _from_wall(self, unix: float) -> float:
         return self._clock.monotonic() - (self._clock.now().timestamp() - unix)
@@ -360,7 +364,8 @@ class AlarmEngine:
         if name == EXERCISE_ENTRY:
             return {"station": self._exercise.station, "devices": sorted(self._exercise.devices)}
         if name == FLOOD_ENTRY:
-            return self._flood.to_dict(self._to_wall)
+            offset = self._wall_offset()
+            return self._flood.to_dict(lambda moment: moment + offset)
         if name == TESTS_ENTRY:
             return {
                 device: {
@@ -372,8 +377,9 @@ class AlarmEngine:
                 if result is not None
             }
         if name == CHATTER_ENTRY:
+            offset = self._wall_offset()
             return {
-                key: [self._to_wall(t) for t in moments]
+                key: [t + offset for t in moments]
                 for key, c in self._by_key.items()
                 if (moments := c.chatter.activations())
             }
