@@ -222,10 +222,10 @@ class Gateway:
         return self.page_operator
 
     async def _on_poll(self, outcome: PollOutcome) -> None:
-        """Every poll outcome: into the page's trends (when served), then the data path."""
+        """Every poll outcome: the data path first (an alarm in it goes out first), then the page's trends."""
+        await self.publisher.on_poll(outcome)
         if self.trends is not None:
             self.trends.record(outcome)
-        await self.publisher.on_poll(outcome)
 
     def _configure_radios(self, config: LoadedConfig) -> None:
         """Radio bridges, the registry and press handling, when the station has a ``radios`` section."""
