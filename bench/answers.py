@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from drivers.modbus.registers import RegisterPoint, encode
 from simulators.devices.modbus_server import ModbusTcpSimulator
@@ -32,9 +32,11 @@ _READ = struct.Struct(">BHH")  # function, first address, count
 class AnswerClock:
     """For each unit, when the first answer carrying the value it awaits was sent."""
 
-    def __init__(self, point: RegisterPoint) -> None:
+    def __init__(self, point: RegisterPoint, on_sent: Callable[[int, float], None] | None = None) -> None:
+        """``on_sent`` is told each unit and time as its awaited answer goes out."""
         assert not point.register.is_bit, "register words only"
         self.point = point
+        self._on_sent = on_sent
         self._asked: dict[tuple[int, int], tuple[int, int]] = {}  # (transaction, unit) -> address, count
         self._awaited: dict[int, bytes] = {}  # unit -> the point's words it is to answer with
         self._sent: dict[int, float] = {}  # unit -> when it first did
@@ -76,6 +78,8 @@ class AnswerClock:
         if packet[start : start + len(awaited)] == awaited:
             self._sent[unit] = time.time()
             del self._awaited[unit]
+            if self._on_sent is not None:
+                self._on_sent(unit, self._sent[unit])
 
 
 class ClockedSimulator(ModbusTcpSimulator):

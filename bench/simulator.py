@@ -12,17 +12,23 @@ value always a change beyond the telemetry deadband but far below the alarm:
 - ``flat``: every read of a unit's gas register finds a new value, so a
   contender polling flat out has a sample to publish on every read.
 
-It prints the port it listens on, then serves until terminated.
+It prints the port it listens on, then serves until terminated. Steady, given
+an ``ANSWERS`` file, it appends to it a line ``unit value time`` as each
+unit's first answer carrying a new value is sent (on the simulator's packet
+hook, :mod:`bench.answers`): where a contender's own cost starts, to the
+microsecond and the same for every contender.
 
-Run (``bench.peer`` does): ``python -m bench.simulator STATION_FILE steady|flat INTERVAL``.
+Run (``bench.peer`` does): ``python -m bench.simulator STATION_FILE steady|flat INTERVAL [ANSWERS]``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from pathlib import Path
 
+from bench.answers import AnswerClock, ClockedSimulator
 from drivers.modbus.registers import RegisterType
 from gateway.config import load_config
 from simulators.devices.modbus_server import ModbusTcpSimulator
@@ -53,37 +59,53 @@ class ChangesOnEveryRead(SimulatedUnit):
         return await super()._on_request(function_code, start_address, address, count, registers, set_values)
 
 
-async def move_values(units: list[SimulatedUnit], interval: float) -> None:
-    """Every unit's value moves once per interval, each at its own phase."""
+async def move_values(units: list[SimulatedUnit], interval: float, clock: AnswerClock | None) -> None:
+    """Every unit's value moves once per interval, each at its own phase (its first answer timed)."""
     step = interval / max(len(units), 1)
     high = False
     while True:
         high = not high
         for unit in units:
-            unit.set(GAS, HIGH if high else LOW)
+            value = HIGH if high else LOW
+            unit.set(GAS, value)
+            if clock is not None:
+                clock.expect(unit.unit, value)
             await asyncio.sleep(step)
 
 
-async def serve(station: Path, mode: str, interval: float) -> None:
+async def serve(station: Path, mode: str, interval: float, answers: Path | None) -> None:
     config = load_config(station)
     kind = ChangesOnEveryRead if mode == "flat" else SimulatedUnit
     units = [kind(d.unit, config.simulated_points(n), n) for n, d in config.station.devices.items()]
     for unit in units:
         assert unit.points[GAS].register is RegisterType.HOLDING
         unit.set(GAS, LOW)
-    async with ModbusTcpSimulator(units) as server:
+    clock = None
+    if mode == "steady" and answers is not None:
+        log = answers.open("a", buffering=1)  # a line at a time: read while this runs
+        values = {unit.unit: unit for unit in units}
+
+        def sent(unit: int, at: float) -> None:
+            log.write(f"{unit} {values[unit].get(GAS)} {at!r}\n")
+
+        clock = AnswerClock(units[0].points[GAS], sent)
+        for unit in units:
+            clock.expect(unit.unit, LOW)  # the first answers too: a contender's first samples
+    server_class = ModbusTcpSimulator if clock is None else functools.partial(ClockedSimulator, clock=clock)
+    async with server_class(units) as server:
         print(server.port, flush=True)
         if mode == "steady":
-            await move_values(units, interval)
+            await move_values(units, interval, clock)
         else:
             await asyncio.Event().wait()  # until terminated
 
 
 def main() -> None:
-    if len(sys.argv) != 4 or sys.argv[2] not in ("steady", "flat"):
-        sys.exit(f"usage: python -m bench.simulator STATION_FILE steady|flat INTERVAL\n\n{__doc__}")
-    station, mode, interval = sys.argv[1:]
-    asyncio.run(serve(Path(station), mode, float(interval)))
+    if len(sys.argv) not in (4, 5) or sys.argv[2] not in ("steady", "flat"):
+        sys.exit(f"usage: python -m bench.simulator STATION_FILE steady|flat INTERVAL [ANSWERS]\n\n{__doc__}")
+    station, mode, interval = sys.argv[1:4]
+    answers = Path(sys.argv[4]) if len(sys.argv) == 5 else None
+    asyncio.run(serve(Path(station), mode, float(interval), answers))
 
 
 if __name__ == "__main__":
