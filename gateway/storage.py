@@ -10,9 +10,9 @@ they came in one transaction, and commits (fsynced when it holds an alarm,
 a fault or alarm state). WAL checkpoints are not the writer's: they run
 on a thread of their own (:mod:`gateway.checkpoint`). While the disk
 refuses (full, failing, read-only, or the file cannot even be opened),
-requests pile up in memory in order and
-are reported as held; the writer tries again every ``retry_after`` seconds
-and, once a commit succeeds, everything held is stored in that one commit.
+requests pile up in memory in order and are reported as held; the writer
+tries again every ``retry_after`` seconds and, once a commit succeeds,
+everything held is stored in that one commit.
 The file's schema, and how it crosses upgrades and downgrades: :mod:`gateway.schema`.
 """
 
