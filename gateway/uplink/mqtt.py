@@ -12,7 +12,10 @@ as they leave (:mod:`gateway.uplink.freshness`).
 
 MQTT 5 with a persistent session is preferred; a broker that refuses
 protocol 5 (its CONNACK says so, or it leaves a CONNECT unanswered that TLS
-did not fail) is spoken to in 3.1.1 from then on.
+did not fail) is spoken to in 3.1.1 from then on. Over TLS, before that
+conclusion, a handshake without MQTT asks whether the broker refuses the
+station's certificate (:mod:`gateway.uplink.tls_verdict`): paho may see only the
+closed connection, not the alert.
 
 What the broker says goes to the log as a reason a person can act on: the TLS
 alert of a broker that refused the client certificate (paho only logs it),
@@ -49,6 +52,7 @@ from gateway.uplink.broker import BrokerAddress, credentials
 from gateway.uplink.drain import Drain
 from gateway.uplink.freshness import Freshness
 from gateway.uplink.prompt_write import write_promptly
+from gateway.uplink.tls_verdict import tls_refusal
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +133,7 @@ class MqttUplink:
         while True:
             broker = self._brokers[attempt % len(self._brokers)]
             attempt += 1
-            self._paho_log.last_error = None
+            self._paho_log.first_error = None
             started = time.monotonic()
             taken_over = False
             try:
@@ -138,7 +142,7 @@ class MqttUplink:
                 _stop_if_cancelled(exc)
                 taken_over = self._taken_over(broker, exc, time.monotonic() - started)
                 if not taken_over:
-                    self._note_failure(broker, exc)
+                    await self._note_failure(broker, exc)
             finally:
                 self._client = None
                 self._outbox.return_in_flight()
@@ -182,25 +186,37 @@ class MqttUplink:
             self._taken_over_said = True
         return True
 
-    def _note_failure(self, broker: BrokerAddress, exc: aiomqtt.MqttError) -> None:
-        error = _explain(exc, self._paho_log.last_error)
+    async def _note_failure(self, broker: BrokerAddress, exc: aiomqtt.MqttError) -> None:
+        paho_error = self._paho_log.first_error
         if (
             self._config.protocol == "mqtt5"
             and broker not in self._confirmed
             and not self.connected
-            and _refuses_protocol(exc, self._paho_log.last_error)
+            and _refuses_protocol(exc, paho_error)
         ):
-            # The broker refuses protocol 5: speak 3.1.1 to it from now on (and back
-            # to 5 should it refuse that too).
-            if broker in self._v311:
-                self._v311.discard(broker)
+            refusal = await self._tls_refusal(broker)
+            if refusal is not None:
+                paho_error = refusal  # the certificate, not the protocol: stay with 5
+            elif broker in self._v311:
+                self._v311.discard(broker)  # refused in 3.1.1 too: back to 5
             else:
+                # The broker refuses protocol 5: speak 3.1.1 to it from now on.
                 self._v311.add(broker)
-                log.warning("MQTT %s did not accept protocol 5 (%s); trying 3.1.1", broker, error)
+                log.warning(
+                    "MQTT %s did not accept protocol 5 (%s); trying 3.1.1", broker, _explain(exc, paho_error)
+                )
                 return
+        error = _explain(exc, paho_error)
         if error != self.last_error:  # one line per distinct problem, not a log flood
             log.error("MQTT %s: %s; retrying with backoff", broker, error)
             self.last_error = error
+
+    async def _tls_refusal(self, broker: BrokerAddress) -> str | None:
+        """The broker's TLS alert to this station's certificate, asked for on its own (TLS only)."""
+        context = credentials(self._config, broker).tls_context
+        if context is None:
+            return None
+        return await asyncio.to_thread(tls_refusal, broker.host, broker.port, context)
 
     async def _session(self, broker: BrokerAddress) -> None:
         will = self._will()
@@ -210,6 +226,7 @@ class MqttUplink:
             self.connected = True
             self.connects += 1
             self.last_error = None
+            self._paho_log.first_error = None  # what paho said while connecting is no longer the cause
             self._confirmed.add(broker)
             version = "3.1.1" if broker in self._v311 else "5"
             for message in self._retained_state():
@@ -381,17 +398,20 @@ async def _first_failure(*jobs) -> None:
 
 
 class _PahoLog(logging.LoggerAdapter):
-    """paho's log lines, passed on, the last warning or error kept: a TLS alert is only said there.
+    """paho's log lines, passed on, the first warning or error of an attempt kept: a TLS
+    alert is only said there.
 
     The broker's alert arrives after the client's side of the TLS 1.3 handshake
-    is done; paho logs it and aiomqtt reports only "Operation timed out".
+    is done; paho logs it and aiomqtt reports only "Operation timed out". The first
+    line is the cause; the ones after it ("Client is not connected") follow from it.
     """
 
-    last_error: str | None = None
+    first_error: str | None = None
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         if level >= logging.WARNING:
-            self.last_error = str(msg) % args if args else str(msg)
+            if self.first_error is None:
+                self.first_error = str(msg) % args if args else str(msg)
         elif not self.logger.isEnabledFor(level):
             return  # paho says two debug lines per message: dropped here, at the least cost
         super().log(level, msg, *args, **kwargs)
