@@ -50,6 +50,7 @@ from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox
 from gateway.uplink.broker import BrokerAddress, credentials
 from gateway.uplink.drain import Drain
+from gateway.uplink.early_close import fail_on_early_close
 from gateway.uplink.freshness import Freshness
 from gateway.uplink.prompt_write import write_promptly
 from gateway.uplink.tls_verdict import tls_refusal
@@ -269,6 +270,7 @@ class MqttUplink:
         # per alarm, command answers): a burst of alarms is no warning worth a line per publish.
         client.pending_calls_threshold = self._window
         write_promptly(client)
+        fail_on_early_close(client)
         return client
 
     async def _drain(self, client: aiomqtt.Client) -> None:
@@ -402,7 +404,8 @@ class _PahoLog(logging.LoggerAdapter):
     alert is only said there.
 
     The broker's alert arrives after the client's side of the TLS 1.3 handshake
-    is done; paho logs it and aiomqtt reports only "Operation timed out". The first
+    is done; paho logs it and aiomqtt's connect reports only that the connection
+    closed (:mod:`gateway.uplink.early_close`). The first
     line is the cause; the ones after it ("Client is not connected") follow from it.
     """
 

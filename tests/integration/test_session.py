@@ -179,6 +179,32 @@ async def test_a_refused_client_certificate_names_the_tls_alert_and_keeps_protoc
     assert "trying 3.1.1" not in log
 
 
+async def test_a_broker_that_closes_before_its_connack_costs_no_connect_timeout(tmp_path):
+    """A peer that reads the CONNECT and hangs up: each attempt ends with the connection, not
+    after aiomqtt's 10 s connect timeout, so a station reaches a broker that is back within
+    its backoff. Protocol 5 first, then 3.1.1, then 5 again: three attempts well inside 10 s."""
+    first_bytes: list[bytes] = []
+    third_attempt = asyncio.Event()
+
+    async def read_connect_and_hang_up(reader, writer):
+        first_bytes.append(await reader.read(1))
+        writer.close()
+        if len(first_bytes) == 3:
+            third_attempt.set()
+
+    server = await asyncio.start_server(read_connect_and_hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, running_station(tmp_path, f"mqtt://127.0.0.1:{port}") as station:
+        log = await wait_for_log(station.gateway.output, "retrying with backoff", timeout=9)
+        await asyncio.wait_for(third_attempt.wait(), timeout=9)
+        assert station.gateway.process is not None
+        assert station.gateway.process.poll() is None
+    assert set(first_bytes) == {b"\x10"}  # each time an MQTT CONNECT came
+    assert "did not accept protocol 5 (the broker closed the connection before answering the CONNECT)" in log
+    assert "closed the connection before answering the CONNECT; retrying with backoff" in log
+    assert "Traceback" not in log
+
+
 async def test_the_brokers_verdict_on_the_certificate_is_asked_without_pahos_race(tmp_path, tls_broker):
     """paho sends its CONNECT as its TLS 1.3 handshake ends and may see the broker close, not
     its alert (in 25-35 % of 200 tries on this machine, "EOF occurred in violation of
