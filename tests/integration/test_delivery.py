@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.peers import Received, alarm, gas_detectors, running_station
+from tests.support.peers import (
+    Mosquitto,
+    Platform,
+    Received,
+    alarm,
+    free_port,
+    gas_detectors,
+    running_station,
+)
+from tests.support.story import read_story
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +98,64 @@ async def test_alarms_raised_while_the_broker_is_down_all_arrive_in_order(tmp_pa
     assert seqs == sorted(seqs)  # in the order they happened
     assert len({m.payload["id"] for m in received}) == len(received)
     assert all(m.payload["historical"] for m in received)  # they waited out the outage
+
+
+async def test_alarms_fail_over_to_the_next_broker_in_the_list_and_none_is_lost(
+    tmp_path, mosquitto, platform
+):
+    """The README: "several brokers are tried in turn". The list holds a port nobody listens on,
+    the district's first broker, a peer that hangs up on every CONNECT, and a second broker. The
+    first broker goes down with alarms raised; those raised and cleared during the outage reach
+    the platform through the second, and the two brokers' subscribers together tell every alarm's
+    story without a gap."""
+
+    async def hang_up(reader, writer):
+        await reader.read(1)
+        writer.close()
+
+    hostile = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    second = Mosquitto(tmp_path / "second")
+    second.start()
+    platform_two = Platform(second.url, "outpost/v1/cs-test/#")
+    await platform_two.start()
+    brokers = [
+        f"mqtt://127.0.0.1:{free_port()}",
+        mosquitto.url,
+        f"mqtt://127.0.0.1:{hostile.sockets[0].getsockname()[1]}",
+        second.url,
+    ]
+    try:
+        async with (
+            hostile,
+            running_station(
+                tmp_path,
+                mosquitto.url,
+                devices=gas_detectors(4),
+                poll_interval=0.2,
+                extra={"mqtt": {"brokers": brokers}},
+            ) as station,
+        ):
+            for name in ("gas-00", "gas-01"):
+                station.units[name].set("gas", 60.0)
+                await platform.wait_for(alarm(f".{name}.gas", "raised"), 15)
+            mosquitto.stop()
+            station.units["gas-00"].set("gas", 1.0)  # cleared during the outage
+            station.units["gas-02"].set("gas", 60.0)  # raised during the outage
+            await platform_two.wait_for(alarm(".gas-00.gas", "cleared"), 30)
+            await platform_two.wait_for(alarm(".gas-02.gas", "raised"), 15)
+            log = station.gateway.output()
+    finally:
+        await platform_two.stop()
+        second.stop()
+    story = read_story([m.payload for m in platform.messages + platform_two.messages])
+    assert story.anomalies == [], "\n".join(map(str, story.anomalies))
+    active = {key for key, picture in story.final.items() if picture.active}
+    assert active == {"cs-test.gas-01.gas", "cs-test.gas-02.gas"}
+    births = platform_two.matching(
+        lambda m: m.topic.endswith("/status") and m.payload.get("state") == "online"
+    )
+    assert births, "the second broker never got the station's birth"
+    assert "Traceback" not in log
 
 
 async def test_every_alarm_committed_before_a_kill_arrives_after_restart(tmp_path, mosquitto, platform):
