@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import signal
-import socket
 import time
 import urllib.request
 
@@ -14,37 +13,10 @@ import pytest
 import yaml
 
 from tests.support.abuse_files import billion_laughs, gbk
+from tests.support.notify import NotifySocket
 from tests.support.peers import alarm, mqtt_connected, outpost, running_station, wait_for_log
 
 pytestmark = pytest.mark.slow
-
-
-class NotifySocket:
-    """What systemd listens on: a unix datagram socket collecting sd_notify messages."""
-
-    def __init__(self, path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.setblocking(False)
-        self.messages: list[str] = []
-
-    async def receive(self, timeout: float = 10.0) -> str:
-        loop = asyncio.get_running_loop()
-        data = await asyncio.wait_for(loop.sock_recv(self.sock, 4096), timeout)
-        message = data.decode()
-        self.messages.append(message)
-        return message
-
-    async def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        async with asyncio.timeout(timeout):
-            while True:
-                message = await self.receive(timeout)
-                if text in message:
-                    return message
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 async def test_ready_then_watchdog_pings_that_stop_when_a_poller_hangs(tmp_path, mosquitto, platform):
