@@ -9,7 +9,8 @@ nobody watches its socket; here it does so with aiomqtt too. On the loop's
 own thread, outside paho's callbacks (paho's rule for writing at once), the
 packet is written right away; what the socket does not take yet is left to
 aiomqtt's writer as before. Anything else (the connect, run on a worker
-thread) goes the usual way.
+thread) goes the usual way. A write that finds the connection reset leaves
+nothing to watch: paho has closed the socket and ended the session.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def write_promptly(client: aiomqtt.Client) -> None:
             else:
                 if not paho_client.want_write():
                     return
+            if sock.fileno() < 0:
+                # The write found the connection gone (a broker reset) and paho closed the
+                # socket and told aiomqtt the session is over: there is nothing left to watch.
+                return
         watch(paho_client, userdata, sock)
 
     mqtt.on_socket_register_write = register_write

@@ -8,6 +8,7 @@ import json
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,15 @@ def gas_alarms(platform) -> list[Received]:
 
 async def wait_for_alarm_count(platform, count: int, timeout: float = 60.0) -> None:
     await platform.wait_for(lambda _m: len(gas_alarms(platform)) >= count, timeout=timeout)
+
+
+def snapshot_lists(states: dict[str, str]) -> Callable[[Received], bool]:
+    """A retained active-alarms snapshot listing exactly these devices' gas alarms, in these states."""
+    expected = {f"cs-test.{device}.gas": state for device, state in states.items()}
+    return lambda m: (
+        m.topic.endswith("/alarms/active")
+        and {a["alarm_key"]: a["state"] for a in m.payload["alarms"]} == expected
+    )
 
 
 def alarms_stored(count: int):
@@ -143,6 +153,11 @@ async def test_alarms_fail_over_to_the_next_broker_in_the_list_and_none_is_lost(
             station.units["gas-02"].set("gas", 60.0)  # raised during the outage
             await platform_two.wait_for(alarm(".gas-00.gas", "cleared"), 30)
             await platform_two.wait_for(alarm(".gas-02.gas", "raised"), 15)
+            # A platform reading only the second broker learns from its retained snapshot of the
+            # alarm raised before the outage, which it never got there as an event.
+            # (gas-00 is listed as cleared but not yet acknowledged, as ISA-18.2 keeps it.)
+            expected = {"gas-00": "cleared_unack", "gas-01": "active_unack", "gas-02": "active_unack"}
+            await platform_two.wait_for(snapshot_lists(expected), 15)
             log = station.gateway.output()
     finally:
         await platform_two.stop()
@@ -155,7 +170,7 @@ async def test_alarms_fail_over_to_the_next_broker_in_the_list_and_none_is_lost(
         lambda m: m.topic.endswith("/status") and m.payload.get("state") == "online"
     )
     assert births, "the second broker never got the station's birth"
-    assert "Traceback" not in log
+    assert "Traceback" not in log, log[log.find("Traceback") - 600 :]
 
 
 async def test_every_alarm_committed_before_a_kill_arrives_after_restart(tmp_path, mosquitto, platform):
