@@ -11,7 +11,11 @@ window. paho sends in call order, so the wire keeps the outbox's order.
 
 A publish paho refuses, or one unacknowledged for the client's timeout, ends
 the session as aiomqtt's own publish would: the outbox gives back what was in
-flight and it goes again on the next connect.
+flight and it goes again on the next connect. So does a PUBACK whose MQTT 5
+reason code is a failure (0x87 "Not authorized" from a broker whose ACL does
+not let the station publish there, 0x97 "Quota exceeded"): the broker has not
+taken the message, and counting it as delivered would delete an alarm nobody
+received. (MQTT 3.1.1 has no such answer: a 3.1.1 broker drops it silently.)
 """
 
 from __future__ import annotations
@@ -26,8 +30,21 @@ from paho.mqtt import client as paho
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from drivers.shown import shown
 from gateway.outbox import Outbox, Queued
 from gateway.uplink.freshness import Freshness
+
+NOT_AUTHORIZED = 0x87
+
+
+class PublishRefused(aiomqtt.MqttError):
+    """The broker answered a publish with a failure reason code: the message stays in the outbox."""
+
+    def __init__(self, topic: str, reason: ReasonCode) -> None:
+        hint = "; its ACL must let this station publish there" if reason.value == NOT_AUTHORIZED else ""
+        super().__init__(
+            f"the broker refused the publish to {shown(topic)}: {reason} (0x{reason.value:02X}){hint}"
+        )
 
 
 class Drain:
@@ -63,10 +80,12 @@ class Drain:
         def on_publish(
             client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Properties
         ) -> None:
-            if mid in self._in_flight:  # ours: aiomqtt waits for no such publish
-                self._acknowledged(mid)
-            else:  # a publish of aiomqtt's (a snapshot, a reply)
+            if mid not in self._in_flight:  # a publish of aiomqtt's (a snapshot, a reply)
                 aiomqtt_on_publish(client, userdata, mid, reason, properties)  # type: ignore[call-arg]  # version 2
+            elif reason.is_failure:  # ours, and not taken: it stays in flight, to be given back
+                self._fail(PublishRefused(self._in_flight[mid][0].message.topic, reason))
+            else:  # ours: aiomqtt waits for no such publish
+                self._acknowledged(mid)
 
         self._mqtt.on_publish = on_publish
         self._outbox.on_ready = self.fill

@@ -24,6 +24,11 @@ and a second client with this station's client id taking the session over
 started). A clean stop (:meth:`MqttUplink.sign_off`) leaves ``offline``
 retained, with the reason, before the DISCONNECT.
 
+A publish the broker refuses (an MQTT 5 PUBACK with a failure reason, such as
+an ACL's "Not authorized") stays in the outbox and is said in the log and in
+``/healthz`` until a message gets through; the session is made again with a
+growing backoff (:mod:`gateway.uplink.drain`).
+
 Commands come from the network: nothing a command does can end the session.
 """
 
@@ -49,7 +54,7 @@ from drivers.shown import shown
 from gateway.config.models import MqttConfig
 from gateway.outbox import Message, Outbox
 from gateway.uplink.broker import BrokerAddress, credentials
-from gateway.uplink.drain import Drain
+from gateway.uplink.drain import Drain, PublishRefused
 from gateway.uplink.early_close import fail_on_early_close
 from gateway.uplink.freshness import Freshness
 from gateway.uplink.prompt_write import write_promptly
@@ -120,6 +125,7 @@ class MqttUplink:
         self._delivered = asyncio.Event()  # set after each acknowledged publish from the outbox
         self._short_sessions = 0
         self._taken_over_said = False
+        self._refusing = False  # the last session ended with a publish the broker refused
 
     @property
     def waiting_since(self) -> float | None:
@@ -136,9 +142,14 @@ class MqttUplink:
             attempt += 1
             self._paho_log.first_error = None
             started = time.monotonic()
-            taken_over = False
+            taken_over = refused = False
             try:
                 await self._session(broker)
+            except PublishRefused as exc:
+                # The broker is there and answers; it will not take a message. The message
+                # stays in the outbox, and the backoff keeps growing while the broker refuses.
+                refused = self._refusing = True
+                await self._note_failure(broker, exc)
             except aiomqtt.MqttError as exc:
                 _stop_if_cancelled(exc)
                 taken_over = self._taken_over(broker, exc, time.monotonic() - started)
@@ -148,9 +159,10 @@ class MqttUplink:
                 self._client = None
                 self._outbox.return_in_flight()
             if self.connected:
-                delays = backoff.delays()
                 self.connected = False
-                if not taken_over:
+                if not refused:
+                    delays = backoff.delays()
+                if not (taken_over or refused):
                     log.warning("MQTT connection to %s lost; reconnecting", broker)
             await asyncio.sleep(next(delays))
 
@@ -226,7 +238,8 @@ class MqttUplink:
             self._client = client
             self.connected = True
             self.connects += 1
-            self.last_error = None
+            if not self._refusing:  # a refusal is still the news until a message gets through
+                self.last_error = None
             self._paho_log.first_error = None  # what paho said while connecting is no longer the cause
             self._confirmed.add(broker)
             version = "3.1.1" if broker in self._v311 else "5"
@@ -287,6 +300,9 @@ class MqttUplink:
         """A message from the outbox is acknowledged by the broker."""
         self.published += 1
         self.last_publish_monotonic = time.monotonic()
+        if self._refusing:
+            self._refusing = False
+            self.last_error = None
         self._delivered.set()
 
     async def publish_now(self, message: Message) -> bool:
