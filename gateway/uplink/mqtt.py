@@ -58,6 +58,7 @@ from gateway.uplink.drain import Drain, PublishRefused
 from gateway.uplink.early_close import fail_on_early_close
 from gateway.uplink.freshness import Freshness
 from gateway.uplink.prompt_write import write_promptly
+from gateway.uplink.receive_maximum import follow_receive_maximum
 from gateway.uplink.tls_verdict import tls_refusal
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class MqttUplink:
         self._short_sessions = 0
         self._taken_over_said = False
         self._refusing = False  # the last session ended with a publish the broker refused
+        self._window_in_force = lambda: window  # the session's window: the broker may allow fewer
 
     @property
     def waiting_since(self) -> float | None:
@@ -284,12 +286,13 @@ class MqttUplink:
         client.pending_calls_threshold = self._window
         write_promptly(client)
         fail_on_early_close(client)
+        self._window_in_force = follow_receive_maximum(client, self._window)
         return client
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         """Hand the outbox's messages to ``client`` as they are committed, until the session fails."""
         self._drain_now = Drain(
-            client, self._outbox, self._freshness, self._window, delivered=self._acknowledged
+            client, self._outbox, self._freshness, self._window_in_force(), delivered=self._acknowledged
         )
         try:
             await self._drain_now.run()
