@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 
 import pytest
 import yaml
@@ -24,7 +23,8 @@ from gateway.config.line_profiles import SerialLineProfile
 from simulators.devices.serial_sensor import SerialSensorSimulator
 from tests.support.line_protocols import CLIMATE, CO, METHANE
 from tests.support.outcomes import running, values
-from tests.support.peers import GatewayProcess, free_port, outpost, wait_for_health
+from tests.support.peers import GatewayProcess, outpost, wait_for_health
+from tests.support.serial_station import serial_station
 
 # A polled level transmitter: "LV?" -> "LV" + a big-endian float (metres) + a sum byte.
 LEVEL = SerialLineProfile.model_validate(
@@ -146,21 +146,6 @@ async def test_an_unplugged_port_is_a_bus_fault_until_it_comes_back(tmp_path, pr
         assert gone.fault.reason.startswith("bus fault: serial port ")
         await simulator.replug()
         await outcomes.next_where(lambda o: o.ok)
-
-
-def serial_station(tmp_path, broker_url: str, port: str) -> Path:
-    """A station with the methane detector alone, on ``port``, as a technician would write it."""
-    config = {
-        "station": {"id": "cs-test", "name": "Test Station", "district": "310104"},
-        "mqtt": {"brokers": [broker_url]},
-        "state_dir": str(tmp_path / "state"),
-        "service": {"metrics_listen": f"127.0.0.1:{free_port()}"},
-        "buses": {"meter-port": {"type": "serial-line", "port": port, "timeout": "1s"}},
-        "devices": {"meter": {"bus": "meter-port", "profile": "methane-laser-ascii", "poll_interval": 0.2}},
-    }
-    path = tmp_path / "station.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 async def test_the_gateways_port_is_refused_to_a_second_process_and_probe_asks_the_service(
