@@ -99,6 +99,7 @@ def test_sandboxing_exposure_is_at_most_2_and_serial_ports_stay_reachable():
     assert exposure <= 2.0
     text = UNIT.read_text()
     assert "SupplementaryGroups=dialout" in text
+    assert "ReadWritePaths=-/run/lock" in text  # the serial ports' lock files, under ProtectSystem=strict
     assert "DeviceAllow=char-ttyUSB rw" in text
     assert "Type=notify" in text
     assert "WatchdogSec=" in text
