@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import sqlite3
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
+from tests.support.outbox_file import committed_alarm_ids, wait_for_committed_alarms
 from tests.support.peers import (
     Mosquitto,
     Platform,
@@ -49,24 +47,6 @@ def snapshot_lists(states: dict[str, str]) -> Callable[[Received], bool]:
 def alarms_stored(count: int):
     """A ``/healthz`` predicate: at least ``count`` alarm messages committed to the outbox."""
     return lambda health: health["outbox"]["backlog_alarms"] >= count
-
-
-def committed_alarm_ids(database: Path) -> set[str]:
-    """The ids of the alarm messages committed to the outbox file (read beside the running writer)."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute("SELECT payload FROM outbox WHERE topic LIKE '%/alarm'").fetchall()
-    return {json.loads(payload)["id"] for (payload,) in rows}
-
-
-async def wait_for_committed_alarms(database: Path, count: int, timeout: float = 20.0) -> None:
-    """Until at least ``count`` alarm messages are committed to the outbox file (it has no push)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if len(await asyncio.to_thread(committed_alarm_ids, database)) >= count:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"fewer than {count} alarms committed within {timeout:g} s")
-        await asyncio.sleep(0.05)
 
 
 def evicted(count: int):
