@@ -339,9 +339,6 @@ class MqttUplink:
         """A clean stop: deliver what the outbox can within ``flush_within`` seconds, then publish
         ``offline`` (retained) and wait for the broker's acknowledgement, at most
         :data:`SIGN_OFF_TIMEOUT`. What is left stays in the outbox for the next start."""
-        if self._client is None:
-            log.warning("stopping while disconnected: the broker keeps the last status it has")
-            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(flush_within):
                 while len(self._outbox) and self._client is not None:
@@ -351,12 +348,13 @@ class MqttUplink:
             log.warning("stopping with %d message(s) undelivered; they go out after the next start", left)
         client = self._client
         if client is None:
+            log.warning("stopping while disconnected: the broker keeps the last status it has")
             return
         try:
             async with asyncio.timeout(SIGN_OFF_TIMEOUT):
                 await client.publish(offline.topic, offline.payload, qos=offline.qos, retain=True)
         except (TimeoutError, aiomqtt.MqttError) as exc:
-            log.warning("MQTT: the offline status was not acknowledged (%s)", exc or "timed out")
+            log.warning("MQTT: the offline status was not acknowledged (%s)", str(exc) or "timed out")
             return
         log.info("MQTT: station status offline (stopped) published")
 
