@@ -148,6 +148,7 @@ def _describe_health(health: dict) -> str:
         f"station {health['station']}  outpost {health['version']}  up {health['uptime_s']:.0f} s  "
         f"{'HEALTHY' if health['healthy'] else 'NOT HEALTHY: ' + ', '.join(problems)}",
         f"mqtt: {'connected' if mqtt['connected'] else 'DISCONNECTED'}, {mqtt['published']} published"
+        + (f", {mqtt['refused']} REFUSED by the broker" if mqtt.get("refused") else "")
         + (f", last error: {mqtt['last_error']}" if mqtt.get("last_error") else ""),
         f"outbox: {outbox['backlog']} waiting ({outbox['backlog_alarms']} alarms), "
         f"{outbox['bytes_used']} of {outbox['max_bytes']} bytes, "

@@ -83,6 +83,7 @@ class Health:
             "mqtt": {
                 "connected": self._uplink.connected,
                 "published": self._uplink.published,
+                "refused": self._uplink.refused,
                 "last_error": self._uplink.last_error,
             },
             "stalled": stalled,

@@ -13,9 +13,12 @@ A publish paho refuses, or one unacknowledged for the client's timeout, ends
 the session as aiomqtt's own publish would: the outbox gives back what was in
 flight and it goes again on the next connect. So does a PUBACK whose MQTT 5
 reason code is a failure (0x87 "Not authorized" from a broker whose ACL does
-not let the station publish there, 0x97 "Quota exceeded"): the broker has not
-taken the message, and counting it as delivered would delete an alarm nobody
-received. (MQTT 3.1.1 has no such answer: a 3.1.1 broker drops it silently.)
+not let the station publish there, 0x97 "Quota exceeded") for an alarm or a
+fault: the broker has not taken it, and counting it as delivered would delete
+an alarm nobody received. A refused message the outbox would evict for space
+(telemetry, status, reports) is let go instead, counted and logged, so that it
+does not end session after session ahead of the alarms. (MQTT 3.1.1 has no
+such answer: a 3.1.1 broker drops a refused publish silently.)
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Drain:
         window: int,
         *,
         delivered: Callable[[], None],
+        let_go: Callable[[PublishRefused], None],
     ) -> None:
         self._mqtt: paho.Client = client._client  # the one paho client aiomqtt drives
         self._timeout = client.timeout
@@ -65,6 +69,7 @@ class Drain:
         self._freshness = freshness
         self._window = window
         self._delivered = delivered
+        self._let_go = let_go  # told of each refused message let go (telemetry, status, reports)
         self._loop = asyncio.get_running_loop()
         self._in_flight: dict[int, tuple[Queued, float]] = {}  # by paho's message id, oldest first
         self._failed: asyncio.Future[None] = self._loop.create_future()
@@ -82,8 +87,8 @@ class Drain:
         ) -> None:
             if mid not in self._in_flight:  # a publish of aiomqtt's (a snapshot, a reply)
                 aiomqtt_on_publish(client, userdata, mid, reason, properties)  # type: ignore[call-arg]  # version 2
-            elif reason.is_failure:  # ours, and not taken: it stays in flight, to be given back
-                self._fail(PublishRefused(self._in_flight[mid][0].message.topic, reason))
+            elif reason.is_failure:
+                self._refused(mid, reason)
             else:  # ours: aiomqtt waits for no such publish
                 self._acknowledged(mid)
 
@@ -136,6 +141,22 @@ class Drain:
         self.waiting_since = time.monotonic() if self._in_flight else None
         self._delivered()
         if self._refill is None:  # not from inside paho's callback: paho would not write at once
+            self._refill = self._loop.call_soon(self.fill)
+
+    def _refused(self, mid: int, reason: ReasonCode) -> None:
+        """The broker did not take a message. An alarm or a fault stays in flight, to be given
+        back to the outbox, and the session ends; what the outbox would evict for space is let go,
+        so that a broker refusing telemetry does not hold up the alarms behind it."""
+        queued = self._in_flight[mid][0]
+        refusal = PublishRefused(queued.message.topic, reason)
+        if queued.message.priority.protected:
+            self._fail(refusal)
+            return
+        del self._in_flight[mid]
+        self._outbox.done(queued)
+        self.waiting_since = time.monotonic() if self._in_flight else None
+        self._let_go(refusal)
+        if self._refill is None:
             self._refill = self._loop.call_soon(self.fill)
 
     def _check_deadline(self) -> None:

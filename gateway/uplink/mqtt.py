@@ -119,6 +119,8 @@ class MqttUplink:
         self.connected = False
         self.connects = 0
         self.published = 0
+        self.refused = 0  # telemetry, status and report messages the broker refused, let go
+        self._refusals_said: set[str] = set()
         self.last_publish_monotonic: float | None = None
         self.last_error: str | None = None
         self._drain_now: Drain | None = None  # the session's drain, while there is one
@@ -292,7 +294,12 @@ class MqttUplink:
     async def _drain(self, client: aiomqtt.Client) -> None:
         """Hand the outbox's messages to ``client`` as they are committed, until the session fails."""
         self._drain_now = Drain(
-            client, self._outbox, self._freshness, self._window_in_force(), delivered=self._acknowledged
+            client,
+            self._outbox,
+            self._freshness,
+            self._window_in_force(),
+            delivered=self._acknowledged,
+            let_go=self._let_go,
         )
         try:
             await self._drain_now.run()
@@ -307,6 +314,14 @@ class MqttUplink:
             self._refusing = False
             self.last_error = None
         self._delivered.set()
+
+    def _let_go(self, refusal: PublishRefused) -> None:
+        """A telemetry, status or report message the broker refused: counted, said once per reason."""
+        self.refused += 1
+        said = str(refusal)
+        if said not in self._refusals_said:
+            self._refusals_said.add(said)
+            log.error("MQTT: %s; such messages are let go, alarms and faults are kept", said)
 
     async def publish_now(self, message: Message) -> bool:
         """Best-effort direct publish (command results, state snapshots); False if offline."""
