@@ -57,16 +57,23 @@ def healthz(path: Path) -> str:
     return f"http://{yaml.safe_load(path.read_text())['service']['metrics_listen']}/healthz"
 
 
+def methane_meter_station(
+    directory: Path, broker_url: str
+) -> tuple[SerialSensorSimulator, Path, GatewayProcess]:
+    """A methane detector on a paced pty reading 3.5 %LEL, its station file, and its gateway, not started."""
+    simulator = SerialSensorSimulator(METHANE, directory, name="meter", period=0.1)
+    simulator.set("gas", 3.5)
+    path = serial_station(directory, broker_url, simulator.port)
+    return simulator, path, GatewayProcess(path, directory / "gateway.log")
+
+
 async def meter_ok(url: str) -> None:
     """Wait until the gateway reports the methane detector ``ok`` at ``url``."""
     await wait_for_health(url, lambda h: h["devices"]["meter"]["status"] == "ok")
 
 
 async def test_a_lock_left_by_a_process_that_is_gone_is_taken_over(tmp_path, mosquitto, platform):
-    simulator = SerialSensorSimulator(METHANE, tmp_path, name="meter", period=0.1)
-    simulator.set("gas", 3.5)
-    path = serial_station(tmp_path, mosquitto.url, simulator.port)
-    gateway = GatewayProcess(path, tmp_path / "gateway.log")
+    simulator, path, gateway = methane_meter_station(tmp_path, mosquitto.url)
     async with simulator:
         with lock_file_of(simulator.port) as lock:
             dead = gone_pid()
@@ -88,10 +95,7 @@ async def test_a_lock_left_by_a_process_that_is_gone_is_taken_over(tmp_path, mos
 async def test_a_gateway_killed_while_holding_its_port_takes_it_again_when_restarted(
     tmp_path, mosquitto, platform
 ):
-    simulator = SerialSensorSimulator(METHANE, tmp_path, name="meter", period=0.1)
-    simulator.set("gas", 3.5)
-    path = serial_station(tmp_path, mosquitto.url, simulator.port)
-    gateway = GatewayProcess(path, tmp_path / "gateway.log")
+    simulator, path, gateway = methane_meter_station(tmp_path, mosquitto.url)
     async with simulator:
         with lock_file_of(simulator.port) as lock:
             gateway.start()
