@@ -41,7 +41,7 @@ NOT_AUTHORIZED = 0x87
 
 
 class PublishRefused(aiomqtt.MqttError):
-    """The broker answered a publish with a failure reason code: the message stays in the outbox."""
+    """The broker answered a publish with a failure reason code (an alarm so refused stays in the outbox)."""
 
     def __init__(self, topic: str, reason: ReasonCode) -> None:
         hint = "; its ACL must let this station publish there" if reason.value == NOT_AUTHORIZED else ""
@@ -134,14 +134,8 @@ class Drain:
 
     def _acknowledged(self, mid: int) -> None:
         """paho's ``on_publish`` (the PUBACK, inside paho's callback): the broker has it."""
-        entry = self._in_flight.pop(mid, None)
-        if entry is None:
-            return  # acknowledged already (QoS 0: paho said so inside the publish)
-        self._outbox.done(entry[0])
-        self.waiting_since = time.monotonic() if self._in_flight else None
-        self._delivered()
-        if self._refill is None:  # not from inside paho's callback: paho would not write at once
-            self._refill = self._loop.call_soon(self.fill)
+        if self._settle(mid) is not None:
+            self._delivered()
 
     def _refused(self, mid: int, reason: ReasonCode) -> None:
         """The broker did not take a message. An alarm or a fault stays in flight, to be given
@@ -151,13 +145,19 @@ class Drain:
         refusal = PublishRefused(queued.message.topic, reason)
         if queued.message.priority.protected:
             self._fail(refusal)
-            return
-        del self._in_flight[mid]
-        self._outbox.done(queued)
+        elif self._settle(mid) is not None:
+            self._let_go(refusal)
+
+    def _settle(self, mid: int) -> Queued | None:
+        """Done with the message in flight as ``mid``: out of the outbox, its slot free for the next."""
+        entry = self._in_flight.pop(mid, None)
+        if entry is None:
+            return None  # settled already (QoS 0: paho said so inside the publish)
+        self._outbox.done(entry[0])
         self.waiting_since = time.monotonic() if self._in_flight else None
-        self._let_go(refusal)
-        if self._refill is None:
+        if self._refill is None:  # not from inside paho's callback: paho would not write at once
             self._refill = self._loop.call_soon(self.fill)
+        return entry[0]
 
     def _check_deadline(self) -> None:
         self._deadline = None

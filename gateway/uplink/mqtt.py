@@ -24,10 +24,11 @@ and a second client with this station's client id taking the session over
 started). A clean stop (:meth:`MqttUplink.sign_off`) leaves ``offline``
 retained, with the reason, before the DISCONNECT.
 
-A publish the broker refuses (an MQTT 5 PUBACK with a failure reason, such as
-an ACL's "Not authorized") stays in the outbox and is said in the log and in
-``/healthz`` until a message gets through; the session is made again with a
-growing backoff (:mod:`gateway.uplink.drain`).
+An alarm or a fault the broker refuses (an MQTT 5 PUBACK with a failure reason,
+such as an ACL's "Not authorized") stays in the outbox and is said in the log
+and in ``/healthz`` until a message gets through; the session is made again
+with a growing backoff. Refused telemetry, status and reports are let go,
+counted and said once per topic and reason (:mod:`gateway.uplink.drain`).
 
 Commands come from the network: nothing a command does can end the session.
 """
